@@ -1,0 +1,32 @@
+"""Console script `azr-buffer`: `azr-buffer serve` runs the service with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from azr_buffer.app import create_app
+from azr_buffer.settings import BufferSettings
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the service."""
+    parser = argparse.ArgumentParser(prog="azr-buffer", description="The azr buffer service.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="bind address (default: AZR_BUFFER_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: AZR_BUFFER_PORT)")
+    args = parser.parse_args(argv)
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = BufferSettings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
