@@ -13,7 +13,9 @@ from azr_proto.errors import (
 )
 
 
-def _resp(status: int, body: object = None, headers: dict[str, str] | None = None) -> httpx.Response:
+def _resp(
+    status: int, body: object = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers)
 
 
