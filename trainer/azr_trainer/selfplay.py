@@ -53,6 +53,7 @@ from azr_trainer.rewards import (
 from azr_trainer.tasks import (
     ROLES,
     TASK_TYPES,
+    Proposal,
     SampleStrategy,
     Task,
     TaskJudge,
@@ -221,11 +222,11 @@ class SelfPlay:
         return random.Random(f"{self.s.seed}:{step}:{self.rank}:" + ":".join(map(str, parts)))
 
     async def _sample(
-        self, task_type: str, n: int, strategy: SampleStrategy, seed: int
+        self, task_type: str, n: int, strategy: SampleStrategy, step: int, seed: int
     ) -> list[Task]:
         if n <= 0:
             return []
-        return await self.store.sample(task_type, n, strategy=strategy, seed=seed)
+        return await self.store.sample(task_type, n, strategy=strategy, step=step, seed=seed)
 
     # ---- proposer prompts -----------------------------------------------------------------
 
@@ -237,7 +238,7 @@ class SelfPlay:
                 await asyncio.gather(
                     *(
                         self._sample(
-                            task_type, self.s.n_references, "uniform", rng.randrange(2**31)
+                            task_type, self.s.n_references, "uniform", step, rng.randrange(2**31)
                         )
                         for _ in range(n)
                     )
@@ -258,8 +259,8 @@ class SelfPlay:
         rng = self._rng(step, "induction", "programs")
 
         async def pool() -> list[Task]:
-            a = await self._sample("abduction", n, "uniform", rng.randrange(2**31))
-            d = await self._sample("deduction", n, "uniform", rng.randrange(2**31))
+            a = await self._sample("abduction", n, "uniform", step, rng.randrange(2**31))
+            d = await self._sample("deduction", n, "uniform", step, rng.randrange(2**31))
             return a + d
 
         candidates = self._run(pool)
@@ -305,26 +306,17 @@ class SelfPlay:
                     continue
                 parsed.append((i, got.program, (got.input,), ""))
 
-        async def check_all() -> list[tuple[bool, tuple[str, ...], str, bool]]:
-            async def one(
-                program: str, inputs: tuple[str, ...]
-            ) -> tuple[bool, tuple[str, ...], str, bool]:
-                if task_type == "induction":
-                    c = await self.judge.check_induction(program, inputs)
-                    return c.valid, c.outputs, c.reason, c.judge_error
-                io = await self.judge.check_io(program, inputs[0])
-                return io.valid, (io.output,), io.reason, io.judge_error
-
-            return list(await asyncio.gather(*(one(p, ins) for _, p, ins, _ in parsed)))
-
+        proposals = [Proposal(task_type, p, ins, msg) for _, p, ins, msg in parsed]
+        checks = self._run(self.judge.check, proposals) if proposals else []
+        if len(checks) != len(proposals):
+            raise RuntimeError("the judge returned a wrong number of checks")
         candidates: list[tuple[int, Task]] = []
-        for (i, program, inputs, message), (ok, outputs, reason, judge_error) in zip(
-            parsed, self._run(check_all), strict=True
-        ):
+        for (i, program, inputs, message), check in zip(parsed, checks, strict=True):
             sample = samples[i]
-            sample.valid, sample.reason, sample.judge_error = ok, reason, judge_error
-            if ok:
-                task = Task(task_type, program, inputs, outputs, message=message, step=step)
+            sample.valid, sample.reason = check.valid, check.reason
+            sample.judge_error = check.judge_error
+            if check.valid:
+                task = Task(task_type, program, inputs, check.outputs, message=message, step=step)
                 candidates.append((i, task))
         return candidates
 
@@ -364,23 +356,31 @@ class SelfPlay:
                 sample.judge_error = True
 
     def _verify_many(self, answers: list[tuple[Task, str | None]]) -> list[Verdict]:
-        """Verdicts for (task, answer) pairs; a missing answer (format error) is WRONG."""
+        """Verdicts for (task, answer) pairs; a missing answer (format error) is WRONG.
 
-        async def run() -> list[Verdict]:
-            cache: dict[tuple[int, str], asyncio.Task[Verdict]] = {}
-            ids = {id(task): n for n, (task, _) in enumerate(answers)}
-
-            async def one(task: Task, answer: str | None) -> Verdict:
-                if answer is None:
-                    return Verdict.WRONG
-                key = (ids[id(task)], answer)  # identical answers to one task run once
-                if key not in cache:
-                    cache[key] = asyncio.ensure_future(self.judge.verify(task, answer))
-                return await cache[key]
-
-            return list(await asyncio.gather(*(one(t, a) for t, a in answers)))
-
-        return self._run(run)
+        Answers are grouped per task and de-duplicated, so identical answers run once.
+        """
+        items: list[tuple[Task, list[str]]] = []
+        index: dict[int, int] = {}
+        for task, answer in answers:
+            if answer is None:
+                continue
+            if id(task) not in index:
+                index[id(task)] = len(items)
+                items.append((task, []))
+            bucket = items[index[id(task)]][1]
+            if answer not in bucket:
+                bucket.append(answer)
+        results = self._run(self.judge.verify, items) if items else []
+        table = {
+            (id(task), answer): verdict
+            for (task, bucket), verdicts in zip(items, results, strict=True)
+            for answer, verdict in zip(bucket, verdicts, strict=True)
+        }
+        return [
+            Verdict.WRONG if answer is None else table[(id(task), answer)]
+            for task, answer in answers
+        ]
 
     def solve(self, task_type: str, tasks: list[Task], n: int) -> list[Sample]:
         """Solve `n` slots from `tasks` (cycled when fewer); trained samples with rewards."""
@@ -423,7 +423,7 @@ class SelfPlay:
         if self.s.one_step_lag:
             for t in TASK_TYPES:
                 seed = self._rng(step, t, "solve").randrange(2**31)
-                lagged[t] = self._run(self._sample, t, per, self.s.solve_strategy, seed)
+                lagged[t] = self._run(self._sample, t, per, self.s.solve_strategy, step - 1, seed)
         samples: list[Sample] = []
         for task_type in TASK_TYPES:
             proposals, valid = self.propose(task_type, per, step)
@@ -434,7 +434,7 @@ class SelfPlay:
                 tasks = lagged[task_type]
             else:
                 seed = self._rng(step, task_type, "solve").randrange(2**31)
-                tasks = self._run(self._sample, task_type, per, self.s.solve_strategy, seed)
+                tasks = self._run(self._sample, task_type, per, self.s.solve_strategy, step, seed)
             samples += proposals + self.solve(task_type, tasks, per)
         return samples
 
@@ -477,19 +477,22 @@ class SelfPlay:
         if self.rank != 0:
             self._barrier()
             return
+        zero = [Proposal(*z) for z in zero_tasks() if sizes.get(z[0], 0) == 0]
+        checks = self._run(self.judge.check, zero) if zero else []
         tasks = []
-        for task_type, program, inputs, message in zero_tasks():
-            if sizes.get(task_type, 0) > 0:
-                continue
-            if task_type == "induction":
-                c = self._run(self.judge.check_induction, program, inputs)
-                ok, outputs, reason = c.valid, c.outputs, c.reason
-            else:
-                io = self._run(self.judge.check_io, program, inputs[0])
-                ok, outputs, reason = io.valid, (io.output,), io.reason
-            if not ok:
-                raise RuntimeError(f"the executor rejected the zero triplet: {reason}")
-            tasks.append(Task(task_type, program, inputs, outputs, message=message, step=0))
+        for proposal, check in zip(zero, checks, strict=True):
+            if not check.valid:
+                raise RuntimeError(f"the executor rejected the zero triplet: {check.reason}")
+            tasks.append(
+                Task(
+                    proposal.task_type,
+                    proposal.program,
+                    proposal.inputs,
+                    check.outputs,
+                    message=proposal.message,
+                    step=0,
+                )
+            )
         if tasks:
             self._run(self.store.insert, tasks)
         self._barrier()

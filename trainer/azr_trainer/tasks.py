@@ -16,8 +16,8 @@ from typing import Literal, Protocol
 __all__ = [
     "ROLES",
     "TASK_TYPES",
-    "IOCheck",
-    "InductionCheck",
+    "Check",
+    "Proposal",
     "Role",
     "SampleStrategy",
     "Task",
@@ -69,18 +69,21 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
-class IOCheck:
-    """Validation of a deduction/abduction proposal: valid with its output, or a reason."""
+class Proposal:
+    """A parsed proposal to validate: one input (deduction/abduction) or N (induction)."""
 
-    valid: bool
-    output: str = ""
-    reason: str = ""
-    judge_error: bool = False
+    task_type: str
+    program: str
+    inputs: tuple[str, ...]
+    message: str = ""
 
 
 @dataclass(frozen=True)
-class InductionCheck:
-    """Validation of an induction proposal: valid with one output per input, or a reason."""
+class Check:
+    """The executor's validation of a proposal: valid with one output per input, or a reason.
+
+    `judge_error` means the executor failed (sandbox_error): no verdict on the proposal.
+    """
 
     valid: bool
     outputs: tuple[str, ...] = ()
@@ -89,13 +92,13 @@ class InductionCheck:
 
 
 class TaskJudge(Protocol):
-    """What the step needs from the executor."""
+    """What the step needs from the executor; batch calls, one result per item, in order."""
 
-    async def check_io(self, program: str, input_args: str) -> IOCheck: ...
+    async def check(self, proposals: Sequence[Proposal]) -> list[Check]: ...
 
-    async def check_induction(self, program: str, inputs: Sequence[str]) -> InductionCheck: ...
-
-    async def verify(self, task: Task, answer: str) -> Verdict: ...
+    async def verify(self, items: Sequence[tuple[Task, Sequence[str]]]) -> list[list[Verdict]]:
+        """One verdict per answer of each (task, answers) item."""
+        ...
 
 
 class TaskStore(Protocol):
@@ -104,8 +107,10 @@ class TaskStore(Protocol):
     async def insert(self, tasks: Sequence[Task]) -> None: ...
 
     async def sample(
-        self, task_type: str, n: int, *, strategy: SampleStrategy, seed: int
-    ) -> list[Task]: ...
+        self, task_type: str, n: int, *, strategy: SampleStrategy, step: int, seed: int
+    ) -> list[Task]:
+        """Up to `n` distinct tasks; `new_first` puts tasks of `step` first."""
+        ...
 
     async def sizes(self) -> dict[str, int]: ...
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import anyio
 from azr_trainer.selfplay import Generated
-from azr_trainer.tasks import InductionCheck, IOCheck, Task, Verdict
+from azr_trainer.tasks import Check, Task, Verdict
 
 
 class FakeStore:
@@ -23,17 +23,17 @@ class FakeStore:
         self.inserts.append(list(tasks))
         self.tasks.extend(tasks)
 
-    async def sample(self, task_type, n, *, strategy, seed):
+    async def sample(self, task_type, n, *, strategy, step, seed):
         pool = [t for t in self.tasks if t.task_type == task_type]
         if not pool:
             return []
         rng = random.Random(seed)
         if strategy == "new_first":
-            newest = max(t.step for t in pool)
-            new = [t for t in pool if t.step == newest]
+            new = [t for t in pool if t.step == step]
             rng.shuffle(new)
             picked = new[:n]
-            return picked + [rng.choice(pool) for _ in range(n - len(picked))]
+            rest = [t for t in pool if t not in picked]
+            return picked + rng.sample(rest, min(len(rest), n - len(picked)))
         return rng.sample(pool, min(n, len(pool)))
 
     async def sizes(self):
@@ -51,18 +51,22 @@ class FakeJudge:
 
     def __init__(self) -> None:
         self.verified: list[tuple[str, str]] = []
+        self.calls = 0
 
-    async def check_io(self, program, input_args):
-        if "bad" in program:
-            return IOCheck(valid=False, reason="runtime_error")
-        return IOCheck(valid=True, output=f"o({input_args})")
+    async def check(self, proposals):
+        out = []
+        for p in proposals:
+            if "bad" in p.program:
+                out.append(Check(valid=False, reason="runtime_error"))
+            else:
+                out.append(Check(valid=True, outputs=tuple(f"o({i})" for i in p.inputs)))
+        return out
 
-    async def check_induction(self, program, inputs):
-        if "bad" in program:
-            return InductionCheck(valid=False, reason="runtime_error")
-        return InductionCheck(valid=True, outputs=tuple(f"o({i})" for i in inputs))
+    async def verify(self, items):
+        self.calls += 1
+        return [[self._one(task, a) for a in answers] for task, answers in items]
 
-    async def verify(self, task, answer):
+    def _one(self, task, answer):
         self.verified.append((task.task_type, answer))
         if "flaky" in answer:
             return Verdict.JUDGE_ERROR
