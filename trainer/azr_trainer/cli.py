@@ -1,9 +1,9 @@
 """Console script `azr`: the trainer's command line.
 
-    azr run                          the main job: local services, tiny model, a few CPU steps
-    azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
-    azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
-    azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
+azr run                          the main job: local services, tiny model, a few CPU steps
+azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
+azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
+azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
 """
 
 from __future__ import annotations

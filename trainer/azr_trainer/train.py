@@ -31,6 +31,7 @@ from azr_trainer.remote import BufferStore, ExecutorJudge
 from azr_trainer.rewards import ExtremeReward
 from azr_trainer.selfplay import SelfPlay, StepSettings
 from azr_trainer.services import local_services
+from azr_trainer.tasks import TaskJudge, TaskStore
 from azr_trainer.trainer import (
     AZRTrainer,
     SelfPlayRollout,
@@ -87,7 +88,7 @@ def _last_checkpoint(output_dir: Path) -> Path | None:
 
 
 def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any:
-    from trl import GRPOConfig
+    from trl.trainer.grpo_config import GRPOConfig
 
     k = cfg.optimizer_steps_per_step
     bf16 = cuda if cfg.bf16 is None else cfg.bf16
@@ -155,31 +156,43 @@ def _peft_config(cfg: AZRConfig) -> Any:
 def _make_clients(
     portal: BlockingPortal, cfg: AZRConfig, urls: list[str], buffer_url: str, run: str
 ) -> tuple[ExecutorJudge, BufferStore, list[Any]]:
+    from azr_proto.azr_client import AzrClient
     from azr_proto.buffer_client import BufferClient
-    from azr_proto.executor_client import ExecutorClient
 
     token = cfg.api_token or None
 
     async def make() -> tuple[ExecutorJudge, BufferStore, list[Any]]:
         # Clients are built inside the portal's event loop, which they then live on.
-        executor = ExecutorClient(urls, token=token, timeout_s=cfg.request_timeout_s)
+        executors = [AzrClient(url, timeout_s=cfg.request_timeout_s) for url in urls]
         buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
         judge = ExecutorJudge(
-            executor, concurrency=cfg.executor_concurrency, retries=cfg.executor_retries
+            executors, concurrency=cfg.executor_concurrency, retries=cfg.executor_retries
         )
         store = BufferStore(buffer, run, concurrency=cfg.executor_concurrency)
-        return judge, store, [executor, buffer]
+        return judge, store, [*executors, buffer]
 
-    return portal.call(make)
+    judge, store, clients = portal.call(make)
+    return judge, store, clients
 
 
-def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
-    """Run AZR self-play training as configured; returns where the results are."""
+def main(
+    cfg: AZRConfig,
+    *,
+    display: bool | None = None,
+    judge: TaskJudge | None = None,
+    store: TaskStore | None = None,
+) -> RunResult:
+    """Run AZR self-play training as configured; returns where the results are.
+
+    `judge` and `store` replace the HTTP services (tests use in-memory ones).
+    """
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     state = PartialState()
     world, rank = state.num_processes, state.process_index
     cuda = torch.cuda.is_available()
+    if not cuda:
+        torch.set_num_threads(max(1, cfg.cpu_threads))
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     run_name = cfg.run_name or out.resolve().name
@@ -195,13 +208,18 @@ def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
     per_device, accum = batch_geometry(slots, k, cfg.micro_batch_size)
 
     with ExitStack() as stack:
-        urls, buffer_url = stack.enter_context(_services(cfg, world))
         portal = stack.enter_context(start_blocking_portal())
-        judge, store, clients = _make_clients(portal, cfg, urls, buffer_url, run_name)
-        for client in clients:
-            stack.callback(portal.call, client.aclose)
-        if rank == 0:
-            portal.call(store.ensure_run)
+        if judge is None or store is None:
+            urls, buffer_url = stack.enter_context(_services(cfg, world))
+            portal = stack.enter_context(start_blocking_portal())  # closes before the services
+            remote_judge, remote_store, clients = _make_clients(
+                portal, cfg, urls, buffer_url, run_name
+            )
+            for client in clients:
+                stack.callback(portal.call, client.aclose)
+            if rank == 0:
+                portal.call(remote_store.ensure_run)
+            judge, store = remote_judge, remote_store
         state.wait_for_everyone()
 
         # ---- model ----
@@ -280,7 +298,10 @@ def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
             values["time/execute_s"] = t.execute_s
             values["time/rollout_s"] = rollout.last_rollout_s
             values["time/seed_s"] = rollout.seed_s if step == resumed_step + 1 else 0.0
-            values["time/update_s"] = max(0.0, trainer.azr_train_s - rollout.last_rollout_s)
+            seed_s = values["time/seed_s"]
+            values["time/update_s"] = max(
+                0.0, trainer.azr_train_s - rollout.last_rollout_s - seed_s
+            )
             values["time/step_s"] = trainer.azr_train_s
             trainer.azr_train_s = 0.0
             if rank == 0:
@@ -297,7 +318,11 @@ def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
         trainer.add_callback(StepEndCallback(k, on_step))
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
-        logger.info("trained %d AZR steps in %.1f s", cfg.max_steps - resumed_step, time.perf_counter() - start)
+        logger.info(
+            "trained %d AZR steps in %.1f s",
+            cfg.max_steps - resumed_step,
+            time.perf_counter() - start,
+        )
         trainer.save_model(str(out / "final"))
         sizes = portal.call(store.sizes)
     return RunResult(
@@ -325,7 +350,12 @@ class SeedingRollout(SelfPlayRollout):
     """The rollout, seeding the buffer before its first step (inside the prepared trainer)."""
 
     def __init__(
-        self, selfplay: SelfPlay, generator: TrainerGenerator, *, updates_per_step: int, cfg: AZRConfig
+        self,
+        selfplay: SelfPlay,
+        generator: TrainerGenerator,
+        *,
+        updates_per_step: int,
+        cfg: AZRConfig,
     ) -> None:
         super().__init__(selfplay, generator, updates_per_step=updates_per_step)
         self.cfg = cfg
