@@ -121,7 +121,7 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         mask_truncated_completions=False,
         use_cpu=not cuda,
         bf16=bf16,
-        gradient_checkpointing=checkpointing,
+        activation_checkpointing=checkpointing,
         use_vllm=cfg.use_vllm,
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
