@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from datasets import Dataset
-from trainer_support import tiny_model_dir
-
 from azr_trainer.models import load_model_and_tokenizer
 from azr_trainer.selfplay import Generated
 from azr_trainer.trainer import AZRTrainer, TrainerGenerator, azr_reward
+from datasets import Dataset
+from trainer_support import tiny_model_dir
 
 pytestmark = [
     pytest.mark.slow,
