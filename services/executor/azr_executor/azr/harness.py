@@ -4,14 +4,16 @@ one JSON document. Standard library only; `jobs.py` sends this file's text as th
 Protocol. stdin holds one JSON spec with one *unit* per program:
     {"nonce": str, "max_output_chars": int, "unit_timeout_s": float,
      "units": [{"program": str, "entry": str, "calls": [input source, ...],
-                "mode": "sequential" | "forked", "passes": int, "stop_on_error": bool}, ...]}
+                "mode": "sequential" | "forked", "reverse": bool, "passes": int,
+                "stop_on_error": bool}, ...]}
 This process never runs program code: each unit runs in its own fork of it, killed at its
 deadline, so units share nothing and one slow unit does not cost the others their results.
 Inside a unit:
 - sequential: the program is loaded once and the calls run in order in that process, `passes`
   times over (a second pass catches state kept between calls);
 - forked: the program is loaded once, then every call runs in its own fork of the loaded process,
-  so no call sees what another one did.
+  so no call sees what another one did;
+- reverse: the calls run in reverse order (results are still reported in input order).
 The report is one line per unit on the original stdout, `nonce + JSON`, as each unit finishes:
     {"unit": int, "load": null | error, "passes": [[result, ...], ...]}
 where a result is {"repr": str} or {"error": kind, "type": str, "message": str}.
@@ -212,19 +214,23 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         report["load"] = _error("program_error", message=f"{spec['entry']} is not callable")
         return report
     forked = spec["mode"] == "forked"
+    order = list(range(len(codes)))
+    if spec.get("reverse"):
+        order.reverse()
     for _ in range(int(spec["passes"])):
-        results: list[Result] = []
+        results: list[Result | None] = [None] * len(codes)
         report["passes"].append(results)
-        for code in codes:
+        for index in order:
+            code = codes[index]
             if isinstance(code, dict):
                 result = code
             elif forked:
                 result = _run_forked(entry, code, max_chars)
             else:
                 result = _run_call(entry, code, max_chars)
-            results.append(result)
+            results[index] = result
             if "error" in result and spec["stop_on_error"]:
-                return report
+                return report  # calls not run stay null
     return report
 
 
@@ -237,7 +243,9 @@ def _run_unit_forked(unit: dict[str, Any], timeout_s: float) -> Result:
         try:
             data = json.dumps(run(unit)).encode()
         except BaseException:
-            data = b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
+            data = (
+                b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
+            )
         _write_all(write_fd, data)
         os._exit(0)
     os.close(write_fd)

@@ -68,6 +68,7 @@ class JobOutcome:
     stdout: str
     hash_seed: int | None = None
     detail: str = ""
+    cpu_ms: float = 0.0
 
 
 class JobRunner(Protocol):
@@ -96,6 +97,7 @@ class Unit:
     program: str
     calls: list[str]
     mode: Literal["sequential", "forked"] = "sequential"
+    reverse: bool = False
     passes: int = 1
     stop_on_error: bool = True
 
@@ -170,6 +172,7 @@ async def _run_job(
                 "entry": options.entry,
                 "calls": u.calls,
                 "mode": u.mode,
+                "reverse": u.reverse,
                 "passes": u.passes,
                 "stop_on_error": u.stop_on_error,
             }
@@ -223,6 +226,8 @@ def _unit_report(doc: Any, hash_seed: int | None) -> tuple[int, UnitReport]:
 
 
 def _call_result(raw: Any) -> CallResult:
+    if raw is None:  # a call not run (an earlier one failed)
+        return CallResult()
     if not isinstance(raw, dict):
         raise TypeError("a call result is an object")
     if "repr" in raw:

@@ -7,8 +7,9 @@ A proposal is valid only when every check below holds, in this order:
    call returns normally with a plain-literal output under the size limit; the second pass must
    repeat the first (else `state_dependent`: the program keeps state between calls);
 3. job B (another process, on a zygote with a different hash seed): the calls run again, each in
-   its own fork of the loaded program when there are several (one process when there is one), so
-   no call sees another. Outputs must equal job A's by value (else `nondeterministic`).
+   its own fork of the loaded program when there are several (or, with
+   `fresh_process_per_call=False`, in reverse order in one process). Outputs must equal job A's
+   by value (else `nondeterministic`).
 Proposals are packed into a few jobs (`jobs.py`); inside a job each program runs in its own fork,
 so process creation is two forks per program plus, for induction, one fork per input in job B.
 """
@@ -92,13 +93,18 @@ async def _validate_chunk(
             continue
         survivors.setdefault(report.hash_seed, []).append((index, proposal, outputs[0]))
     for seed, group in survivors.items():  # job B avoids the hash seed job A ran with
-        units = [
-            Unit(p.program, list(p.inputs), mode="forked" if len(p.inputs) > 1 else "sequential")
-            for _, p, _ in group
-        ]
+        units = [_second_unit(p, options) for _, p, _ in group]
         second = await run_units(runner, units, options, avoid_hash_seed=seed)
         for (index, proposal, first_outputs), report in zip(group, second, strict=True):
             results[index] = _compare_processes(first_outputs, report, len(proposal.inputs))
+
+
+def _second_unit(proposal: Proposal, options: ExecutionOptions) -> Unit:
+    """Job B's unit: each input in its own fork, or all in reverse order in one process."""
+    inputs = list(proposal.inputs)
+    if len(inputs) > 1 and options.fresh_process_per_call:
+        return Unit(proposal.program, inputs, mode="forked")
+    return Unit(proposal.program, inputs, reverse=True)
 
 
 def _state_dependence(outputs: list[list[str]]) -> ValidationResult | None:
@@ -141,26 +147,14 @@ def _outputs(
     """The outputs of every pass, or the result that invalidates the proposal."""
     if report.failure:
         return [], _from_call(report.failure, None)
-    if len(report.passes) != passes:
-        for results in report.passes:
-            for index, result in enumerate(results):
-                if not result.ok:
-                    return [], _from_call(result, index)
-        return [], _invalid(Reason.MALFORMED_RESULT, "the job reported too few passes")
-    outputs: list[list[str]] = []
     for results in report.passes:
-        if len(results) != n:
-            for index, result in enumerate(results):
-                if not result.ok:
-                    return [], _from_call(result, index)
-            return [], _invalid(Reason.MALFORMED_RESULT, "the job reported too few calls")
-        row: list[str] = []
         for index, result in enumerate(results):
-            if result.output is None:
+            if result.reason is not None:
                 return [], _from_call(result, index)
-            row.append(result.output)
-        outputs.append(row)
-    return outputs, None
+    outputs = [[r.output for r in results] for results in report.passes]
+    if len(outputs) != passes or any(len(row) != n or None in row for row in outputs):
+        return [], _invalid(Reason.MALFORMED_RESULT, "the job reported too few results")
+    return [[o for o in row if o is not None] for row in outputs], None
 
 
 def _from_call(result: CallResult, index: int | None) -> ValidationResult:
