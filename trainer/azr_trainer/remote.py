@@ -133,8 +133,10 @@ def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
 class ExecutorJudge:
     """`TaskJudge` backed by the executor's `/v1/azr` routes.
 
-    `clients` are one client per executor replica (anything with async `validate` and `verify`,
-    e.g. `AzrClient`); request chunks are spread over them round-robin.
+    `clients` are `ExecutorClient`s (anything with async `azr_validate` and `azr_verify`); the
+    request chunks of one call are spread over them round-robin, and each client spreads its
+    own requests over its replicas. The clients retry `sandbox_error` items themselves; what
+    still fails after `retries` more rounds here becomes a judge error.
     """
 
     def __init__(
@@ -159,13 +161,13 @@ class ExecutorJudge:
     async def _validate(self, chunk: Sequence[WireProposal]) -> Any:
         client = self._client()
         async with self._sem:
-            return await client.validate(ValidateRequest(proposals=list(chunk)))
+            return await client.azr_validate(ValidateRequest(proposals=list(chunk)))
 
     async def _verify(self, chunk: Sequence[VerifyItem]) -> Any:
         client = self._client()
         options = VerifyOptions(timeout_s=self.timeout_s)
         async with self._sem:
-            return await client.verify(VerifyRequest(items=list(chunk), options=options))
+            return await client.azr_verify(VerifyRequest(items=list(chunk), options=options))
 
     async def check(self, proposals: Sequence[Proposal]) -> list[Check]:
         results: list[Check | None] = [None] * len(proposals)

@@ -56,6 +56,8 @@ class RunResult:
     last_metrics: dict[str, float]
     buffer_sizes: dict[str, int]
     resumed_from_step: int
+    last_rows: list[dict[str, Any]]  # every rank's samples of the last step, in rank order
+    last_advantages: list[float]  # their TRR++ advantages
 
 
 def batch_geometry(slots_per_rank: int, updates_per_step: int, micro: int) -> tuple[int, int]:
@@ -156,20 +158,21 @@ def _peft_config(cfg: AZRConfig) -> Any:
 def _make_clients(
     portal: BlockingPortal, cfg: AZRConfig, urls: list[str], buffer_url: str, run: str
 ) -> tuple[ExecutorJudge, BufferStore, list[Any]]:
-    from azr_proto.azr_client import AzrClient
     from azr_proto.buffer_client import BufferClient
+    from azr_proto.executor_client import ExecutorClient
 
     token = cfg.api_token or None
 
     async def make() -> tuple[ExecutorJudge, BufferStore, list[Any]]:
         # Clients are built inside the portal's event loop, which they then live on.
-        executors = [AzrClient(url, timeout_s=cfg.request_timeout_s) for url in urls]
-        buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
-        judge = ExecutorJudge(
-            executors, concurrency=cfg.executor_concurrency, retries=cfg.executor_retries
+        # One client load-balances over every executor URL and retries sandbox errors.
+        executor = ExecutorClient(
+            urls, token=token, timeout_s=cfg.request_timeout_s, max_retries=cfg.executor_retries
         )
+        buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
+        judge = ExecutorJudge([executor], concurrency=cfg.executor_concurrency, retries=0)
         store = BufferStore(buffer, run, concurrency=cfg.executor_concurrency)
-        return judge, store, [*executors, buffer]
+        return judge, store, [executor, buffer]
 
     judge, store, clients = portal.call(make)
     return judge, store, clients
@@ -316,6 +319,10 @@ def main(
             last.update(values)
 
         trainer.add_callback(StepEndCallback(k, on_step))
+        if show:
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)  # the live table replaces the log dicts
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
         logger.info(
@@ -332,6 +339,8 @@ def main(
         last_metrics=last,
         buffer_sizes=sizes,
         resumed_from_step=resumed_step,
+        last_rows=list(trainer.azr_rows),
+        last_advantages=[float(a) for a in trainer.azr_advantages],
     )
 
 
