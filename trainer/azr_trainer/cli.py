@@ -1,9 +1,10 @@
 """Console script `azr`: the trainer's command line.
 
-    azr run                          the main job: local services, tiny model, a few CPU steps
-    azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
-    azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
-    azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
+azr run                          the main job: local services, tiny model, a few CPU steps
+azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
+azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
+azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
+azr warmstart [--eval]           build (or reuse) the warm-started toy model under ./runs
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from azr_trainer import __version__
+from azr_trainer.toy.cli import cmd_warmstart, setup_warmstart
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -132,6 +134,7 @@ SUBCOMMANDS: dict[
     "train": ("self-play training of a real model (paper defaults)", _setup_train, _cmd_train),
     "report": ("write PNG plots and an HTML page for a run", _setup_report, _cmd_report),
     "services": ("start the executor and buffer locally", _setup_services, _cmd_services),
+    "warmstart": ("build (or reuse) the warm-started toy model", setup_warmstart, cmd_warmstart),
 }
 
 
