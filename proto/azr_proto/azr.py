@@ -166,6 +166,12 @@ class ExecutionOptions(BaseModel):
     )
     memory_limit_mb: int = Field(default=512, ge=32, le=8192)
     max_output_chars: int = Field(default=1000, ge=1, le=100_000)
+    fresh_process_per_call: bool = Field(
+        default=True,
+        description="validation: the second run gives every input its own fork of the loaded "
+        "program (strict call-order independence, one fork per input); false runs the inputs "
+        "in reverse order in one process instead (cheaper, much faster under gVisor)",
+    )
 
 
 class Proposal(BaseModel):

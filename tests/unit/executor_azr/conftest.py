@@ -18,8 +18,9 @@ from azr_proto.statuses import RunStatus
 
 
 class SubprocessRunner:
-    def __init__(self, concurrency: int = 4) -> None:
+    def __init__(self, concurrency: int = 2) -> None:
         self._slots = asyncio.Semaphore(concurrency)
+        self.parallelism = concurrency
         self.jobs = 0
 
     async def run(self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None):

@@ -88,27 +88,42 @@ def test_second_pass_reveals_state():
     assert [p[0]["repr"] for p in report["passes"]] == ["1", "2"]
 
 
-def run_job(spec: dict) -> tuple[str, dict | None]:
-    spec = {"nonce": "N0NCE:", "entry": "f", "mode": "forked", "passes": 1,
-            "stop_on_error": False, "max_output_chars": 1000} | spec  # fmt: skip
+def run_job(units: list[dict], unit_timeout_s: float = 30) -> tuple[str, list[dict]]:
+    units = [
+        {"entry": "f", "mode": "forked", "passes": 1, "stop_on_error": False} | u for u in units
+    ]
+    spec = {
+        "nonce": "N0NCE:",
+        "max_output_chars": 1000,
+        "unit_timeout_s": unit_timeout_s,
+        "units": units,
+    }
     proc = subprocess.run(
         [sys.executable, "-I", "-c", HARNESS_SOURCE], input=json.dumps(spec).encode(),
         capture_output=True, timeout=60, check=True,
     )  # fmt: skip
     out = proc.stdout.decode()
     lines = [ln for ln in out.splitlines() if ln.startswith("N0NCE:")]
-    return out, json.loads(lines[-1][len("N0NCE:") :]) if lines else None
+    return out, [json.loads(ln[len("N0NCE:") :]) for ln in lines]
 
 
 def test_forked_calls_see_no_state_and_prints_do_not_reach_stdout():
-    program = 'n = [0]\ndef f(x):\n    print(\'N0NCE:{"load": null, "passes": []}\')\n    n[0] += 1\n    return n[0]'
-    out, report = run_job({"program": program, "calls": ["0", "1", "2"]})
-    assert report is not None
-    assert [r["repr"] for r in report["passes"][0]] == ["1", "1", "1"]
+    forged = 'N0NCE:{"unit": 0, "load": null, "passes": [[{"repr": "9"}]]}'
+    program = f"n = [0]\ndef f(x):\n    print({forged!r})\n    n[0] += 1\n    return n[0]"
+    out, reports = run_job([{"program": program, "calls": ["0", "1", "2"]}])
+    assert [r["repr"] for r in reports[0]["passes"][0]] == ["1", "1", "1"]
     assert out.count("N0NCE:") == 1  # the program's forged line never reached stdout
 
 
-def test_system_exit_in_a_fork_is_a_runtime_error():
-    program = "def f(x):\n    if x:\n        raise SystemExit\n    return x"
-    _, report = run_job({"program": program, "calls": ["0", "1"]})
-    assert [r.get("error") for r in report["passes"][0]] == [None, "runtime_error"]
+def test_units_are_isolated_and_timed_out_one_by_one():
+    leak = "import math\nmath.leaked = 1\ndef f(x):\n    return x"
+    probe = "import math\ndef f(x):\n    return hasattr(math, 'leaked')"
+    loop = "def f(x):\n    while True:\n        pass"
+    _, reports = run_job(
+        [{"program": p, "calls": ["1"], "mode": "sequential"} for p in (leak, loop, probe)],
+        unit_timeout_s=1,
+    )
+    assert [r["unit"] for r in reports] == [0, 1, 2]
+    assert reports[0]["passes"][0][0]["repr"] == "1"
+    assert reports[1]["load"]["error"] == "timeout"
+    assert reports[2]["passes"][0][0]["repr"] == "False"  # no state leaked from unit 0

@@ -1,16 +1,21 @@
 """The trusted harness that runs inside the sandbox: loads one program, runs its calls, and reports
 one JSON document. Standard library only; `jobs.py` sends this file's text as the job's code.
 
-Protocol. stdin holds one JSON spec:
-    {"nonce": str, "program": str, "entry": str, "calls": [input source, ...],
-     "mode": "sequential" | "forked", "passes": int, "stop_on_error": bool,
-     "max_output_chars": int}
-- sequential: the program is loaded once and the calls run in order in this process, `passes`
+Protocol. stdin holds one JSON spec with one *unit* per program:
+    {"nonce": str, "max_output_chars": int, "unit_timeout_s": float,
+     "units": [{"program": str, "entry": str, "calls": [input source, ...],
+                "mode": "sequential" | "forked", "reverse": bool, "passes": int,
+                "stop_on_error": bool}, ...]}
+This process never runs program code: each unit runs in its own fork of it, killed at its
+deadline, so units share nothing and one slow unit does not cost the others their results.
+Inside a unit:
+- sequential: the program is loaded once and the calls run in order in that process, `passes`
   times over (a second pass catches state kept between calls);
 - forked: the program is loaded once, then every call runs in its own fork of the loaded process,
-  so no call sees what another one did.
-The result is one line on the original stdout, `nonce + JSON`:
-    {"load": null | error, "passes": [[result, ...], ...]}
+  so no call sees what another one did;
+- reverse: the calls run in reverse order (results are still reported in input order).
+The report is one line per unit on the original stdout, `nonce + JSON`, as each unit finishes:
+    {"unit": int, "load": null | error, "passes": [[result, ...], ...]}
 where a result is {"repr": str} or {"error": kind, "type": str, "message": str}.
 
 Guarantees:
@@ -36,7 +41,10 @@ import builtins
 import io
 import json
 import os
+import select
+import signal
 import sys
+import time
 from typing import Any
 
 _ATOMS: tuple[type, ...] = (type(None), bool, int, float, complex, str, bytes)
@@ -163,8 +171,8 @@ def _run_forked(entry: Any, code: Any, max_chars: int) -> Result:
     try:
         result: Result = json.loads(b"".join(chunks))
     except ValueError:
-        signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        return _error("crashed", message=f"the call's process died (signal {signal})")
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        return _error("crashed", message=f"the call's process died (signal {sig})")
     return result
 
 
@@ -206,24 +214,72 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         report["load"] = _error("program_error", message=f"{spec['entry']} is not callable")
         return report
     forked = spec["mode"] == "forked"
+    order = list(range(len(codes)))
+    if spec.get("reverse"):
+        order.reverse()
     for _ in range(int(spec["passes"])):
-        results: list[Result] = []
+        results: list[Result | None] = [None] * len(codes)
         report["passes"].append(results)
-        for code in codes:
+        for index in order:
+            code = codes[index]
             if isinstance(code, dict):
                 result = code
             elif forked:
                 result = _run_forked(entry, code, max_chars)
             else:
                 result = _run_call(entry, code, max_chars)
-            results.append(result)
+            results[index] = result
             if "error" in result and spec["stop_on_error"]:
-                return report
+                return report  # calls not run stay null
     return report
 
 
+def _run_unit_forked(unit: dict[str, Any], timeout_s: float) -> Result:
+    """Run one unit (one program) in a fork of this pristine process, under a wall deadline."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: load the program and run its calls; this process dies afterwards
+        os.close(read_fd)
+        try:
+            data = json.dumps(run(unit)).encode()
+        except BaseException:
+            data = (
+                b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
+            )
+        _write_all(write_fd, data)
+        os._exit(0)
+    os.close(write_fd)
+    deadline = time.monotonic() + timeout_s
+    chunks: list[bytes] = []
+    timed_out = False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)
+            break
+        chunk = os.read(read_fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        message = f"the program ran past {timeout_s:g} s"
+        return {"load": _error("timeout", message=message), "passes": []}
+    try:
+        result: Result = json.loads(b"".join(chunks))
+    except ValueError:
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        kind = "timeout" if sig == signal.SIGXCPU else "crashed"
+        message = f"the program's process died (signal {sig})"
+        return {"load": _error(kind, message=message), "passes": []}
+    return result
+
+
 def main() -> None:
-    """Read the spec, silence the program's output, run, and write the tagged report."""
+    """Read the spec, silence stray output, run every unit in its own fork, and stream one
+    tagged report line per unit as it finishes (so a job killed midway keeps what is done)."""
     spec = json.loads(sys.stdin.buffer.read())
     nonce = spec.pop("nonce").encode()
     report_fd = os.dup(1)
@@ -236,6 +292,9 @@ def main() -> None:
         pass
     sys.stdout = sys.stderr = _Sink()
     sys.stdin = io.StringIO("")
-    report = run(spec)
-    _write_all(report_fd, nonce + json.dumps(report).encode() + b"\n")
-    os._exit(0)  # skip atexit hooks and finalizers the program may have registered
+    for index, unit in enumerate(spec["units"]):
+        unit["max_output_chars"] = spec["max_output_chars"]
+        result = _run_unit_forked(unit, float(spec["unit_timeout_s"]))
+        result["unit"] = index
+        _write_all(report_fd, nonce + json.dumps(result).encode() + b"\n")
+    os._exit(0)  # skip atexit hooks and finalizers

@@ -1,35 +1,46 @@
-"""Harness jobs: build the spec of one program's batch of calls, run it, read the report back.
+"""Harness jobs: pack programs (units) into sandbox jobs, run them, read the reports back.
 
-The AZR logic needs one thing from a sandbox: run a piece of trusted code with some stdin, under
-a time and memory limit, optionally on a zygote whose hash seed differs from a given one.
-`JobRunner` names that; `PoolRunner` adapts the executor's `SandboxPool` to it.
+The AZR logic needs one thing from a sandbox: run a piece of trusted code with some stdin in a
+fresh confined process, under a time and memory limit, optionally on a zygote whose hash seed
+differs from a given one. `JobRunner` names that; `PoolRunner` adapts the executor's pool to it.
+
+Process creation is the cost that matters (a pool job costs several ms natively, a fork inside
+gVisor 14-30 ms), so one job carries many units; the harness forks a pristine child per unit, so
+units still share nothing. Jobs are cut into about `2 * runner.parallelism` chunks to keep every
+zygote busy.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import math
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from azr_proto.azr import Reason
+from azr_proto.azr import ExecutionOptions, Reason
 from azr_proto.statuses import RunStatus
 
 __all__ = [
     "HARNESS_SOURCE",
     "CallResult",
-    "HarnessJob",
-    "HarnessReport",
     "JobOutcome",
     "JobRunner",
-    "run_harness",
+    "Unit",
+    "UnitReport",
+    "chunked",
+    "run_units",
     "same_value",
 ]
 
 # The harness file ends by defining `main`; the job calls it.
 HARNESS_SOURCE = (Path(__file__).with_name("harness.py")).read_text() + "\nmain()\n"
+
+MAX_UNITS_PER_JOB = 64
+MAX_JOB_WALL_S = 120.0
 
 _STATUS_REASONS = {
     RunStatus.RUNTIME_ERROR: Reason.CRASHED,
@@ -45,22 +56,8 @@ _KIND_REASONS = {
     "output_not_literal": Reason.OUTPUT_NOT_LITERAL,
     "output_too_long": Reason.OUTPUT_TOO_LONG,
     "crashed": Reason.CRASHED,
+    "timeout": Reason.TIMEOUT,
 }
-
-
-@dataclass(frozen=True)
-class HarnessJob:
-    """One program and the argument lists to call its entry with."""
-
-    program: str
-    entry: str
-    calls: list[str]
-    timeout_s: float
-    memory_limit_mb: int
-    max_output_chars: int
-    mode: Literal["sequential", "forked"] = "sequential"
-    passes: int = 1
-    stop_on_error: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,10 +68,16 @@ class JobOutcome:
     stdout: str
     hash_seed: int | None = None
     detail: str = ""
+    cpu_ms: float = 0.0
 
 
 class JobRunner(Protocol):
     """Runs the harness source with `stdin` in a fresh sandboxed process."""
+
+    @property
+    def parallelism(self) -> int:
+        """How many jobs can run at once (the number of zygotes)."""
+        ...
 
     async def run(
         self,
@@ -85,6 +88,18 @@ class JobRunner(Protocol):
         memory_limit_mb: int,
         avoid_hash_seed: int | None = None,
     ) -> JobOutcome: ...
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One program and the argument lists to call its entry with."""
+
+    program: str
+    calls: list[str]
+    mode: Literal["sequential", "forked"] = "sequential"
+    reverse: bool = False
+    passes: int = 1
+    stop_on_error: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,71 +116,118 @@ class CallResult:
 
 
 @dataclass
-class HarnessReport:
-    """A whole job's outcome. `failure` is set when the job as a whole failed (load error,
-    timeout, crash, sandbox fault, corrupt report); then `passes` holds what is known."""
+class UnitReport:
+    """One unit's outcome. `failure` is set when the unit as a whole failed (load error,
+    timeout, crash, sandbox fault, corrupt report); `passes` then holds what is known."""
 
     passes: list[list[CallResult]] = field(default_factory=list)
     failure: CallResult | None = None
     hash_seed: int | None = None
 
 
-async def run_harness(
-    runner: JobRunner, job: HarnessJob, *, avoid_hash_seed: int | None = None
-) -> HarnessReport:
-    """Run `job` through the harness and parse its report. Never raises for program faults."""
+def chunked(items: Sequence[Any], parallelism: int) -> list[list[Any]]:
+    """Cut `items` into about `2 * parallelism` chunks of at most `MAX_UNITS_PER_JOB`."""
+    if not items:
+        return []
+    n_chunks = max(2 * parallelism, math.ceil(len(items) / MAX_UNITS_PER_JOB))
+    size = max(1, math.ceil(len(items) / n_chunks))
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+async def run_units(
+    runner: JobRunner,
+    units: Sequence[Unit],
+    options: ExecutionOptions,
+    *,
+    avoid_hash_seed: int | None = None,
+) -> list[UnitReport]:
+    """Run `units` in one job; one report per unit, in order. Never raises for program faults.
+
+    Units the job did not report (the job died as a whole) are re-run alone, so one rogue
+    program cannot cost the others their results.
+    """
+    if not units:
+        return []
+    reports, failure = await _run_job(runner, units, options, avoid_hash_seed)
+    missing = [i for i, r in enumerate(reports) if r is None]
+    if missing and len(units) > 1 and failure.reason is not Reason.SANDBOX_ERROR:
+        for i in missing:
+            reports[i] = (
+                await run_units(runner, [units[i]], options, avoid_hash_seed=avoid_hash_seed)
+            )[0]
+    return [r if r is not None else UnitReport(failure=failure) for r in reports]
+
+
+async def _run_job(
+    runner: JobRunner, units: Sequence[Unit], options: ExecutionOptions, avoid: int | None
+) -> tuple[list[UnitReport | None], CallResult]:
     nonce = "AZR-" + secrets.token_hex(16) + ":"
     spec = {
         "nonce": nonce,
-        "program": job.program,
-        "entry": job.entry,
-        "calls": job.calls,
-        "mode": job.mode,
-        "passes": job.passes,
-        "stop_on_error": job.stop_on_error,
-        "max_output_chars": job.max_output_chars,
+        "max_output_chars": options.max_output_chars,
+        "unit_timeout_s": options.timeout_s,
+        "units": [
+            {
+                "program": u.program,
+                "entry": options.entry,
+                "calls": u.calls,
+                "mode": u.mode,
+                "reverse": u.reverse,
+                "passes": u.passes,
+                "stop_on_error": u.stop_on_error,
+            }
+            for u in units
+        ],
     }
     stdin = json.dumps(spec).encode()
+    wall_s = min(MAX_JOB_WALL_S, options.timeout_s * len(units) + 5.0)
     for _attempt in range(2):  # one retry: a sandbox fault is ours, not the program's
         outcome = await runner.run(
             HARNESS_SOURCE,
             stdin,
-            timeout_s=job.timeout_s,
-            memory_limit_mb=job.memory_limit_mb,
-            avoid_hash_seed=avoid_hash_seed,
+            timeout_s=wall_s,
+            memory_limit_mb=options.memory_limit_mb,
+            avoid_hash_seed=avoid,
         )
         if outcome.status is not RunStatus.SANDBOX_ERROR:
             break
-    return parse_report(outcome, nonce)
+    reports: list[UnitReport | None] = [None] * len(units)
+    for line in outcome.stdout.splitlines():
+        if not line.startswith(nonce):
+            continue
+        try:
+            index, report = _unit_report(json.loads(line[len(nonce) :]), outcome.hash_seed)
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+        if 0 <= index < len(units):
+            reports[index] = report
+    return reports, _job_failure(outcome)
 
 
-def parse_report(outcome: JobOutcome, nonce: str) -> HarnessReport:
-    """Turn a job outcome into a report; anything unexpected is a failure of the job."""
+def _job_failure(outcome: JobOutcome) -> CallResult:
+    """Why units are missing from a job's report."""
     if outcome.status is RunStatus.SANDBOX_ERROR:
-        return HarnessReport(
-            failure=CallResult(reason=Reason.SANDBOX_ERROR, message=outcome.detail),
-            hash_seed=outcome.hash_seed,
-        )
-    line = next((ln for ln in reversed(outcome.stdout.splitlines()) if ln.startswith(nonce)), None)
-    if outcome.status is not RunStatus.OK or line is None:
-        reason = _STATUS_REASONS.get(outcome.status, Reason.MALFORMED_RESULT)
-        message = outcome.detail or f"the program's job ended with status {outcome.status}"
-        if outcome.status is RunStatus.OK:
-            message = "the job wrote no result document"
-        return HarnessReport(failure=CallResult(reason=reason, message=message))
-    try:
-        doc = json.loads(line[len(nonce) :])
-        passes = [[_call_result(r) for r in results] for results in doc["passes"]]
-        load = doc["load"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return HarnessReport(
-            failure=CallResult(reason=Reason.MALFORMED_RESULT, message=f"corrupt report: {exc}")
-        )
-    failure = _call_result(load) if load else None
-    return HarnessReport(passes=passes, failure=failure, hash_seed=outcome.hash_seed)
+        return CallResult(reason=Reason.SANDBOX_ERROR, message=outcome.detail or "sandbox error")
+    if outcome.status is RunStatus.OK:
+        return CallResult(reason=Reason.MALFORMED_RESULT, message="the job wrote no result")
+    reason = _STATUS_REASONS.get(outcome.status, Reason.MALFORMED_RESULT)
+    return CallResult(
+        reason=reason, message=outcome.detail or f"the job ended with status {outcome.status}"
+    )
+
+
+def _unit_report(doc: Any, hash_seed: int | None) -> tuple[int, UnitReport]:
+    index = int(doc["unit"])
+    passes = [[_call_result(r) for r in results] for results in doc["passes"]]
+    load = doc["load"]
+    return index, UnitReport(
+        passes=passes, failure=_call_result(load) if load else None, hash_seed=hash_seed
+    )
 
 
 def _call_result(raw: Any) -> CallResult:
+    if raw is None:  # a call not run (an earlier one failed)
+        return CallResult()
     if not isinstance(raw, dict):
         raise TypeError("a call result is an object")
     if "repr" in raw:
@@ -174,6 +236,8 @@ def _call_result(raw: Any) -> CallResult:
         return CallResult(output=raw["repr"])
     reason = _KIND_REASONS.get(str(raw.get("error")), Reason.MALFORMED_RESULT)
     kind, text = str(raw.get("type", "")), str(raw.get("message", ""))[:1000]
+    if kind == "MemoryError":
+        reason = Reason.MEMORY_LIMIT
     return CallResult(reason=reason, message=f"{kind}: {text}" if kind else text)
 
 

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 
 from azr_executor.azr.jobs import JobRunner
 from azr_executor.azr.learnability import score_learnability
+from azr_executor.azr.pool_runner import PoolRunner
 from azr_executor.azr.validate import validate_proposals
 from azr_executor.azr.verify import BadTask, verify_items
 
@@ -30,9 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 def get_runner(request: Request) -> JobRunner:
-    """The harness runner of this app, set up by the lifespan (`app.state.azr_runner`)."""
-    runner: JobRunner = request.app.state.azr_runner
-    return runner
+    """The app's sandbox pool (started by the lifespan) seen as a harness runner."""
+    return PoolRunner(request.app.state.pool)
 
 
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]

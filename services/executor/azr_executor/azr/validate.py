@@ -7,15 +7,16 @@ A proposal is valid only when every check below holds, in this order:
    call returns normally with a plain-literal output under the size limit; the second pass must
    repeat the first (else `state_dependent`: the program keeps state between calls);
 3. job B (another process, on a zygote with a different hash seed): the calls run again, each in
-   its own fork of the loaded program when there are several (one process when there is one), so
-   no call sees another. Outputs must equal job A's by value (else `nondeterministic`).
-Process creation is two jobs per program plus, for induction, one fork per input in job B.
+   its own fork of the loaded program when there are several (or, with
+   `fresh_process_per_call=False`, in reverse order in one process). Outputs must equal job A's
+   by value (else `nondeterministic`).
+Proposals are packed into a few jobs (`jobs.py`); inside a job each program runs in its own fork,
+so process creation is two forks per program plus, for induction, one fork per input in job B.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 from azr_proto.azr import (
     ExecutionOptions,
@@ -28,10 +29,11 @@ from azr_proto.azr import (
 from azr_executor.azr.inputs import Problem, check_input, check_program
 from azr_executor.azr.jobs import (
     CallResult,
-    HarnessJob,
-    HarnessReport,
     JobRunner,
-    run_harness,
+    Unit,
+    UnitReport,
+    chunked,
+    run_units,
     same_value,
 )
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
@@ -44,7 +46,17 @@ async def validate_proposals(
 ) -> list[ValidationResult]:
     """Validate every proposal concurrently; one result per proposal, in order."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
-    return list(await asyncio.gather(*(_validate(runner, p, options, checker) for p in proposals)))
+    results: list[ValidationResult | None] = [
+        static_problem(p, options, checker) for p in proposals
+    ]
+    runnable = [(i, p) for i, p in enumerate(proposals) if results[i] is None]
+    await asyncio.gather(
+        *(
+            _validate_chunk(runner, chunk, options, results)
+            for chunk in chunked(runnable, runner.parallelism)
+        )
+    )
+    return [r or _invalid(Reason.MALFORMED_RESULT, "not validated") for r in results]
 
 
 def static_problem(
@@ -61,39 +73,54 @@ def static_problem(
     return None
 
 
-async def _validate(
-    runner: JobRunner, proposal: Proposal, options: ExecutionOptions, checker: PolicyChecker
-) -> ValidationResult:
-    early = static_problem(proposal, options, checker)
-    if early:
-        return early
-    base = HarnessJob(
-        program=proposal.program,
-        entry=options.entry,
-        calls=list(proposal.inputs),
-        timeout_s=options.timeout_s,
-        memory_limit_mb=options.memory_limit_mb,
-        max_output_chars=options.max_output_chars,
+async def _validate_chunk(
+    runner: JobRunner,
+    proposals: list[tuple[int, Proposal]],
+    options: ExecutionOptions,
+    results: list[ValidationResult | None],
+) -> None:
+    """Jobs A then B for a chunk of statically valid proposals; fills `results` in place."""
+    first = await run_units(
+        runner, [Unit(p.program, list(p.inputs), passes=2) for _, p in proposals], options
     )
-    n = len(proposal.inputs)
-    first = await run_harness(runner, replace(base, passes=2))
-    outputs, failed = _outputs(first, n, passes=2)
-    if failed:
-        return failed
-    for index in range(n):
-        if not same_value(outputs[0][index], outputs[1][index]):
+    survivors: dict[int | None, list[tuple[int, Proposal, list[str]]]] = {}
+    for (index, proposal), report in zip(proposals, first, strict=True):
+        outputs, failed = _outputs(report, len(proposal.inputs), passes=2)
+        if failed is None:
+            failed = _state_dependence(outputs)
+        if failed is not None:
+            results[index] = failed
+            continue
+        survivors.setdefault(report.hash_seed, []).append((index, proposal, outputs[0]))
+    for seed, group in survivors.items():  # job B avoids the hash seed job A ran with
+        units = [_second_unit(p, options) for _, p, _ in group]
+        second = await run_units(runner, units, options, avoid_hash_seed=seed)
+        for (index, proposal, first_outputs), report in zip(group, second, strict=True):
+            results[index] = _compare_processes(first_outputs, report, len(proposal.inputs))
+
+
+def _second_unit(proposal: Proposal, options: ExecutionOptions) -> Unit:
+    """Job B's unit: each input in its own fork, or all in reverse order in one process."""
+    inputs = list(proposal.inputs)
+    if len(inputs) > 1 and options.fresh_process_per_call:
+        return Unit(proposal.program, inputs, mode="forked")
+    return Unit(proposal.program, inputs, reverse=True)
+
+
+def _state_dependence(outputs: list[list[str]]) -> ValidationResult | None:
+    for index, (once, twice) in enumerate(zip(outputs[0], outputs[1], strict=True)):
+        if not same_value(once, twice):
             return _invalid(
                 Reason.STATE_DEPENDENT,
                 f"input {index}: the second call in the same process returned "
-                f"{_clip(outputs[1][index])} instead of {_clip(outputs[0][index])}",
+                f"{_clip(twice)} instead of {_clip(once)}",
                 index,
             )
-    second = await run_harness(
-        runner,
-        replace(base, mode="forked" if n > 1 else "sequential"),
-        avoid_hash_seed=first.hash_seed,
-    )
-    again, failed = _outputs(second, n, passes=1)
+    return None
+
+
+def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> ValidationResult:
+    again, failed = _outputs(report, n, passes=1)
     if failed:
         if failed.status is ValidationStatus.INVALID and failed.reason not in (
             Reason.TIMEOUT,
@@ -103,43 +130,31 @@ async def _validate(
             failed.message = f"passed in one process, failed in another: {failed.message}"
         return failed
     for index in range(n):
-        if not same_value(outputs[0][index], again[0][index]):
+        if not same_value(outputs[index], again[0][index]):
             return _invalid(
                 Reason.NONDETERMINISTIC,
-                f"input {index}: {_clip(outputs[0][index])} in one process, "
+                f"input {index}: {_clip(outputs[index])} in one process, "
                 f"{_clip(again[0][index])} in another (different hash seed"
                 + (", fresh process per call)" if n > 1 else ")"),
                 index,
             )
-    return ValidationResult(status=ValidationStatus.VALID, outputs=outputs[0], message="valid")
+    return ValidationResult(status=ValidationStatus.VALID, outputs=outputs, message="valid")
 
 
 def _outputs(
-    report: HarnessReport, n: int, *, passes: int
+    report: UnitReport, n: int, *, passes: int
 ) -> tuple[list[list[str]], ValidationResult | None]:
     """The outputs of every pass, or the result that invalidates the proposal."""
     if report.failure:
         return [], _from_call(report.failure, None)
-    if len(report.passes) != passes:
-        for results in report.passes:
-            for index, result in enumerate(results):
-                if not result.ok:
-                    return [], _from_call(result, index)
-        return [], _invalid(Reason.MALFORMED_RESULT, "the job reported too few passes")
-    outputs: list[list[str]] = []
     for results in report.passes:
-        if len(results) != n:
-            for index, result in enumerate(results):
-                if not result.ok:
-                    return [], _from_call(result, index)
-            return [], _invalid(Reason.MALFORMED_RESULT, "the job reported too few calls")
-        row: list[str] = []
         for index, result in enumerate(results):
-            if result.output is None:
+            if result.reason is not None:
                 return [], _from_call(result, index)
-            row.append(result.output)
-        outputs.append(row)
-    return outputs, None
+    outputs = [[r.output for r in results] for results in report.passes]
+    if len(outputs) != passes or any(len(row) != n or None in row for row in outputs):
+        return [], _invalid(Reason.MALFORMED_RESULT, "the job reported too few results")
+    return [[o for o in row if o is not None] for row in outputs], None
 
 
 def _from_call(result: CallResult, index: int | None) -> ValidationResult:

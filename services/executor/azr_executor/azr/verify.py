@@ -30,10 +30,18 @@ from azr_proto.azr import (
 )
 
 from azr_executor.azr.inputs import Problem, check_input, check_program
-from azr_executor.azr.jobs import CallResult, HarnessJob, JobRunner, run_harness, same_value
+from azr_executor.azr.jobs import (
+    CallResult,
+    JobRunner,
+    Unit,
+    UnitReport,
+    chunked,
+    run_units,
+    same_value,
+)
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
 
-__all__ = ["BadTask", "verify_items"]
+__all__ = ["BadTask", "run_chunked", "verify_items"]
 
 
 class BadTask(ValueError):
@@ -47,9 +55,87 @@ async def verify_items(
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
     for index, item in enumerate(items):
         _check_task(item.task, options, checker, index)
-    return list(
-        await asyncio.gather(*(_verify_item(runner, item, options, checker) for item in items))
+    uniques = [list(dict.fromkeys(item.answers)) for item in items]
+    graded: list[dict[str, AnswerVerdict]] = [{} for _ in items]
+    abductions: list[tuple[int, list[str]]] = []  # (item, runnable answers)
+    inductions: list[tuple[int, str]] = []  # (item, answer program)
+    for i, (item, answers) in enumerate(zip(items, uniques, strict=True)):
+        task = item.task
+        for answer in answers:
+            verdict = _static_verdict(task, answer, options, checker)
+            if verdict is not None:
+                graded[i][answer] = verdict
+            elif task.task_type is TaskType.ABDUCTION:
+                if not abductions or abductions[-1][0] != i:
+                    abductions.append((i, []))
+                abductions[-1][1].append(answer)
+            else:
+                inductions.append((i, answer))
+    units = [Unit(items[i].task.program, [a.strip() for a in answers], stop_on_error=False)
+             for i, answers in abductions]  # fmt: skip
+    units += [
+        Unit(
+            answer,
+            [items[i].task.inputs[k] for k in items[i].task.hidden_indices],
+            stop_on_error=False,
+        )
+        for i, answer in inductions
+    ]
+    reports = await run_chunked(runner, units, options)
+    retry: list[tuple[int, str]] = []  # abduction answers whose shared unit failed as a whole
+    for (i, answers), report in zip(abductions, reports, strict=False):
+        gold = items[i].task.outputs[0]
+        if _failed_whole(report) and len(answers) > 1:
+            retry += [(i, a) for a in answers]
+            continue
+        for k, answer in enumerate(answers):
+            graded[i][answer] = _judge(_call(report, 0, k), gold)
+    for (i, answer), report in zip(inductions, reports[len(abductions) :], strict=True):
+        graded[i][answer] = _judge_induction(items[i].task, report, options)
+    alone = await run_chunked(
+        runner, [Unit(items[i].task.program, [a.strip()]) for i, a in retry], options
     )
+    for (i, answer), report in zip(retry, alone, strict=True):
+        graded[i][answer] = _judge(_call(report, 0, 0), items[i].task.outputs[0])
+    return [[graded[i][a] for a in item.answers] for i, item in enumerate(items)]
+
+
+async def run_chunked(
+    runner: JobRunner, units: list[Unit], options: ExecutionOptions
+) -> list[UnitReport]:
+    """Run units in a few concurrent jobs; one report per unit, in order."""
+    chunks = chunked(units, runner.parallelism)
+    done = await asyncio.gather(*(run_units(runner, chunk, options) for chunk in chunks))
+    return [report for reports in done for report in reports]
+
+
+def _static_verdict(
+    task: Task, answer: str, options: ExecutionOptions, checker: PolicyChecker
+) -> AnswerVerdict | None:
+    """The verdict of an answer decided without a run (deduction, or a rejected answer)."""
+    if task.task_type is TaskType.DEDUCTION:
+        return _grade_deduction(task.outputs[0], answer)
+    if task.task_type is TaskType.ABDUCTION:
+        info = check_program(task.program, options.entry, checker)
+        assert not isinstance(info, Problem)  # checked by _check_task
+        problem = check_input(answer.strip(), options.entry, checker, info.names)
+    else:
+        checked = check_program(answer, options.entry, checker)
+        problem = checked if isinstance(checked, Problem) else None
+    return _verdict(Verdict.INVALID, problem.reason, problem.message) if problem else None
+
+
+def _failed_whole(report: UnitReport) -> bool:
+    return report.failure is not None and report.failure.reason is not Reason.SANDBOX_ERROR
+
+
+def _call(report: UnitReport, pass_index: int, call: int) -> CallResult:
+    """One call's result, or the unit's failure when the unit did not get that far."""
+    if report.failure is None and len(report.passes) > pass_index:
+        results = report.passes[pass_index]
+        if call < len(results):
+            return results[call]
+    return report.failure or CallResult(reason=Reason.MALFORMED_RESULT, message="no result")
 
 
 def _check_task(task: Task, options: ExecutionOptions, checker: PolicyChecker, index: int) -> None:
@@ -64,25 +150,6 @@ def _check_task(task: Task, options: ExecutionOptions, checker: PolicyChecker, i
             raise BadTask(f"item {index}: the task's program is unusable: {info.message}")
 
 
-async def _verify_item(
-    runner: JobRunner, item: VerifyItem, options: VerifyOptions, checker: PolicyChecker
-) -> list[AnswerVerdict]:
-    task = item.task
-    unique = list(dict.fromkeys(item.answers))
-    if task.task_type is TaskType.DEDUCTION:
-        graded = [_grade_deduction(task.outputs[0], answer) for answer in unique]
-    elif task.task_type is TaskType.ABDUCTION:
-        graded = await _grade_abduction(runner, task, unique, options, checker)
-    else:
-        graded = list(
-            await asyncio.gather(
-                *(_grade_induction(runner, task, a, options, checker) for a in unique)
-            )
-        )
-    by_answer = dict(zip(unique, graded, strict=True))
-    return [by_answer[answer] for answer in item.answers]
-
-
 def _grade_deduction(gold: str, answer: str) -> AnswerVerdict:
     try:
         ast.literal_eval(answer.strip())
@@ -93,76 +160,20 @@ def _grade_deduction(gold: str, answer: str) -> AnswerVerdict:
     return _verdict(Verdict.INCORRECT, Reason.WRONG_OUTPUT, "the value differs from the output")
 
 
-async def _grade_abduction(
-    runner: JobRunner,
-    task: Task,
-    answers: list[str],
-    options: ExecutionOptions,
-    checker: PolicyChecker,
-) -> list[AnswerVerdict]:
-    info = check_program(task.program, options.entry, checker)
-    assert not isinstance(info, Problem)  # checked by _check_task
-    verdicts: dict[int, AnswerVerdict] = {}
-    runnable: list[int] = []
-    for index, answer in enumerate(answers):
-        problem = check_input(answer.strip(), options.entry, checker, info.names)
-        if problem:
-            verdicts[index] = _verdict(Verdict.INVALID, problem.reason, problem.message)
-        else:
-            runnable.append(index)
-    results = await _run_calls(
-        runner, task.program, [answers[i].strip() for i in runnable], options
-    )
-    for index, result in zip(runnable, results, strict=True):
-        verdicts[index] = _judge(result, task.outputs[0])
-    return [verdicts[i] for i in range(len(answers))]
-
-
-async def _run_calls(
-    runner: JobRunner, program: str, calls: list[str], options: ExecutionOptions
-) -> list[CallResult]:
-    """One result per call: one job for all, or one job each if the shared job failed."""
-    if not calls:
-        return []
-    report = await run_harness(runner, _job(program, calls, options))
-    if report.failure is None and report.passes and len(report.passes[0]) == len(calls):
-        return report.passes[0]
-    if len(calls) == 1:
-        return [report.failure or CallResult(reason=Reason.MALFORMED_RESULT, message="no result")]
-    alone = await asyncio.gather(*(_run_calls(runner, program, [c], options) for c in calls))
-    return [results[0] for results in alone]
-
-
-async def _grade_induction(
-    runner: JobRunner,
-    task: Task,
-    answer: str,
-    options: VerifyOptions,
-    checker: PolicyChecker,
-) -> AnswerVerdict:
-    info = check_program(answer, options.entry, checker)
-    if isinstance(info, Problem):
-        return _verdict(Verdict.INVALID, info.reason, info.message)
+def _judge_induction(task: Task, report: UnitReport, options: VerifyOptions) -> AnswerVerdict:
     hidden = task.hidden_indices
-    report = await run_harness(runner, _job(answer, [task.inputs[i] for i in hidden], options))
     if report.failure and report.failure.reason is Reason.SANDBOX_ERROR:
         return _verdict(Verdict.SANDBOX_ERROR, Reason.SANDBOX_ERROR, report.failure.message)
-    results = report.passes[0] if report.passes and not report.failure else []
     passed, first_failure = 0, None
     for position, index in enumerate(hidden):
-        if position < len(results):
-            verdict = _judge(results[position], task.outputs[index])
-        else:
-            failure = report.failure or CallResult(reason=Reason.MALFORMED_RESULT)
-            verdict = _verdict(Verdict.INCORRECT, failure.reason, failure.message)
+        verdict = _judge(_call(report, 0, position), task.outputs[index])
         if verdict.verdict is Verdict.CORRECT:
             passed += 1
         elif first_failure is None:
             first_failure = verdict
-    fraction = passed / len(hidden)
     if first_failure is None:
         return _verdict(Verdict.CORRECT)
-    score = fraction if options.induction_rule == "fraction" else 0.0
+    score = passed / len(hidden) if options.induction_rule == "fraction" else 0.0
     message = f"{passed}/{len(hidden)} hidden pairs pass; first failure: {first_failure.message}"
     return _verdict(Verdict.INCORRECT, first_failure.reason, message, score)
 
@@ -175,18 +186,6 @@ def _judge(result: CallResult, gold: str) -> AnswerVerdict:
     if same_value(gold, result.output):
         return _verdict(Verdict.CORRECT)
     return _verdict(Verdict.INCORRECT, Reason.WRONG_OUTPUT, "the value differs from the output")
-
-
-def _job(program: str, calls: list[str], options: ExecutionOptions) -> HarnessJob:
-    return HarnessJob(
-        program=program,
-        entry=options.entry,
-        calls=calls,
-        timeout_s=options.timeout_s,
-        memory_limit_mb=options.memory_limit_mb,
-        max_output_chars=options.max_output_chars,
-        stop_on_error=False,
-    )
 
 
 def _verdict(
