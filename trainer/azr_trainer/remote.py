@@ -10,8 +10,9 @@ propagates: an outage never becomes a reward.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from azr_proto.azr import (
@@ -19,6 +20,9 @@ from azr_proto.azr import (
 )
 from azr_proto.azr import (
     Task as WireTask,
+)
+from azr_proto.azr import (
+    TaskType as WireTaskType,
 )
 from azr_proto.azr import (
     ValidateRequest,
@@ -117,7 +121,9 @@ class BufferStore:
 
     async def truncate(self, step: int) -> None:
         resp = await self.client.truncate(self.run, step)
-        logger.info("buffer run %s truncated to step %d (%d tasks removed)", self.run, step, resp.deleted)
+        logger.info(
+            "buffer run %s truncated to step %d (%d tasks removed)", self.run, step, resp.deleted
+        )
 
 
 def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
@@ -125,25 +131,43 @@ def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
 
 
 class ExecutorJudge:
-    """`TaskJudge` backed by the executor's `/v1/azr` routes (a client with `validate`/`verify`)."""
+    """`TaskJudge` backed by the executor's `/v1/azr` routes.
+
+    `clients` are `ExecutorClient`s (anything with async `azr_validate` and `azr_verify`); the
+    request chunks of one call are spread over them round-robin, and each client spreads its
+    own requests over its replicas. The clients retry `sandbox_error` items themselves; what
+    still fails after `retries` more rounds here becomes a judge error.
+    """
 
     def __init__(
         self,
-        client: Any,
+        clients: Sequence[Any],
         *,
         concurrency: int = 32,
         retries: int = 3,
         timeout_s: float = 10.0,
-        n_shown: Callable[[Task], int | None] | None = None,
     ) -> None:
-        self.client = client
+        if not clients:
+            raise ValueError("ExecutorJudge needs at least one executor client")
+        self.clients = list(clients)
         self.retries = retries
         self.timeout_s = timeout_s
         self._sem = asyncio.Semaphore(concurrency)
+        self._next = itertools.cycle(range(len(self.clients)))
 
-    async def _limited(self, fn: Callable[[], Awaitable[T]]) -> T:
+    def _client(self) -> Any:
+        return self.clients[next(self._next)]
+
+    async def _validate(self, chunk: Sequence[WireProposal]) -> Any:
+        client = self._client()
         async with self._sem:
-            return await fn()
+            return await client.azr_validate(ValidateRequest(proposals=list(chunk)))
+
+    async def _verify(self, chunk: Sequence[VerifyItem]) -> Any:
+        client = self._client()
+        options = VerifyOptions(timeout_s=self.timeout_s)
+        async with self._sem:
+            return await client.azr_verify(VerifyRequest(items=list(chunk), options=options))
 
     async def check(self, proposals: Sequence[Proposal]) -> list[Check]:
         results: list[Check | None] = [None] * len(proposals)
@@ -153,7 +177,7 @@ class ExecutorJudge:
                 break
             wire = [
                 WireProposal(
-                    task_type=TaskType(proposals[i].task_type),
+                    task_type=WireTaskType(proposals[i].task_type),
                     program=proposals[i].program,
                     inputs=list(proposals[i].inputs),
                     message=proposals[i].message or None,
@@ -161,10 +185,7 @@ class ExecutorJudge:
                 for i in todo
             ]
             responses = await asyncio.gather(
-                *(
-                    self._limited(lambda c=chunk: self.client.validate(ValidateRequest(proposals=list(c))))
-                    for chunk in _chunks(wire, CHUNK)
-                )
+                *(self._validate(chunk) for chunk in _chunks(wire, CHUNK))
             )
             flat = [r for resp in responses for r in resp.results]
             retry = []
@@ -198,7 +219,7 @@ class ExecutorJudge:
             wire = [
                 VerifyItem(
                     task=WireTask(
-                        task_type=TaskType(items[i][0].task_type),
+                        task_type=WireTaskType(items[i][0].task_type),
                         program=items[i][0].program,
                         inputs=list(items[i][0].inputs),
                         outputs=list(items[i][0].outputs),
@@ -208,14 +229,8 @@ class ExecutorJudge:
                 )
                 for i, js in order
             ]
-            options = VerifyOptions(timeout_s=self.timeout_s)
             responses = await asyncio.gather(
-                *(
-                    self._limited(
-                        lambda c=chunk: self.client.verify(VerifyRequest(items=list(c), options=options))
-                    )
-                    for chunk in _chunks(wire, CHUNK)
-                )
+                *(self._verify(chunk) for chunk in _chunks(wire, CHUNK))
             )
             flat = [r for resp in responses for r in resp.results]
             retry = []

@@ -31,6 +31,7 @@ from azr_trainer.remote import BufferStore, ExecutorJudge
 from azr_trainer.rewards import ExtremeReward
 from azr_trainer.selfplay import SelfPlay, StepSettings
 from azr_trainer.services import local_services
+from azr_trainer.tasks import TaskJudge, TaskStore
 from azr_trainer.trainer import (
     AZRTrainer,
     SelfPlayRollout,
@@ -55,6 +56,8 @@ class RunResult:
     last_metrics: dict[str, float]
     buffer_sizes: dict[str, int]
     resumed_from_step: int
+    last_rows: list[dict[str, Any]]  # every rank's samples of the last step, in rank order
+    last_advantages: list[float]  # their TRR++ advantages
 
 
 def batch_geometry(slots_per_rank: int, updates_per_step: int, micro: int) -> tuple[int, int]:
@@ -87,7 +90,7 @@ def _last_checkpoint(output_dir: Path) -> Path | None:
 
 
 def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any:
-    from trl import GRPOConfig
+    from trl.trainer.grpo_config import GRPOConfig
 
     k = cfg.optimizer_steps_per_step
     bf16 = cuda if cfg.bf16 is None else cfg.bf16
@@ -120,7 +123,7 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         mask_truncated_completions=False,
         use_cpu=not cuda,
         bf16=bf16,
-        gradient_checkpointing=checkpointing,
+        activation_checkpointing=checkpointing,
         use_vllm=cfg.use_vllm,
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
@@ -162,24 +165,37 @@ def _make_clients(
 
     async def make() -> tuple[ExecutorJudge, BufferStore, list[Any]]:
         # Clients are built inside the portal's event loop, which they then live on.
-        executor = ExecutorClient(urls, token=token, timeout_s=cfg.request_timeout_s)
-        buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
-        judge = ExecutorJudge(
-            executor, concurrency=cfg.executor_concurrency, retries=cfg.executor_retries
+        # One client load-balances over every executor URL and retries sandbox errors.
+        executor = ExecutorClient(
+            urls, token=token, timeout_s=cfg.request_timeout_s, max_retries=cfg.executor_retries
         )
+        buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
+        judge = ExecutorJudge([executor], concurrency=cfg.executor_concurrency, retries=0)
         store = BufferStore(buffer, run, concurrency=cfg.executor_concurrency)
         return judge, store, [executor, buffer]
 
-    return portal.call(make)
+    judge, store, clients = portal.call(make)
+    return judge, store, clients
 
 
-def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
-    """Run AZR self-play training as configured; returns where the results are."""
+def main(
+    cfg: AZRConfig,
+    *,
+    display: bool | None = None,
+    judge: TaskJudge | None = None,
+    store: TaskStore | None = None,
+) -> RunResult:
+    """Run AZR self-play training as configured; returns where the results are.
+
+    `judge` and `store` replace the HTTP services (tests use in-memory ones).
+    """
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     state = PartialState()
     world, rank = state.num_processes, state.process_index
     cuda = torch.cuda.is_available()
+    if not cuda:
+        torch.set_num_threads(max(1, cfg.cpu_threads))
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     run_name = cfg.run_name or out.resolve().name
@@ -195,13 +211,18 @@ def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
     per_device, accum = batch_geometry(slots, k, cfg.micro_batch_size)
 
     with ExitStack() as stack:
-        urls, buffer_url = stack.enter_context(_services(cfg, world))
         portal = stack.enter_context(start_blocking_portal())
-        judge, store, clients = _make_clients(portal, cfg, urls, buffer_url, run_name)
-        for client in clients:
-            stack.callback(portal.call, client.aclose)
-        if rank == 0:
-            portal.call(store.ensure_run)
+        if judge is None or store is None:
+            urls, buffer_url = stack.enter_context(_services(cfg, world))
+            portal = stack.enter_context(start_blocking_portal())  # closes before the services
+            remote_judge, remote_store, clients = _make_clients(
+                portal, cfg, urls, buffer_url, run_name
+            )
+            for client in clients:
+                stack.callback(portal.call, client.aclose)
+            if rank == 0:
+                portal.call(remote_store.ensure_run)
+            judge, store = remote_judge, remote_store
         state.wait_for_everyone()
 
         # ---- model ----
@@ -280,7 +301,10 @@ def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
             values["time/execute_s"] = t.execute_s
             values["time/rollout_s"] = rollout.last_rollout_s
             values["time/seed_s"] = rollout.seed_s if step == resumed_step + 1 else 0.0
-            values["time/update_s"] = max(0.0, trainer.azr_train_s - rollout.last_rollout_s)
+            seed_s = values["time/seed_s"]
+            values["time/update_s"] = max(
+                0.0, trainer.azr_train_s - rollout.last_rollout_s - seed_s
+            )
             values["time/step_s"] = trainer.azr_train_s
             trainer.azr_train_s = 0.0
             if rank == 0:
@@ -295,9 +319,17 @@ def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
             last.update(values)
 
         trainer.add_callback(StepEndCallback(k, on_step))
+        if show:
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)  # the live table replaces the log dicts
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
-        logger.info("trained %d AZR steps in %.1f s", cfg.max_steps - resumed_step, time.perf_counter() - start)
+        logger.info(
+            "trained %d AZR steps in %.1f s",
+            cfg.max_steps - resumed_step,
+            time.perf_counter() - start,
+        )
         trainer.save_model(str(out / "final"))
         sizes = portal.call(store.sizes)
     return RunResult(
@@ -307,6 +339,8 @@ def main(cfg: AZRConfig, *, display: bool | None = None) -> RunResult:
         last_metrics=last,
         buffer_sizes=sizes,
         resumed_from_step=resumed_step,
+        last_rows=list(trainer.azr_rows),
+        last_advantages=[float(a) for a in trainer.azr_advantages],
     )
 
 
@@ -325,7 +359,12 @@ class SeedingRollout(SelfPlayRollout):
     """The rollout, seeding the buffer before its first step (inside the prepared trainer)."""
 
     def __init__(
-        self, selfplay: SelfPlay, generator: TrainerGenerator, *, updates_per_step: int, cfg: AZRConfig
+        self,
+        selfplay: SelfPlay,
+        generator: TrainerGenerator,
+        *,
+        updates_per_step: int,
+        cfg: AZRConfig,
     ) -> None:
         super().__init__(selfplay, generator, updates_per_step=updates_per_step)
         self.cfg = cfg
