@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,11 @@ logger = logging.getLogger(__name__)
 
 def setup_warmstart(p: argparse.ArgumentParser) -> None:
     """Arguments of `azr warmstart`."""
-    p.add_argument("--runs-dir", default="runs", help="the cache lives in RUNS_DIR/warmstart/")
+    p.add_argument(
+        "--runs-dir",
+        default=os.environ.get("AZR_MODELS_DIR", "runs/models"),
+        help="the cache lives in RUNS_DIR/warmstart/ (default: $AZR_MODELS_DIR or runs/models)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the corpus and the model")
     p.add_argument("--small", action="store_true", help="the quicker recipe the tests use")
     p.add_argument("--force", action="store_true", help="rebuild even when cached")

@@ -41,7 +41,7 @@ def judge_session(
 ) -> Iterator[JudgeSession]:
     """Yield a `JudgeSession` on `executor_url`, or on locally started services."""
     from anyio.from_thread import start_blocking_portal
-    from azr_proto.azr_client import AzrClient
+    from azr_proto.executor_client import ExecutorClient
 
     with ExitStack() as stack:
         if executor_url is None:
@@ -50,9 +50,9 @@ def judge_session(
             executor_url = stack.enter_context(local_services(workdir)).executor_url
         portal = stack.enter_context(start_blocking_portal())
 
-        async def make() -> tuple[AzrClient, ExecutorJudge]:
-            client = AzrClient(executor_url)
-            return client, ExecutorJudge(client, concurrency=concurrency)
+        async def make() -> tuple[ExecutorClient, ExecutorJudge]:
+            client = ExecutorClient(executor_url)
+            return client, ExecutorJudge([client], concurrency=concurrency, retries=0)
 
         client, judge = portal.call(make)
         stack.callback(portal.call, client.aclose)

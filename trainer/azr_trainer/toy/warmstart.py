@@ -130,7 +130,6 @@ def _train(config: WarmstartConfig, oracle: Oracle, out: Path, exclude: set[str]
         use_cpu=True,
         bf16=False,
         activation_checkpointing=False,
-        gradient_checkpointing=None,  # the old name; set, it warns in transformers 5
         report_to="none",
         save_strategy="no",
         max_steps=config.max_steps,
