@@ -13,6 +13,8 @@ from azr_trainer.toy.oracle import SubprocessOracle
 from azr_trainer.toy.warmstart import WarmstartConfig, ensure_warmstart, load_warmstart
 from toy_judge import SubprocessJudge
 
+pytestmark = pytest.mark.slow
+
 MICRO = WarmstartConfig(
     corpus=CorpusSpec(n_solver_per_type=12, n_proposer_per_type=4),
     model=ModelSpec(vocab_size=600, hidden_size=32, intermediate_size=64, num_hidden_layers=1),
