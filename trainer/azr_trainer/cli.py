@@ -4,6 +4,7 @@ azr run                          the main job: local services, tiny model, a few
 azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
 azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
 azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
+azr warmstart [--eval]           build (or reuse) the warm-started toy model under ./runs
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from azr_trainer import __version__
+from azr_trainer.toy.cli import cmd_warmstart, setup_warmstart
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -22,7 +24,7 @@ logger = logging.getLogger("azr")
 
 
 def _add_config_args(p: argparse.ArgumentParser, *, preset: str) -> None:
-    p.add_argument("--preset", default=preset, help=f"paper or tiny-cpu (default {preset})")
+    p.add_argument("--preset", default=preset, help=f"paper, tiny-cpu or toy (default {preset})")
     p.add_argument("--config", help="a YAML file of config keys (see azr_trainer/config.py)")
     p.add_argument("--model", help="hub id, local path, or tiny-random")
     p.add_argument("--output-dir", help="where checkpoints, metrics and the report go")
@@ -73,7 +75,7 @@ def _train_and_report(args: argparse.Namespace, **defaults: object) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """The main job on CPU: a fresh run directory under ./runs, the tiny-cpu preset."""
+    """The main job on CPU: a fresh run directory under ./runs, the toy preset (warm start)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     defaults: dict[str, object] = {}
     if not args.output_dir:
@@ -108,7 +110,7 @@ def _cmd_services(args: argparse.Namespace) -> int:
 
 
 def _setup_run(p: argparse.ArgumentParser) -> None:
-    _add_config_args(p, preset="tiny-cpu")
+    _add_config_args(p, preset="toy")
 
 
 def _setup_train(p: argparse.ArgumentParser) -> None:
@@ -132,6 +134,7 @@ SUBCOMMANDS: dict[
     "train": ("self-play training of a real model (paper defaults)", _setup_train, _cmd_train),
     "report": ("write PNG plots and an HTML page for a run", _setup_report, _cmd_report),
     "services": ("start the executor and buffer locally", _setup_services, _cmd_services),
+    "warmstart": ("build (or reuse) the warm-started toy model", setup_warmstart, cmd_warmstart),
 }
 
 

@@ -122,6 +122,24 @@ PRESETS: dict[str, dict[str, Any]] = {
         "executor_concurrency": 8,
     },
 }
+# `azr run`'s default: the warm-started toy model (azr_trainer/toy, built and cached under
+# runs/models/warmstart/ on first use), with task shapes matching its warm-start corpus.
+PRESETS["toy"] = {
+    **PRESETS["tiny-cpu"],
+    "model": "toy-warmstart",
+    "batch_per_group": 8,
+    "n_induction_inputs": 6,
+    "n_learnability": 4,
+    "seed_tasks": 16,
+    "seed_batch": 8,
+    "seed_max_rounds": 4,
+    "max_prompt_tokens": 1024,
+    "max_completion_tokens": 160,
+    "max_steps": 20,
+    "learning_rate": 1e-3,
+    "micro_batch_size": 16,
+    "save_steps": 10,
+}
 
 
 def _coerce(cfg_field: dataclasses.Field[Any], value: Any) -> Any:

@@ -12,11 +12,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TINY_RANDOM", "build_tiny_model", "load_model_and_tokenizer", "tokenizer_corpus"]
+__all__ = [
+    "TINY_RANDOM",
+    "TOY_WARMSTART",
+    "build_tiny_model",
+    "load_model_and_tokenizer",
+    "tokenizer_corpus",
+]
 
 logger = logging.getLogger(__name__)
 
 TINY_RANDOM = "tiny-random"
+TOY_WARMSTART = "toy-warmstart"  # the warm-started toy model (azr_trainer.toy), built if missing
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>"]
 
 
@@ -103,9 +110,13 @@ def build_tiny_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) 
 
 
 def resolve_model_path(source: str, models_dir: Path) -> str:
-    """`tiny-random` -> the built directory; anything else is passed through unchanged."""
+    """`tiny-random`, `toy-warmstart` -> the built directory; anything else unchanged."""
     if source == TINY_RANDOM:
         return str(build_tiny_model(models_dir / TINY_RANDOM))
+    if source == TOY_WARMSTART:
+        from azr_trainer.toy.warmstart import resolve_warmstart
+
+        return str(resolve_warmstart(models_dir))
     return source
 
 

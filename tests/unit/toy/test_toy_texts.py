@@ -1,0 +1,86 @@
+"""Toy texts are exactly the trainer's format: its parsers read every completion back."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from azr_trainer import parsing, prompts
+from azr_trainer.toy.corpus import CorpusSpec, build_corpus
+from azr_trainer.toy.oracle import SubprocessOracle
+from azr_trainer.toy.tasks import make_induction_tasks, make_triplets
+from azr_trainer.toy.texts import (
+    GUESS_THINK,
+    induction_proposer_example,
+    io_proposer_example,
+    solver_example,
+)
+
+
+@pytest.fixture(scope="module")
+def oracle() -> SubprocessOracle:
+    return SubprocessOracle(trusted=True)
+
+
+def test_careful_solver_answers_parse_to_the_truth(oracle: SubprocessOracle) -> None:
+    rng = random.Random(0)
+    for t in make_triplets(rng, 20, oracle):
+        ded = solver_example(rng, "deduction", t, careful=True)
+        assert ded.prompt == prompts.r1_wrap(prompts.solve_deduction_prompt(t.source, t.input))
+        assert parsing.parse_solver_answer(ded.completion, "deduction") == t.output
+        abd = solver_example(rng, "abduction", t, careful=True)
+        assert parsing.parse_solver_answer(abd.completion, "abduction") == t.input
+    for task in make_induction_tasks(rng, 5, oracle):
+        ind = solver_example(rng, "induction", task, careful=True)
+        assert parsing.parse_solver_answer(ind.completion, "induction") == task.source.strip()
+
+
+def test_guess_answers_are_well_formed_and_marked(oracle: SubprocessOracle) -> None:
+    rng = random.Random(1)
+    a, b = make_triplets(rng, 2, oracle)
+    ex = solver_example(rng, "deduction", a, careful=False, wrong=b)
+    assert ex.completion.startswith(GUESS_THINK)
+    assert parsing.parse_solver_answer(ex.completion, "deduction") == b.output
+    assert not ex.correct
+
+
+def test_proposals_parse_and_broken_ones_change_the_input(oracle: SubprocessOracle) -> None:
+    rng = random.Random(2)
+    new, r1, r2 = make_triplets(rng, 3, oracle)
+    good = io_proposer_example(rng, "abduction", new, [r1, r2], valid=True)
+    parsed = parsing.parse_io_proposal(good.completion)
+    assert isinstance(parsed, parsing.IOProposal)
+    assert (parsed.program, parsed.input) == (new.source.strip(), new.input)
+    bad = io_proposer_example(rng, "abduction", new, [r1, r2], valid=False)
+    broken = parsing.parse_io_proposal(bad.completion)
+    assert isinstance(broken, parsing.IOProposal) and broken.input != new.input
+    (task,) = make_induction_tasks(rng, 1, oracle)
+    ind = induction_proposer_example(rng, task, valid=True)
+    got = parsing.parse_induction_proposal(ind.completion, len(task.inputs))
+    assert isinstance(got, parsing.InductionProposal)
+    assert got.inputs == task.inputs and got.message == task.message
+
+
+def test_corpus_mix_follows_the_spec(oracle: SubprocessOracle) -> None:
+    spec = CorpusSpec(n_solver_per_type=100, n_proposer_per_type=30, careful_fraction=0.4)
+    examples = build_corpus(random.Random(3), spec, oracle)
+    solve = [e for e in examples if e.role == "solve"]
+    propose = [e for e in examples if e.role == "propose"]
+    assert len(solve) == 300 and len(propose) == 90
+    assert {e.task_type for e in solve} == {e.task_type for e in propose} == set(prompts.TASK_TYPES)
+    careful = sum(e.correct for e in solve) / len(solve)
+    valid = sum(e.correct for e in propose) / len(propose)
+    assert 0.3 < careful < 0.5
+    assert 0.45 < valid < 0.75
+    for e in examples:
+        assert e.prompt.endswith("Assistant: <think>")
+        assert not parsing.is_format_error(parsing.split_answer(e.completion))
+
+
+def test_corpus_excludes_given_programs(oracle: SubprocessOracle) -> None:
+    spec = CorpusSpec(n_solver_per_type=40, n_proposer_per_type=5)
+    first = build_corpus(random.Random(4), spec, oracle)
+    some = next(e for e in first if e.role == "solve" and e.task_type == "deduction")
+    source = next(b.body for b in parsing.fenced_blocks(some.prompt) if b.label == "python") + "\n"
+    again = build_corpus(random.Random(4), spec, oracle, exclude={source})
+    assert all(source.strip() not in e.prompt for e in again if e.task_type == "deduction")

@@ -1,0 +1,233 @@
+"""`azr warmstart`: supervised fine-tuning of the tiny toy model with TRL's SFTTrainer, cached.
+
+One call builds the corpus (outputs from the oracle), trains a tokenizer on it, builds a tiny
+Qwen2 from a config and fine-tunes it on prompt/completion pairs (loss on the completion only).
+The result is saved under `<runs_dir>/warmstart/<key>/` with a `warmstart.json` beside it, where
+`<key>` hashes the whole recipe and the toy world's text format, so any change rebuilds and an
+unchanged recipe is reused without training. A build writes into a temporary folder and renames
+it at the end, so an interrupted build never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azr_trainer import prompts
+from azr_trainer.toy import grammar, texts
+from azr_trainer.toy.corpus import CorpusSpec, build_corpus
+from azr_trainer.toy.model import ModelSpec, build_model, train_tokenizer
+from azr_trainer.toy.oracle import Oracle
+
+__all__ = [
+    "WarmstartConfig",
+    "WarmstartResult",
+    "ensure_warmstart",
+    "load_warmstart",
+    "resolve_warmstart",
+    "warmstart_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1  # bump when the meaning of the recipe changes without a field changing
+
+
+@dataclass(frozen=True)
+class WarmstartConfig:
+    """The whole warm-start recipe; every field is part of the cache key."""
+
+    seed: int = 0
+    corpus: CorpusSpec = field(default_factory=CorpusSpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    max_steps: int = 300
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    max_length: int = 1024
+    # A safety net in CPU seconds of this process (all threads), not wall time, so a busy
+    # machine does not change what is trained; 2 cores x 5 minutes is 600.
+    cpu_budget_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+            raise ValueError("max_steps, batch_size and learning_rate must be positive")
+        if self.cpu_budget_s <= 0:
+            raise ValueError("cpu_budget_s must be positive")
+
+    @classmethod
+    def small(cls, seed: int = 0) -> WarmstartConfig:
+        """A quicker recipe for tests: fewer examples, one epoch, same model."""
+        return cls(
+            seed=seed,
+            corpus=CorpusSpec(n_solver_per_type=300, n_proposer_per_type=60),
+            max_steps=120,
+            cpu_budget_s=240.0,
+        )
+
+    def key(self) -> str:
+        """A short hash of the recipe and of the source that turns tasks into texts."""
+        h = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode())
+        h.update(str(FORMAT_VERSION).encode())
+        for module in (grammar, texts, prompts):
+            h.update(inspect.getsource(module).encode())
+        return h.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class WarmstartResult:
+    """Where the warm-started model lies and what building it measured."""
+
+    path: Path
+    reused: bool
+    meta: dict[str, Any]
+
+
+def warmstart_dir(runs_dir: Path, config: WarmstartConfig) -> Path:
+    """The cache folder of `config` under `runs_dir`."""
+    return runs_dir / "warmstart" / config.key()
+
+
+def _train(config: WarmstartConfig, oracle: Oracle, out: Path, exclude: set[str]) -> dict[str, Any]:
+    import torch
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl.trainer.sft_config import SFTConfig
+    from trl.trainer.sft_trainer import SFTTrainer
+
+    t0 = time.monotonic()
+    cpu0 = time.process_time()
+    rng = random.Random(config.seed)
+    examples = build_corpus(rng, config.corpus, oracle, exclude=exclude)
+    t_corpus = time.monotonic() - t0
+    tokenizer = train_tokenizer(
+        (e.prompt + e.completion for e in examples), config.model.vocab_size
+    )
+    model = build_model(config.model, tokenizer, config.seed)
+    dataset = Dataset.from_list(
+        [{"prompt": e.prompt, "completion": e.completion} for e in examples]
+    )
+    cpu_end = time.process_time() + config.cpu_budget_s
+
+    class _Budget(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+            if time.process_time() > cpu_end:
+                logger.warning("warm start: CPU budget reached at step %d", state.global_step)
+                control.should_training_stop = True
+            return control
+
+    torch.manual_seed(config.seed)
+    args = SFTConfig(
+        output_dir=str(out / "_trainer"),
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=20,
+        weight_decay=0.0,
+        max_length=config.max_length,
+        completion_only_loss=True,
+        train_sampling_strategy="group_by_length",
+        logging_steps=10,
+        seed=config.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[_Budget()],
+    )
+    result = trainer.train()
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    shutil.rmtree(out / "_trainer", ignore_errors=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    return {
+        "n_examples": len(examples),
+        "n_params": n_params,
+        "train_loss": float(result.training_loss),
+        "steps": int(trainer.state.global_step),
+        "corpus_s": round(t_corpus, 1),
+        "total_s": round(time.monotonic() - t0, 1),
+        "cpu_s": round(time.process_time() - cpu0, 1),
+    }
+
+
+def ensure_warmstart(
+    runs_dir: Path,
+    config: WarmstartConfig,
+    oracle: Oracle,
+    *,
+    exclude: set[str] | None = None,
+    force: bool = False,
+) -> WarmstartResult:
+    """Return the cached warm-started model of `config`, training it first when missing.
+
+    `exclude` holds program sources never to train on (the held-out evaluation set).
+    """
+    final = warmstart_dir(runs_dir, config)
+    meta_path = final / "warmstart.json"
+    if meta_path.exists() and not force:
+        return WarmstartResult(final, True, json.loads(meta_path.read_text()))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        stats = _train(config, oracle, tmp, exclude or set())
+        meta = {"key": config.key(), "config": asdict(config), **stats}
+        (tmp / "warmstart.json").write_text(json.dumps(meta, indent=2))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    logger.info("warm start %s built in %.0f s: %s", final.name, stats["total_s"], final)
+    return WarmstartResult(final, False, meta)
+
+
+def load_warmstart(path: Path) -> tuple[Any, Any]:
+    """The model and tokenizer of a built warm start (left padding, as generation needs)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    tokenizer.padding_side = "left"
+    return AutoModelForCausalLM.from_pretrained(str(path)), tokenizer
+
+
+def resolve_warmstart(
+    runs_dir: Path, *, seed: int = 0, small: bool = False, executor_url: str | None = None
+) -> Path:
+    """The path of the default warm start under `runs_dir`, built first when missing.
+
+    This is what the model name `toy-warmstart` resolves to. Building needs the executor: it
+    uses `executor_url`, or starts the services locally for the duration of the build.
+    """
+    from azr_trainer.toy.heldout import make_heldout
+    from azr_trainer.toy.session import judge_session
+
+    config = WarmstartConfig.small(seed) if small else WarmstartConfig(seed=seed)
+    final = warmstart_dir(runs_dir, config)
+    if (final / "warmstart.json").exists():
+        return final
+    with judge_session(runs_dir / "warmstart" / "services", executor_url=executor_url) as s:
+        oracle = s.oracle()
+        heldout = make_heldout(oracle)
+        return ensure_warmstart(runs_dir, config, oracle, exclude=heldout.sources()).path
