@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from azr_trainer import __version__
+from azr_trainer.evals.command import add_eval_parser
 from azr_trainer.services import local_services
 
 __all__ = ["main"]
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="the main job: local self-play against local services")
     run.add_argument("--workdir", default="runs/local", help="where logs and the buffer live")
     run.set_defaults(func=_cmd_run)
+    add_eval_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return int(args.func(args))

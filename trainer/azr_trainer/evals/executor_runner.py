@@ -1,0 +1,101 @@
+"""The `TestRunner` of scoring, backed by the executor service (`/v1/run` and `/v1/tests`).
+
+A `sandbox_error` that survives the client's retries raises `ExecutorUnavailable`: an outage
+of the executor is never turned into a wrong answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from azr_proto.executor import (
+    AssertCase,
+    CaseResult,
+    RunLimits,
+    RunRequest,
+    StdioCase,
+    TestCase,
+    TestsRequest,
+)
+from azr_proto.executor_client import ExecutorClient
+from azr_proto.statuses import RunStatus
+
+from azr_trainer.evals import scoring
+
+__all__ = ["ExecutorTestRunner", "ExecutorUnavailable", "executor_runner"]
+
+# The executor's defaults cap a /v1/tests request at 1,024 cases and a run's wall time at 60 s.
+MAX_CASES_PER_REQUEST = 1000
+MAX_WALL_S = 60.0
+OUTPUT_LIMIT_BYTES = 8 << 20
+
+
+class ExecutorUnavailable(RuntimeError):
+    """The executor kept failing (sandbox_error) on a run: a fault of the service, not the code."""
+
+
+def _case(result: CaseResult) -> scoring.CaseResult:
+    if result.status is RunStatus.SANDBOX_ERROR:
+        raise ExecutorUnavailable(f"executor sandbox_error on case {result.index}: {result.detail}")
+    detail = result.verdict if not result.detail else f"{result.verdict}: {result.detail}"
+    return scoring.CaseResult(result.verdict == "passed", detail[:300])
+
+
+class ExecutorTestRunner:
+    """Runs programs and test cases in the executor through an `ExecutorClient`."""
+
+    def __init__(self, client: ExecutorClient) -> None:
+        self.client = client
+
+    async def run_program(self, program: str, *, timeout_s: float) -> scoring.ProgramResult:
+        limits = RunLimits(
+            wall_timeout_s=min(timeout_s, MAX_WALL_S), output_limit_bytes=OUTPUT_LIMIT_BYTES
+        )
+        res = await self.client.run(RunRequest(code=program, limits=limits))
+        if res.status is RunStatus.SANDBOX_ERROR:
+            raise ExecutorUnavailable(f"executor sandbox_error: {res.stderr[-300:]}")
+        ok = res.status is RunStatus.OK and not res.truncated
+        detail = f"{res.status}: {res.exception.type if res.exception else res.stderr[-300:]}"
+        return scoring.ProgramResult(ok, res.stdout, res.wall_ms / 1000.0, detail)
+
+    async def _cases(
+        self, program: str, cases: Sequence[TestCase], entry_point: str, timeout_s: float
+    ) -> list[scoring.CaseResult]:
+        out: list[scoring.CaseResult] = []
+        limits = RunLimits(wall_timeout_s=min(timeout_s, MAX_WALL_S))
+        for start in range(0, len(cases), MAX_CASES_PER_REQUEST):
+            req = TestsRequest(
+                code=program,
+                entry_point=entry_point,
+                cases=list(cases[start : start + MAX_CASES_PER_REQUEST]),
+                early_stop=True,
+                limits=limits,
+            )
+            resp = await self.client.tests(req)
+            part = [_case(r) for r in resp.results if r.verdict != "not_run"]
+            out.extend(part)
+            if not resp.all_passed:
+                break
+        return out
+
+    async def run_assert_cases(
+        self, program: str, tests: Sequence[str], *, timeout_s: float, entry_point: str = "f"
+    ) -> list[scoring.CaseResult]:
+        cases: list[TestCase] = [AssertCase(test=t) for t in tests]
+        return await self._cases(program, cases, entry_point, timeout_s)
+
+    async def run_stdio_cases(
+        self, program: str, cases: Sequence[tuple[str, str]], *, timeout_s: float
+    ) -> list[scoring.CaseResult]:
+        stdio: list[TestCase] = [StdioCase(stdin=i, expected_stdout=o) for i, o in cases]
+        return await self._cases(program, stdio, "f", timeout_s)
+
+
+@asynccontextmanager
+async def executor_runner(
+    base_url: str, *, timeout_s: float = 600.0
+) -> AsyncIterator[ExecutorTestRunner]:
+    """An `ExecutorTestRunner` on a client for `base_url`, closed on exit."""
+    async with ExecutorClient(base_url, timeout_s=timeout_s) as client:
+        yield ExecutorTestRunner(client)
