@@ -62,6 +62,10 @@ def add_eval_parser(sub: Any) -> None:
     p.add_argument(
         "--workdir", type=Path, default=Path("runs/eval"), help="logs of a locally started executor"
     )
+    p.add_argument(
+        "--models-dir", type=Path, default=Path("runs/models"),
+        help="where `--model tiny-random` is built",
+    )
     p.set_defaults(func=cmd_eval)
 
 
@@ -94,8 +98,6 @@ def _executor_url(args: argparse.Namespace, needed: bool) -> Iterator[str | None
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Run `azr eval`; print the table; write the JSON file. Exit code 2 on bad arguments."""
-    from azr_trainer.evals.executor_runner import executor_runner
-
     try:
         cfg = EvalConfig(
             benchmarks=_benchmarks(args.benchmarks, args.livecodebench is not None),
@@ -116,11 +118,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         logger.error("%s", exc)
         return 2
     needs_executor = any(b not in MATH_BENCHMARKS for b in cfg.benchmarks)
-    generator = load_generator(args.model, backend=args.backend, batch_size=args.batch_size)
+    generator = load_generator(
+        args.model, backend=args.backend, batch_size=args.batch_size, models_dir=args.models_dir
+    )
     with _executor_url(args, needs_executor) as url:
 
         @contextlib.asynccontextmanager
         async def factory() -> AsyncIterator[Any]:
+            from azr_trainer.evals.executor_runner import executor_runner
+
             assert url is not None
             async with executor_runner(url) as runner:
                 yield runner

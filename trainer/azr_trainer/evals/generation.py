@@ -10,6 +10,7 @@ import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 __all__ = ["Generator", "HFGenerator", "SamplingParams", "VLLMGenerator", "load_generator"]
@@ -54,12 +55,13 @@ class HFGenerator:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, *, batch_size: int = 8) -> HFGenerator:
+        """Load with the trainer's loader (a hub id, a local path or a checkpoint directory)."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        from azr_trainer.models import load_model_and_tokenizer
+
         dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-        model: Any = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype)
+        model, tokenizer = load_model_and_tokenizer(name_or_path, dtype=dtype)
         if torch.cuda.is_available():
             model = model.to("cuda")
         model.eval()
@@ -133,9 +135,19 @@ class VLLMGenerator:
 
 
 def load_generator(
-    name_or_path: str, *, backend: Literal["auto", "hf", "vllm"] = "auto", batch_size: int = 8
+    name_or_path: str,
+    *,
+    backend: Literal["auto", "hf", "vllm"] = "auto",
+    batch_size: int = 8,
+    models_dir: Path = Path("runs/models"),
 ) -> Generator:
-    """A generator for a hub id or local path: vLLM when asked (or `auto` on a GPU with vLLM)."""
+    """A generator for a hub id or local path: vLLM when asked (or `auto` on a GPU with vLLM).
+
+    `tiny-random` builds (once, under `models_dir`) the trainer's tiny random model.
+    """
+    from azr_trainer.models import resolve_model_path
+
+    name_or_path = resolve_model_path(name_or_path, models_dir)
     if backend == "auto":
         has_vllm = importlib.util.find_spec("vllm") is not None
         import torch
