@@ -63,7 +63,9 @@ def add_eval_parser(sub: Any) -> None:
         "--workdir", type=Path, default=Path("runs/eval"), help="logs of a locally started executor"
     )
     p.add_argument(
-        "--models-dir", type=Path, default=Path("runs/models"),
+        "--models-dir",
+        type=Path,
+        default=Path("runs/models"),
         help="where `--model tiny-random` is built",
     )
     p.set_defaults(func=cmd_eval)

@@ -15,6 +15,7 @@ __all__ = [
     "COMPARE_SOURCE",
     "check_program",
     "deserialize_mbpp_inputs",
+    "expected_from_line",
     "expected_program",
     "to_source",
 ]
@@ -118,8 +119,13 @@ def to_source(value: Any) -> str:
     raise TypeError(f"cannot write a {type(value).__name__} as Python source")
 
 
+# MBPP+ tasks whose outputs (regex match objects) EvalPlus reduces to `is not None`.
+NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
+# Expected outputs whose source is longer than this travel as a SHA-256 of the source.
+MAX_EXPECTED_CHARS = 8192
+
 # Runs inside the sandbox, before the candidate's checks. Stdlib only.
-COMPARE_SOURCE = """
+_COMPARE = """
 import math as _m
 
 def _azr_is_floats(x):
@@ -142,6 +148,13 @@ def _azr_close(out, exp, atol):
         return abs(out - exp) <= atol
     return out == exp
 
+class _AzrDigest:
+    def __init__(self, hex):
+        self.hex = hex
+    def __eq__(self, other):
+        return False
+    __hash__ = None
+
 def _azr_check(dataset, entry_point, args, out, exp, atol):
     exact = out == exp
     if dataset == "mbppplus":
@@ -150,10 +163,15 @@ def _azr_check(dataset, entry_point, args, out, exp, atol):
         elif entry_point == "sum_div":
             exact = exact or out == 0
         elif entry_point in ("check_str", "text_match_three", "text_starta_endb"):
+            if isinstance(exp, _AzrDigest):
+                exp = None
             exact = out == exp if isinstance(out, bool) else exp == (out is not None)
     if dataset == "humanevalplus" and entry_point == "find_zero":
         xs = args[0]
         assert abs(sum(c * _m.pow(out, i) for i, c in enumerate(xs))) <= atol, "not a root"
+        return
+    if isinstance(exp, _AzrDigest):
+        assert _h.sha256(_azr_src(out).encode()).hexdigest() == exp.hex, "wrong output"
         return
     if atol == 0 and _azr_is_floats(exp):
         atol = 1e-6
@@ -164,20 +182,36 @@ def _azr_check(dataset, entry_point, args, out, exp, atol):
 """
 
 
-def expected_program(solution: str, entry_point: str, tests: list[tuple[Any, ...]]) -> str:
-    """A program that prints, one line each, the source of the canonical output of every test.
+def expected_program(
+    solution: str, entry_point: str, tests: list[tuple[Any, ...]], *, dataset: str = ""
+) -> str:
+    """A program that prints, one line each, the expected output of every test.
 
-    A line is `ok <source>` or `err <ExceptionName>`; the caller reads the lines back in order.
+    A line is `ok <source>`, `sha <hex digest of the source>` for outputs over
+    `MAX_EXPECTED_CHARS`, or `err <ExceptionName>`; the caller reads them back in order.
     """
     cases = "[\n" + ",\n".join(to_source(list(args)) for args in tests) + "\n]"
+    not_none = dataset == "mbppplus" and entry_point in NOT_NONE_TASKS
+    reduce = (
+        "        if not isinstance(_azr_out, bool):\n            _azr_out = _azr_out is not None\n"
+        if not_none
+        else ""
+    )
     return (
+        "import sys as _azr_sys\n"
+        "_azr_sys.set_int_max_str_digits(0)\n"
         f"{solution}\n\n"
-        "import copy as _azr_copy, sys as _azr_sys\n"
+        "import copy as _azr_copy, hashlib as _azr_h\n"
         f"{_TO_SOURCE_IN_SANDBOX}\n"
         f"for _azr_args in {cases}:\n"
         "    try:\n"
         f"        _azr_out = {entry_point}(*_azr_copy.deepcopy(_azr_args))\n"
-        "        _azr_line = 'ok ' + _azr_src(_azr_out)\n"
+        f"{reduce}"
+        "        _azr_line = _azr_src(_azr_out)\n"
+        f"        if len(_azr_line) > {MAX_EXPECTED_CHARS}:\n"
+        "            _azr_line = 'sha ' + _azr_h.sha256(_azr_line.encode()).hexdigest()\n"
+        "        else:\n"
+        "            _azr_line = 'ok ' + _azr_line\n"
         "    except BaseException as _azr_e:\n"
         "        _azr_line = 'err ' + type(_azr_e).__name__\n"
         "    _azr_sys.stdout.write(_azr_line + '\\n')\n"
@@ -216,3 +250,16 @@ def check_program(
         f"_azr_out = {entry_point}(*_azr_args)\n"
         f"_azr_check({dataset!r}, {entry_point!r}, _azr_args, _azr_out, {expected}, {atol!r})\n"
     )
+
+
+COMPARE_SOURCE = _COMPARE + _TO_SOURCE_IN_SANDBOX
+
+
+def expected_from_line(line: str) -> str | None:
+    """Read one line of `expected_program`'s output: the expected value as source, or None."""
+    if line.startswith("ok "):
+        # `_azr_src` is repr-based: a value's source never holds a raw newline.
+        return line[3:]
+    if line.startswith("sha "):
+        return f"_AzrDigest({line[4:].strip()!r})"
+    return None

@@ -6,6 +6,7 @@ of the executor is never turned into a wrong answer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -45,12 +46,19 @@ def _case(result: CaseResult) -> scoring.CaseResult:
 class ExecutorTestRunner:
     """Runs programs and test cases in the executor through an `ExecutorClient`."""
 
-    def __init__(self, client: ExecutorClient) -> None:
+    def __init__(self, client: ExecutorClient, *, memory_limit_mb: int = 4096) -> None:
         self.client = client
+        # EvalPlus allows 4 GiB of address space; the executor's default (512 MiB) is too tight
+        # for a few canonical solutions.
+        self.memory_limit_mb = memory_limit_mb
 
     async def run_program(self, program: str, *, timeout_s: float) -> scoring.ProgramResult:
+        wall_s = min(timeout_s, MAX_WALL_S)
         limits = RunLimits(
-            wall_timeout_s=min(timeout_s, MAX_WALL_S), output_limit_bytes=OUTPUT_LIMIT_BYTES
+            wall_timeout_s=wall_s,
+            cpu_timeout_s=math.ceil(wall_s),
+            memory_limit_mb=self.memory_limit_mb,
+            output_limit_bytes=OUTPUT_LIMIT_BYTES,
         )
         res = await self.client.run(RunRequest(code=program, limits=limits))
         if res.status is RunStatus.SANDBOX_ERROR:
@@ -63,7 +71,12 @@ class ExecutorTestRunner:
         self, program: str, cases: Sequence[TestCase], entry_point: str, timeout_s: float
     ) -> list[scoring.CaseResult]:
         out: list[scoring.CaseResult] = []
-        limits = RunLimits(wall_timeout_s=min(timeout_s, MAX_WALL_S))
+        wall_s = min(timeout_s, MAX_WALL_S)
+        limits = RunLimits(
+            wall_timeout_s=wall_s,
+            cpu_timeout_s=math.ceil(wall_s),
+            memory_limit_mb=self.memory_limit_mb,
+        )
         for start in range(0, len(cases), MAX_CASES_PER_REQUEST):
             req = TestsRequest(
                 code=program,

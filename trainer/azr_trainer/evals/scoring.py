@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from azr_trainer.evals.benchmarks import Problem
-from azr_trainer.evals.evalplus import COMPARE_SOURCE, check_program, expected_program, to_source
+from azr_trainer.evals.evalplus import (
+    COMPARE_SOURCE,
+    check_program,
+    expected_from_line,
+    expected_program,
+    to_source,
+)
 from azr_trainer.evals.extraction import extract_code, extract_fenced, extract_math_answer
 from azr_trainer.evals.math_grading import grade_math
 from azr_trainer.parsing import is_format_error, parse_solver_answer
@@ -153,7 +159,9 @@ class ExpectedCache:
         expected: list[str | None] = []
         wall_s = 0.0
         for part in self._chunks(problem):
-            program = expected_program(problem.gold[0], problem.entry_point, part)
+            program = expected_program(
+                problem.gold[0], problem.entry_point, part, dataset=problem.benchmark
+            )
             result = await self._runner.run_program(program, timeout_s=self._timeout_s)
             lines = result.stdout.split("\n")[:-1]
             if not result.ok or len(lines) != len(part):
@@ -161,9 +169,7 @@ class ExpectedCache:
                     f"canonical solution of {problem.id} failed in the sandbox: {result.detail}"
                 )
             wall_s += result.wall_s
-            for line in lines:
-                # `_azr_src` is repr-based: a value's source never holds a raw newline.
-                expected.append(line[3:] if line.startswith("ok ") else None)
+            expected.extend(expected_from_line(line) for line in lines)
         return expected, wall_s
 
 
