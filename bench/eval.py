@@ -31,7 +31,7 @@ from azr_trainer.evals.evalplus import COMPARE_SOURCE, check_program
 from azr_trainer.evals.executor_runner import executor_runner
 from azr_trainer.evals.extraction import extract_math_answer
 from azr_trainer.evals.math_grading import grade_math
-from azr_trainer.evals.scoring import ExpectedCache, Judge
+from azr_trainer.evals.scoring import Judge
 from azr_trainer.services import local_services
 
 
@@ -44,7 +44,7 @@ async def oracle(url, problems, concurrency):
         judge = Judge(runner, max_concurrency=concurrency)
         t0 = time.perf_counter()
         # Phase 1 alone first, so the two phases can be timed apart.
-        cache = judge._expected  # noqa: SLF001
+        cache = judge._expected
         await asyncio.gather(*(cache.get(p) for p in problems))
         t1 = time.perf_counter()
         verdicts = await asyncio.gather(*(judge.score(p, oracle_completion(p)) for p in problems))
@@ -77,11 +77,15 @@ def math_oracle():
         problems = load_benchmark(name)
         t0 = time.perf_counter()
         gold = sum(
-            grade_math(extract_math_answer(f"</think> <answer>\\boxed{{{p.gold[0]}}}</answer>"), p.gold)
+            grade_math(
+                extract_math_answer(f"</think> <answer>\\boxed{{{p.gold[0]}}}</answer>"), p.gold
+            )
             for p in problems
         )
-        print(f"math oracle {name}: {gold}/{len(problems)} gold answers correct "
-              f"({time.perf_counter() - t0:.1f} s)")
+        print(
+            f"math oracle {name}: {gold}/{len(problems)} gold answers correct "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
 
 
 @contextlib.contextmanager
@@ -101,25 +105,37 @@ def main():
     ap.add_argument("--executor-url", default=None)
     ap.add_argument("--math", action="store_true")
     args = ap.parse_args()
-    problems = [p for b in ("humanevalplus", "mbppplus") for p in load_benchmark(b, limit=args.limit)]
+    problems = [
+        p for b in ("humanevalplus", "mbppplus") for p in load_benchmark(b, limit=args.limit)
+    ]
     n_cases = sum(len(p.tests) for p in problems)
-    print(f"{len(problems)} problems, {n_cases} test cases; {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(problems)} problems, {n_cases} test cases; {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     with executor(args.executor_url) as url:
-        verdicts, phase1_s, phase2_s, expected = asyncio.run(oracle(url, problems, args.concurrency))
+        verdicts, phase1_s, phase2_s, expected = asyncio.run(
+            oracle(url, problems, args.concurrency)
+        )
     bad = [(p.id, v.detail) for p, v in zip(problems, verdicts, strict=True) if not v.correct]
-    print(f"executor: expected outputs {phase1_s:.1f} s, checks {phase2_s:.1f} s, "
-          f"total {phase1_s + phase2_s:.1f} s; {len(problems) - len(bad)}/{len(problems)} "
-          f"canonical solutions pass all their tests")
+    print(
+        f"executor: expected outputs {phase1_s:.1f} s, checks {phase2_s:.1f} s, "
+        f"total {phase1_s + phase2_s:.1f} s; {len(problems) - len(bad)}/{len(problems)} "
+        f"canonical solutions pass all their tests"
+    )
     for pid, detail in bad:
         print(f"  FAILED {pid}: {detail}")
     seconds, sampled, passed = baseline(problems, expected, args.baseline_cases)
     per_case = seconds / sampled
-    print(f"one process per test: {sampled} sampled cases in {seconds:.1f} s ({passed} passed), "
-          f"{per_case * 1000:.1f} ms/case -> {per_case * n_cases:.0f} s for all {n_cases}")
-    print(f"speed-up of the executor checks over one process per test: "
-          f"{per_case * n_cases / phase2_s:.1f}x (checks only), "
-          f"{per_case * n_cases / (phase1_s + phase2_s):.1f}x (with expected outputs)")
+    print(
+        f"one process per test: {sampled} sampled cases in {seconds:.1f} s ({passed} passed), "
+        f"{per_case * 1000:.1f} ms/case -> {per_case * n_cases:.0f} s for all {n_cases}"
+    )
+    print(
+        f"speed-up of the executor checks over one process per test: "
+        f"{per_case * n_cases / phase2_s:.1f}x (checks only), "
+        f"{per_case * n_cases / (phase1_s + phase2_s):.1f}x (with expected outputs)"
+    )
     if args.math:
         math_oracle()
 

@@ -3,7 +3,8 @@
 Inputs and expected outputs travel as Python source (`to_source`), never as pickles, and are only
 ever evaluated inside the sandbox. The comparison follows EvalPlus: exact equality, else
 `atol` (1e-6 forced for float outputs), plus its special oracles (HumanEval/32 `find_zero`
-checks the root, MBPP `are_equivalent`, `sum_div`, and three tasks that only check `is not None`).
+checks the root; MBPP's set-equality tasks, `are_equivalent`, `sum_div`, `surface_Area`,
+`digit_distance_nums`, and three tasks that only check `is not None`).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ MAX_EXPECTED_CHARS = 8192
 
 # Runs inside the sandbox, before the candidate's checks. Stdlib only.
 _COMPARE = """
-import math as _m
+import hashlib as _h, math as _m, sys as _s
+_s.set_int_max_str_digits(0)  # huge ints (HumanEval/83) must still print and compare
 
 def _azr_is_floats(x):
     if isinstance(x, float):
@@ -148,6 +150,17 @@ def _azr_close(out, exp, atol):
         return abs(out - exp) <= atol
     return out == exp
 
+# MBPP+ tasks whose answer order is free: compared as sets (EvalPlus's set-eq oracle).
+_AZR_SET_EQ = ("similar_elements", "find_char_long", "common_in_nested_lists",
+               "extract_singly", "larg_nnum", "intersection_array", "find_dissimilar", "Diff")
+
+def _azr_iterable(x):
+    try:
+        iter(x)
+    except TypeError:
+        return False
+    return True
+
 class _AzrDigest:
     def __init__(self, hex):
         self.hex = hex
@@ -162,6 +175,16 @@ def _azr_check(dataset, entry_point, args, out, exp, atol):
             exact = True
         elif entry_point == "sum_div":
             exact = exact or out == 0
+        elif entry_point in _AZR_SET_EQ:
+            exact = set(out) == set(exp) if _azr_iterable(out) else False
+        elif entry_point == "surface_Area":  # Mbpp/581: either reading of "height"
+            b, h = args
+            slant = _m.sqrt((b / 2) ** 2 + h**2)
+            exact = exact or out == round(b**2 + 4 * (b * slant) / 2)
+        elif entry_point == "digit_distance_nums":  # Mbpp/558: numbers of different lengths
+            x, y = (str(v) for v in args)
+            x, y = x.zfill(max(len(x), len(y))), y.zfill(max(len(x), len(y)))
+            exact = exact or out == sum(abs(int(c) - int(d)) for c, d in zip(x, y))
         elif entry_point in ("check_str", "text_match_three", "text_starta_endb"):
             if isinstance(exp, _AzrDigest):
                 exp = None

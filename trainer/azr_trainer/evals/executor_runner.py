@@ -10,6 +10,9 @@ import math
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+from azr_proto.azr import Policy, Task, TaskType, VerifyItem, VerifyOptions, VerifyRequest
+from azr_proto.azr import Verdict as AzrVerdict
+from azr_proto.errors import BadRequest
 from azr_proto.executor import (
     AssertCase,
     CaseResult,
@@ -23,6 +26,7 @@ from azr_proto.executor_client import ExecutorClient
 from azr_proto.statuses import RunStatus
 
 from azr_trainer.evals import scoring
+from azr_trainer.evals.benchmarks import Problem
 
 __all__ = ["ExecutorTestRunner", "ExecutorUnavailable", "executor_runner"]
 
@@ -51,6 +55,8 @@ class ExecutorTestRunner:
         # EvalPlus allows 4 GiB of address space; the executor's default (512 MiB) is too tight
         # for a few canonical solutions.
         self.memory_limit_mb = memory_limit_mb
+        # None: the service's default AZR policy, the same rules self-play answers meet.
+        self.cruxeval_policy: Policy | None = None
 
     async def run_program(self, program: str, *, timeout_s: float) -> scoring.ProgramResult:
         wall_s = min(timeout_s, MAX_WALL_S)
@@ -103,6 +109,43 @@ class ExecutorTestRunner:
     ) -> list[scoring.CaseResult]:
         stdio: list[TestCase] = [StdioCase(stdin=i, expected_stdout=o) for i, o in cases]
         return await self._cases(program, stdio, "f", timeout_s)
+
+    async def verify_cruxeval(self, problem: Problem, answer: str) -> scoring.CaseResult:
+        """CRUXEval-O as an AZR deduction answer, CRUXEval-I as an abduction answer, graded by
+        `/v1/azr/verify` (values compared inside the sandbox, inputs parsed as one call).
+        """
+        task_type = TaskType.DEDUCTION if problem.kind == "cruxeval_o" else TaskType.ABDUCTION
+        task = Task(
+            task_type=task_type,
+            program=problem.meta["code"],
+            inputs=[problem.meta["input"]],
+            outputs=[problem.meta["output"]],
+        )
+        req = VerifyRequest(
+            items=[VerifyItem(task=task, answers=[answer])],
+            options=VerifyOptions(policy=self.cruxeval_policy),
+        )
+        try:
+            verdict = (await self.client.azr_verify(req)).results[0].verdicts[0]
+        except BadRequest as exc:
+            if exc.code != "bad_task":
+                raise
+            # Not a valid AZR task (CRUXEval sample_135's `f` takes no argument): check the
+            # answer with one guarded assertion through /v1/tests instead.
+            return await self._cruxeval_by_assert(problem, answer)
+        if verdict.verdict is AzrVerdict.SANDBOX_ERROR:
+            raise ExecutorUnavailable(f"executor sandbox_error: {verdict.message[:300]}")
+        detail = verdict.verdict.value
+        if verdict.reason is not None:
+            detail += f" ({verdict.reason}: {verdict.message[:200]})"
+        return scoring.CaseResult(verdict.verdict is AzrVerdict.CORRECT, detail)
+
+    async def _cruxeval_by_assert(self, problem: Problem, answer: str) -> scoring.CaseResult:
+        test = scoring.cruxeval_test(problem, answer)
+        if test is None:
+            return scoring.CaseResult(False, "invalid: the answer is not a single expression")
+        results = await self.run_assert_cases(problem.meta["code"], [test], timeout_s=10.0)
+        return results[0] if results else scoring.CaseResult(False, "not run")
 
 
 @asynccontextmanager

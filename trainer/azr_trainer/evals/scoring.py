@@ -74,6 +74,10 @@ class TestRunner(Protocol):
         self, program: str, cases: Sequence[tuple[str, str]], *, timeout_s: float
     ) -> list[CaseResult]: ...
 
+    async def verify_cruxeval(self, problem: Problem, answer: str) -> CaseResult:
+        """Grade a CRUXEval answer as an AZR deduction (O) or abduction (I) answer."""
+        ...
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -159,18 +163,32 @@ class ExpectedCache:
         expected: list[str | None] = []
         wall_s = 0.0
         for part in self._chunks(problem):
-            program = expected_program(
-                problem.gold[0], problem.entry_point, part, dataset=problem.benchmark
-            )
-            result = await self._runner.run_program(program, timeout_s=self._timeout_s)
-            lines = result.stdout.split("\n")[:-1]
-            if not result.ok or len(lines) != len(part):
-                raise RuntimeError(
-                    f"canonical solution of {problem.id} failed in the sandbox: {result.detail}"
-                )
-            wall_s += result.wall_s
-            expected.extend(expected_from_line(line) for line in lines)
+            got, seconds = await self._run_part(problem, part)
+            expected.extend(got)
+            wall_s += seconds
         return expected, wall_s
+
+    async def _run_part(
+        self, problem: Problem, part: list[tuple[object, ...]]
+    ) -> tuple[list[str | None], float]:
+        """Expected outputs of `part`; a failed run is split in halves down to single cases, and
+        a case the canonical solution cannot finish within the limits gets None (not scored)."""
+        program = expected_program(
+            problem.gold[0], problem.entry_point, part, dataset=problem.benchmark
+        )
+        result = await self._runner.run_program(program, timeout_s=self._timeout_s)
+        lines = result.stdout.split("\n")[:-1]
+        if result.ok and len(lines) == len(part):
+            return [expected_from_line(line) for line in lines], result.wall_s
+        if len(part) == 1:
+            logger.warning(
+                "canonical solution of %s failed on a case: %s", problem.id, result.detail
+            )
+            return [None], result.wall_s
+        half = len(part) // 2
+        first, s1 = await self._run_part(problem, part[:half])
+        second, s2 = await self._run_part(problem, part[half:])
+        return first + second, s1 + s2
 
 
 class Judge:
@@ -222,13 +240,8 @@ class Judge:
             answer = str(parsed)
         if answer is None or (not answer and task == "deduction"):
             return Verdict(None, False, "no answer found")
-        test = cruxeval_test(problem, answer)
-        if test is None:
-            return Verdict(answer, False, "answer is not a single expression")
-        results = await self._need_runner().run_assert_cases(
-            problem.meta["code"], [test], timeout_s=self._min_time_limit_s
-        )
-        return Verdict(answer, results[0].passed, results[0].detail)
+        result = await self._need_runner().verify_cruxeval(problem, answer)
+        return Verdict(answer, result.passed, result.detail)
 
     async def _score_code(self, problem: Problem, completion: str) -> Verdict:
         code = extract_code(completion)
