@@ -89,9 +89,11 @@ def test_canonical_solutions_pass_and_perturbed_ones_fail(executor_url):
     bad = [(p, _answer(p.gold[0] + PERTURB.format(entry=p.entry_point))) for p in problems]
     verdicts = _score(executor_url, gold + bad)
     gold_v, bad_v = verdicts[: len(problems)], verdicts[len(problems) :]
-    assert [(p.id, v.detail) for p, v in zip(problems, gold_v) if not v.correct] == []
-    assert all(v.detail == f"{len(p.tests)} cases passed" for p, v in zip(problems, gold_v))
-    assert [p.id for p, v in zip(problems, bad_v) if v.correct] == []
+    assert [(p.id, v.detail) for p, v in zip(problems, gold_v, strict=True) if not v.correct] == []
+    assert all(
+        v.detail == f"{len(p.tests)} cases passed" for p, v in zip(problems, gold_v, strict=True)
+    )
+    assert [p.id for p, v in zip(problems, bad_v, strict=True) if v.correct] == []
 
 
 def _crux_completion(kind, answer):
@@ -104,7 +106,7 @@ def test_cruxeval_gold_answers_score_everything_but_listed_exceptions(executor_u
     listed = EXCEPTIONS[kind]
     problems = [p for i, p in enumerate(load_benchmark(kind)) if i % 10 == 0 or p.id in listed]
     verdicts = _score(executor_url, [(p, _crux_completion(kind, p.gold[0])) for p in problems])
-    failed = {p.id for p, v in zip(problems, verdicts) if not v.correct}
+    failed = {p.id for p, v in zip(problems, verdicts, strict=True) if not v.correct}
     assert failed == set(listed)
 
 
@@ -116,5 +118,7 @@ def test_cruxeval_wrong_answers_score_nothing(executor_url, kind):
     else:
         # An injection that would make a naive `assert f(...) == out` hold.
         wrong = ["1) or True or (1" for _ in problems]
-    pairs = [(p, _crux_completion(kind, w)) for p, w in zip(problems, wrong)]
-    assert [p.id for p, v in zip(problems, _score(executor_url, pairs)) if v.correct] == []
+    pairs = [(p, _crux_completion(kind, w)) for p, w in zip(problems, wrong, strict=True)]
+    assert [
+        p.id for p, v in zip(problems, _score(executor_url, pairs), strict=True) if v.correct
+    ] == []
