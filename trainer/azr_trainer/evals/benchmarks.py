@@ -14,12 +14,15 @@ import functools
 import gzip
 import io
 import json
+import logging
 import os
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BENCHMARKS",
@@ -170,6 +173,7 @@ def _livecodebench(path: Path) -> list[Problem]:
     import zlib
 
     out = []
+    skipped = 0
     for row in _jsonl(path):
         cases = json.loads(row["public_test_cases"]) if row.get("public_test_cases") else []
         private = row.get("private_test_cases") or ""
@@ -182,6 +186,7 @@ def _livecodebench(path: Path) -> list[Problem]:
                 cases += json.loads(_unpickle_str(zlib.decompress(base64.b64decode(private))))
         stdin_cases = [c for c in cases if c.get("testtype", "stdin") == "stdin"]
         if not stdin_cases:
+            skipped += 1
             continue
         tests = tuple((c["input"], c["output"]) for c in stdin_cases)
         question = row["question_content"]
@@ -198,6 +203,8 @@ def _livecodebench(path: Path) -> list[Problem]:
                 meta={"io": "stdin", "contest_date": row.get("contest_date")},
             )
         )
+    if skipped:
+        logger.info("livecodebench: skipped %d functional-style problems (stdin only)", skipped)
     return out
 
 
