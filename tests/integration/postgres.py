@@ -45,7 +45,11 @@ class PostgresServer:
         return name
 
     def stop(self) -> None:
-        _run_as(self.user, [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"], check=False)
+        _run_as(
+            self.user,
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"],
+            check=False,
+        )
         shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
@@ -70,7 +74,9 @@ def _install() -> Path:
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "postgresql"]):
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
-            raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+            raise RuntimeError(
+                f"`{' '.join(cmd)}` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            )
     bindir = _bindir()
     if bindir is None:
         raise RuntimeError("apt-get installed postgresql but no initdb was found")
@@ -89,7 +95,9 @@ def _run_as(user: str, cmd: list[str], check: bool = True) -> subprocess.Complet
     else:
         proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise RuntimeError(
+            f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -109,10 +117,38 @@ def start_server() -> PostgresServer:
     if os.geteuid() == 0:
         pw = pwd.getpwnam(user)
         os.chown(root, pw.pw_uid, pw.pw_gid)
-    _run_as(user, [str(bindir / "initdb"), "-D", str(datadir), "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync"])
+    _run_as(
+        user,
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+    )
     port = _free_port()
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    _run_as(user, [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(root / "log"), "-w", "-t", "60", "start"])
+    _run_as(
+        user,
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            options,
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+    )
     return PostgresServer(bindir=bindir, datadir=datadir, port=port, user=user)
 
 

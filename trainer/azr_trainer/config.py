@@ -78,6 +78,7 @@ class AZRConfig:
     resume: bool = True  # continue from the newest checkpoint in output_dir, if any
     report_to: list[str] = field(default_factory=lambda: ["none"])
     live_console: bool = True
+    cpu_threads: int = 1  # torch threads on CPU: more oversubscribes the cores the executor needs
 
     def __post_init__(self) -> None:
         if self.batch_per_group < 1:

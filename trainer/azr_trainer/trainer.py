@@ -132,9 +132,7 @@ class AZRTrainer(GRPOTrainer):
         self.azr_advantages = torch.zeros(0)
         self.azr_train_s = 0.0
 
-    def training_step(
-        self, model: Any, inputs: Any, num_items_in_batch: Any = None
-    ) -> Any:
+    def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> Any:
         start = time.perf_counter()
         try:
             return super().training_step(model, inputs, num_items_in_batch)  # type: ignore[no-untyped-call]

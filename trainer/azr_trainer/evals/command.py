@@ -22,7 +22,7 @@ from azr_trainer.evals.results import render_table, write_json
 from azr_trainer.evals.runner import DEFAULT_BENCHMARKS, EvalConfig, config_dict, run_eval
 from azr_trainer.evals.templates import TEMPLATES
 
-__all__ = ["add_eval_parser", "cmd_eval"]
+__all__ = ["cmd_eval", "setup_eval"]
 
 logger = logging.getLogger("azr.eval")
 
@@ -31,9 +31,8 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def add_eval_parser(sub: Any) -> None:
-    """Register `azr eval` on the CLI's subparsers."""
-    p = sub.add_parser("eval", help="evaluate a model on CRUXEval, HumanEval+/MBPP+ and math sets")
+def setup_eval(p: argparse.ArgumentParser) -> None:
+    """The arguments of `azr eval` (registered in `azr_trainer.cli.SUBCOMMANDS`)."""
     p.add_argument("--model", required=True, help="hub id, local path or checkpoint directory")
     p.add_argument(
         "--benchmarks",
@@ -68,7 +67,6 @@ def add_eval_parser(sub: Any) -> None:
         default=Path("runs/models"),
         help="where `--model tiny-random` is built",
     )
-    p.set_defaults(func=cmd_eval)
 
 
 def _benchmarks(spec: str, has_lcb: bool) -> tuple[str, ...]:
