@@ -318,6 +318,7 @@ class ExportedTask(TaskIn):
     """
 
     kind: Literal["task"] = "task"
+    id: int | None = Field(default=None, description="id in the exported run; ignored on import")
     content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     n_attempts: int = Field(default=0, ge=0)
     n_solved: int = Field(default=0, ge=0)

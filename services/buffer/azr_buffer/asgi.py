@@ -105,28 +105,36 @@ class BodyLimit:
                 await _send_error(send, 413, "body_too_large", f"request body over {limit} bytes")
                 return
         seen = 0
-        started = False
+        started = rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    # Answer now: the app may turn any error while reading the body into its own
+                    # 400; whatever it sends after this is dropped.
+                    if not started and not rejected:
+                        rejected = True
+                        await _send_error(
+                            send, 413, "body_too_large", f"request body over {limit} bytes"
+                        )
                     raise _TooLarge
             return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracked_send)
         except _TooLarge:
-            if started:
+            if not rejected:
                 raise
-            await _send_error(send, 413, "body_too_large", f"request body over {limit} bytes")
 
 
 class Metrics:

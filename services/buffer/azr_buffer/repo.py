@@ -165,7 +165,7 @@ def _existing_ids(
                 TaskRow.run_id == run_id, TaskRow.type == type_, TaskRow.content_hash.in_(chunk)
             )
         )
-        found.update({h: id_ for h, id_ in rows.tuples()})
+        found.update({h: id_ for h, id_ in rows})
     return found
 
 
@@ -212,7 +212,7 @@ def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]
         stmt = insert(table)
     stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "type", "content_hash"])
     result = session.execute(stmt.returning(table.c.content_hash, table.c.id), values)
-    return {h: id_ for h, id_ in result.tuples()}
+    return {h: id_ for h, id_ in result}
 
 
 def insert_tasks(
@@ -362,7 +362,7 @@ def run_stats(*, session: Session, run: RunRow) -> RunStats:
         .where(TaskRow.run_id == run.id)
         .group_by(TaskRow.type)
     )
-    for type_, count, programs, attempts, solved in rows.tuples():
+    for type_, count, programs, attempts, solved in rows:
         by_type[TaskType(type_)] = TypeStats(
             count=count, distinct_programs=programs, n_attempts=attempts, n_solved=solved
         )
@@ -372,7 +372,7 @@ def run_stats(*, session: Session, run: RunRow) -> RunStats:
         .group_by(TaskRow.step, TaskRow.type)
         .order_by(TaskRow.step, TaskRow.type)
     )
-    by_step = [StepCount(step=s, type=TaskType(t), count=c) for s, t, c in steps.tuples()]
+    by_step = [StepCount(step=s, type=TaskType(t), count=c) for s, t, c in steps]
     total = sum(s.count for s in by_type.values())
     return RunStats(run=run.name, total=total, by_type=by_type, by_step=by_step)
 

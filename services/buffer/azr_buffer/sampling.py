@@ -130,7 +130,7 @@ def _draw_by_seq(
             break
         found: dict[int, list[int]] = {}
         rows = session.execute(select(TaskRow.seq, TaskRow.id).where(*where, TaskRow.seq.in_(seqs)))
-        for seq, id_ in rows.tuples():
+        for seq, id_ in rows:
             found.setdefault(seq, []).append(id_)
         for seq in seqs:  # the draw order is the random order
             for id_ in found.get(seq, ()):

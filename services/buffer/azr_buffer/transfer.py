@@ -28,6 +28,7 @@ EXPORT_BATCH = 2000
 IMPORT_BATCH = 2000
 
 _COLUMNS = (
+    TaskRow.id,
     TaskRow.type,
     TaskRow.program,
     TaskRow.inputs,
@@ -57,9 +58,10 @@ def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
             .execution_options(yield_per=EXPORT_BATCH)
         )
         chunk: list[str] = []
-        for type_, program, inputs, outputs, message, step, source, meta, h, att, sol in rows:
+        for id_, type_, program, inputs, outputs, message, step, source, meta, h, att, sol in rows:
             line = {
                 "kind": "task",
+                "id": id_,
                 "type": type_,
                 "program": program,
                 "inputs": inputs,
