@@ -11,15 +11,16 @@ from azr_trainer.evals.benchmarks import BENCHMARKS
 pytestmark = pytest.mark.slow
 
 
-def test_azr_eval_runs_every_benchmark_end_to_end(executor_server, tmp_path):
+def test_azr_eval_runs_every_benchmark_end_to_end(executor_server, tmp_path, tmp_path_factory):
     out = tmp_path / "results.json"
+    models = tmp_path_factory.getbasetemp() / "eval-models"  # shared with test_eval_periodic.py
     code = main(
         [
             "eval",
             "--model",
             "tiny-random",
             "--models-dir",
-            str(tmp_path / "models"),
+            str(models),
             "--benchmarks",
             "all",
             "--limit",
