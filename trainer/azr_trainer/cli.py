@@ -150,3 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return int(args.func(args))
+
+
+if __name__ == "__main__":  # `accelerate launch -m azr_trainer.cli train ...`
+    raise SystemExit(main())

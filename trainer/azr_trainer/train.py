@@ -191,9 +191,10 @@ def main(
     """
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    state = PartialState()
-    world, rank = state.num_processes, state.process_index
     cuda = torch.cuda.is_available()
+    # cpu=True is what makes accelerate see a torchrun world on CPU (gloo); without it, it is 1.
+    state = PartialState(cpu=not cuda)
+    world, rank = state.num_processes, state.process_index
     if not cuda:
         torch.set_num_threads(max(1, cfg.cpu_threads))
     out = Path(cfg.output_dir)
