@@ -73,6 +73,7 @@ import signal
 import struct
 import sys
 import time
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the zygote does not import typing: a smaller zygote forks faster
     from typing import Any
