@@ -201,9 +201,7 @@ class ExecutorClient:
     # ---- plumbing (also used by endpoint methods added elsewhere, e.g. the AZR ones)
 
     async def _post(self, path: str, body: BaseModel, model: type[M]) -> M:
-        resp = await self._request(
-            "POST", path, body.model_dump(mode="json", exclude_defaults=True)
-        )
+        resp = await self._request("POST", path, body.model_dump(mode="json", exclude_none=True))
         try:
             return model.model_validate_json(resp.content)
         except ValueError as exc:

@@ -232,17 +232,35 @@ def private_mounts(cfg: dict[str, Any]) -> list[str]:
     if _libc.unshare(_CLONE_NEWNS) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"unshare(CLONE_NEWNS): {os.strerror(err)}")
-    _mount("none", "/", "", _MS_REC | _MS_PRIVATE)
+    try:
+        _mount("none", "/", "", _MS_REC | _MS_PRIVATE)
+    except OSError as exc:  # gVisor: the sandbox's mounts are private to it already
+        warnings.append(f"mount propagation left as is: {exc}")
     root = cfg["work_root"]
     os.makedirs(root, mode=0o711, exist_ok=True)
-    opts = f"size={cfg['scratch_mb']}m,nr_inodes={cfg['scratch_inodes']},mode=0711"
-    _mount("azr-scratch", root, "tmpfs", _MS_NOSUID | _MS_NODEV, opts)
-    _expose_prefix(sys.base_prefix)
+    size, inodes = f"size={cfg['scratch_mb']}m", f"nr_inodes={cfg['scratch_inodes']}"
+    for opts in (f"{size},{inodes},mode=0711", f"{size},mode=0711", "mode=0711"):
+        try:
+            _mount("azr-scratch", root, "tmpfs", _MS_NOSUID | _MS_NODEV, opts)
+            break
+        except OSError as exc:  # old gVisor tmpfs takes fewer options
+            if exc.errno != errno.EINVAL or opts == "mode=0711":
+                raise
+            warnings.append(f"scratch tmpfs without some of {opts!r}: {exc}")
+    if cfg.get("gvisor"):
+        _open_prefix_in_overlay(sys.base_prefix)
+    else:
+        _expose_prefix(sys.base_prefix)
     for shared in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
         if os.path.isdir(shared) and not os.path.islink(shared):
             # Read-only and empty: no file can be left there for a later run to find.
             flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-            _mount("azr-ro", shared, "tmpfs", flags, "size=4k,nr_inodes=4,mode=0755")
+            try:
+                _mount("azr-ro", shared, "tmpfs", flags, "size=4k,nr_inodes=4,mode=0755")
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                _mount("azr-ro", shared, "tmpfs", flags, "mode=0755")
     try:
         _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "hidepid=2")
     except OSError as exc:
@@ -272,6 +290,18 @@ def _expose_prefix(prefix: str) -> None:
         _mount("none", path, "", _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_REC)
     finally:
         os.close(fd)
+
+
+def _open_prefix_in_overlay(prefix: str) -> None:
+    """gVisor (no bind mounts in older runsc): let others traverse the prefix's closed
+    ancestors. The host root is a read-only lower layer there, so this chmod changes only the
+    sandbox's private overlay, never the host."""
+    current = "/"
+    for part in os.path.realpath(prefix).strip("/").split("/"):
+        current = os.path.join(current, part)
+        mode = os.stat(current).st_mode
+        if not mode & 0o001:
+            os.chmod(current, (mode & 0o7777) | 0o001)
 
 
 def kill_uid(uid: int) -> None:
@@ -371,16 +401,22 @@ def _child(
         stdin_fd = os.memfd_create("stdin", 0)
         if stdin_fd != 0:
             os.dup2(stdin_fd, 0)
-        os.closerange(4, 1 << 16)
+        # Close what is open rather than a huge range: under gVisor's ptrace platform every
+        # close is an expensive syscall, and old runsc has no close_range.
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) > 3:
+                try:  # noqa: SIM105 (no contextlib import in the child's hot path)
+                    os.close(int(name))
+                except OSError:
+                    pass
         os.chdir(workdir)
         uid = cfg["uid"]
         if uid is not None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
-        os.environ.clear()
-        os.environ.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=workdir, TMPDIR=workdir,
-                          LANG="C.UTF-8")  # fmt: skip
+        # The environment is already clean: the server started the zygote with a fixed minimal
+        # one, and `main()` reduced it to exactly this run's once (the workdir path is fixed).
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)
         if cfg["seccomp"]:
             install_seccomp(own_pid, uid is not None)
@@ -546,6 +582,7 @@ class Zygote:
         self.uid: int | None = cfg["uid"]
         self.counter = 0
         self.has_pidfd = hasattr(os, "pidfd_open")
+        self.workdir = workdir_of(cfg)
         self.rin = os.fdopen(0, "rb", buffering=1 << 16)
 
     def serve(self) -> None:
@@ -576,7 +613,7 @@ class Zygote:
         t_start = time.monotonic()
         wall_s, cpu_s, _memory_mb, output_bytes, *_ = job[5]
         self.counter += 1
-        workdir = os.path.join(self.cfg["work_root"], f"r{self.counter}")
+        workdir = self.workdir
         os.mkdir(workdir, 0o700)
         if self.uid is not None:
             os.chown(workdir, self.uid, self.uid)
@@ -597,7 +634,10 @@ class Zygote:
             for fd in (out_r, err_r, res_r):
                 os.close(fd)
             reap_strays(self.uid)
-            shutil.rmtree(workdir, ignore_errors=True)
+            try:
+                os.rmdir(workdir)  # the common case: the run left nothing behind
+            except OSError:
+                shutil.rmtree(workdir, ignore_errors=True)
 
     def _supervise(self, pid: int, fds: tuple[int, int, int], t_fork: float, wall_s: float,
                    cpu_s: int, output_bytes: int, t_start: float) -> dict[str, Any]:  # fmt: skip
@@ -726,6 +766,11 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
+def workdir_of(cfg: dict[str, Any]) -> str:
+    """The working directory of every run of this zygote (one run at a time; emptied after)."""
+    return os.path.join(cfg["work_root"], "run")
+
+
 def main() -> None:
     """Zygote entry point: `child.py '<json config>'`."""
     cfg = json.loads(sys.argv[1])
@@ -754,6 +799,12 @@ def main() -> None:
     gc.disable()
     hello = {"status": "ready", "pid": os.getpid(), "hash_seed": os.environ.get("PYTHONHASHSEED"),
              "warnings": warnings}  # fmt: skip
+    workdir = workdir_of(cfg)
+    if os.path.lexists(workdir):
+        shutil.rmtree(workdir, ignore_errors=True)
+    os.environ.clear()  # what every child inherits: nothing of the server, not even the seed
+    os.environ.update(PATH="/usr/local/bin:/usr/bin:/bin", HOME=workdir, TMPDIR=workdir,
+                      LANG="C.UTF-8")  # fmt: skip
     payload = json.dumps(hello).encode()
     os.write(1, struct.pack("<I", len(payload)) + payload)
     try:

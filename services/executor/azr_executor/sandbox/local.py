@@ -60,6 +60,7 @@ class ZygoteConfig:
             "scratch_inodes": self.scratch_inodes,
             "private_mounts": self.private_mounts,
             "seccomp": self.seccomp,
+            "gvisor": bool(self.command_prefix),
         }
         return [*self.command_prefix, self.python, "-s", "-S", "-P", str(CHILD_SCRIPT),
                 json.dumps(cfg)]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import secrets
@@ -26,7 +27,8 @@ __all__ = ["SandboxPool"]
 
 logger = logging.getLogger(__name__)
 
-_STUCK_GRACE_S = 5.0  # a zygote silent this long past a run's wall limit is killed and replaced
+_STUCK_GRACE_S = 5.0
+_UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)  # a zygote silent this long past a run's wall limit is killed and replaced
 
 
 @dataclass(slots=True)
@@ -54,6 +56,8 @@ class SandboxPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._root = settings.resolved_work_root()
+        self._uid_locks: dict[int, int] = {}  # zygote index -> fd of its held uid lock
+        self._uids: dict[int, int] = {}
         self.on_result: Callable[[JobResult], None] | None = None
         self.on_zygote_death: Callable[[], None] | None = None
 
@@ -97,7 +101,7 @@ class SandboxPool:
         config = ZygoteConfig(
             index=index,
             hash_seed=seed,
-            uid=s.sandbox_uid_base + index if root else None,
+            uid=self._claim_uid(index) if root else None,
             work_root=str(self._root / f"z{index}"),
             command_prefix=prefix,
             python=s.python,
@@ -111,6 +115,31 @@ class SandboxPool:
         Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
         return await ZygoteProcess.spawn(config)
 
+    def _claim_uid(self, index: int) -> int:
+        """A sandbox uid no other pool on this host uses: an flock per uid, held while we live.
+
+        Every zygote kills all processes of its uid after each run, so two pools (two services,
+        two test sessions) must never share one.
+        """
+        if index in self._uids:
+            return self._uids[index]
+        lock_dir = Path("/run/azr-executor-uids")
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        taken = set(self._uids.values())
+        base = self.settings.sandbox_uid_base
+        for uid in range(base, base + _UID_SPAN):
+            if uid in taken:
+                continue
+            fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._uid_locks[index], self._uids[index] = fd, uid
+            return uid
+        raise OSError(f"no free sandbox uid in [{base}, {base + _UID_SPAN})")
+
     async def close(self) -> None:
         """Stop the zygotes; every pending or in-flight job ends as `sandbox_error`."""
         self._closing = True
@@ -121,6 +150,9 @@ class SandboxPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*(z.close() for z in self._zygotes if z is not None))
+        for fd in self._uid_locks.values():
+            os.close(fd)
+        self._uid_locks.clear()
         while self._pending:
             item = self._pending.popleft()
             if not item.future.done():
