@@ -83,3 +83,16 @@ def test_chunks_keep_every_zygote_busy():
     assert [len(c) for c in chunked(list(range(10)), 2)] == [3, 3, 3, 1]
     assert sum(len(c) for c in chunked(list(range(1000)), 2)) == 1000
     assert max(len(c) for c in chunked(list(range(1000)), 2)) <= 64
+
+
+def test_public_names_are_pinned():
+    import azr_executor.azr as azr
+
+    assert sorted(azr.__all__) == [
+        "BadTask",
+        "JobOutcome",
+        "JobRunner",
+        "score_learnability",
+        "validate_proposals",
+        "verify_items",
+    ]
