@@ -96,3 +96,33 @@ def test_public_names_are_pinned():
         "validate_proposals",
         "verify_items",
     ]
+
+
+async def test_answers_with_the_same_syntax_tree_are_graded_once():
+    from azr_executor.azr.verify import answer_key
+
+    program = "def f(x):\n    return x * 2\n"
+    variants = [program, "# mine\n" + program, "def f(x):\n    return x*2  # double\n"]
+    assert len({answer_key("induction", v) for v in variants}) == 1
+    assert answer_key("abduction", "'a',  1") == answer_key("abduction", '"a", 1')
+    assert answer_key("induction", "def f(:") == "def f(:"
+
+    class CountingRunner(FakeRunner):
+        units = 0
+
+        async def run(self, code, stdin, **kwargs):
+            import json
+
+            spec = json.loads(stdin)
+            CountingRunner.units += len(spec["units"])
+            line = spec["nonce"] + json.dumps(
+                {"unit": 0, "load": None, "passes": [[{"repr": "2"}]]}
+            )
+            return JobOutcome(RunStatus.OK, line, 7)
+
+    task = Task(task_type="induction", program=program, inputs=["0", "1"], outputs=["0", "2"])
+    (verdicts,) = await verify_items(
+        CountingRunner(RunStatus.OK), [VerifyItem(task=task, answers=variants)], VerifyOptions()
+    )
+    assert CountingRunner.units == 1
+    assert [v.verdict for v in verdicts] == [Verdict.CORRECT] * 3
