@@ -4,11 +4,12 @@
   `ast.literal_eval` in this process (no run: both sides are plain literals, so `==` runs no
   model code). `1 == 1.0` holds, `(1, 2) == [1, 2]` does not, as in Python.
 - abduction: the answer is an argument list, checked like a proposal's input; all answers of one
-  task run in one harness job on the task's program (validation proved its calls independent of
-  each other). If that job fails as a whole (timeout, crash), each answer is re-run alone, so
-  one looping answer cannot sink the others. The output is compared with the gold by value.
+  task run in one process on the task's program (validation proved its calls independent of
+  each other). If that process fails as a whole (timeout, crash), each answer is re-run alone,
+  so one looping answer cannot sink the others. The output is compared with the gold by value.
 - induction: the answer is a program, checked like a proposal; each distinct program runs on
-  the hidden inputs in its own job and never sees the expected outputs, which are compared here.
+  the hidden inputs in its own process and never sees the expected outputs, compared here.
+Processes are forks inside a few sandbox jobs (`jobs.py`).
 Answers to one task with the same syntax tree (differing only in comments or spacing) are graded
 once.
 """
