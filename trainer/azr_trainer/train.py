@@ -128,6 +128,9 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
         vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+        # The AZR rollout does not return vLLM's sampling logprobs, so TRL's truncated
+        # importance-sampling correction has nothing to correct with (the reference had none).
+        vllm_importance_sampling_correction=False,
         report_to=cfg.report_to,
         logging_steps=k,
         save_strategy="steps",
