@@ -43,13 +43,26 @@ FRESH = True  # validation: a fresh fork per induction input (--reverse-calls: r
 
 
 class CountingRunner(PoolRunner):
+    """Counts sandbox jobs, the processes the harness forks in them, and their CPU, per phase."""
+
     jobs = 0
+    forks = 0
     cpu_ms = 0.0
+    phase = "validate"
+    by_phase: dict[str, list[float]] = {}  # phase -> [jobs, forks, sandbox CPU ms]
 
     async def run(self, code: str, stdin: bytes, **kwargs: Any):  # type: ignore[override]
+        # one fork per unit, plus one per call of a forked unit (the spec is our own JSON)
+        units = json.loads(stdin)["units"]
+        forks = sum(1 + (len(u["calls"]) if u["mode"] == "forked" else 0) for u in units)
         CountingRunner.jobs += 1
+        CountingRunner.forks += forks
         outcome = await super().run(code, stdin, **kwargs)
         CountingRunner.cpu_ms += outcome.cpu_ms
+        row = CountingRunner.by_phase.setdefault(CountingRunner.phase, [0, 0, 0.0])
+        row[0] += 1
+        row[1] += forks
+        row[2] += outcome.cpu_ms
         return outcome
 
 
@@ -99,6 +112,7 @@ def answers_for(task: Task, right: int, salt: int) -> list[str]:
 
 async def step(runner: PoolRunner) -> dict[str, float]:
     times: dict[str, float] = {}
+    CountingRunner.phase = "validate"
     t0 = time.perf_counter()
     props = proposals()
     results = await validate_proposals(
@@ -114,6 +128,7 @@ async def step(runner: PoolRunner) -> dict[str, float]:
         if r.valid
     ]  # fmt: skip
     times["valid_tasks"] = len(tasks)
+    CountingRunner.phase = "learnability"
     t1 = time.perf_counter()
     items = [
         LearnabilityItem(task=t, answers=answers_for(t, i % (K + 1), i))
@@ -122,6 +137,7 @@ async def step(runner: PoolRunner) -> dict[str, float]:
     scored = await score_learnability(runner, items, LearnabilityOptions())
     times["learnability"] = time.perf_counter() - t1
     times["mean_solve_rate"] = sum(s.solve_rate or 0 for s in scored) / len(scored)
+    CountingRunner.phase = "solve"
     t2 = time.perf_counter()
     solver = [
         VerifyItem(task=t, answers=answers_for(t, 1 - i % 2, 10_000 + i)[:1])
@@ -156,7 +172,8 @@ async def main() -> None:
         runner = CountingRunner(pool)
         await step(runner)  # warm-up: zygotes started, caches filled
         for r in range(args.repeat):
-            CountingRunner.jobs, CountingRunner.cpu_ms = 0, 0.0
+            CountingRunner.jobs, CountingRunner.forks, CountingRunner.cpu_ms = 0, 0, 0.0
+            CountingRunner.by_phase = {}
             cpu0 = time.process_time()
             t = await step(runner)
             service_cpu = time.process_time() - cpu0
@@ -164,10 +181,16 @@ async def main() -> None:
                 f"run {r}: total {t['total']:.2f} s | validate {t['validate']:.2f} s "
                 f"({int(t['valid_tasks'])}/192 valid) | learnability {t['learnability']:.2f} s "
                 f"(mean solve rate {t['mean_solve_rate']:.2f}) | solve {t['solve']:.2f} s | "
-                f"{CountingRunner.jobs} sandbox jobs | CPU: sandbox {CountingRunner.cpu_ms / 1000:.2f} s, "
+                f"{CountingRunner.jobs} sandbox jobs, {CountingRunner.forks} forks | "
+                f"CPU: sandbox {CountingRunner.cpu_ms / 1000:.2f} s, "
                 f"service {service_cpu:.2f} s | sandbox={args.sandbox} zygotes={settings.zygotes} "
                 f"fresh_process_per_call={FRESH}"
             )
+            for phase, (jobs, forks, cpu_ms) in CountingRunner.by_phase.items():
+                print(
+                    f"  {phase}: {int(jobs)} jobs, {int(forks)} forks, sandbox CPU "
+                    f"{cpu_ms / 1000:.2f} s ({cpu_ms / max(forks, 1):.2f} ms per fork)"
+                )
 
 
 if __name__ == "__main__":

@@ -126,12 +126,17 @@ class UnitReport:
 
 
 def chunked(items: Sequence[Any], parallelism: int) -> list[list[Any]]:
-    """Cut `items` into about `2 * parallelism` chunks of at most `MAX_UNITS_PER_JOB`."""
+    """Deal `items` into about `2 * parallelism` chunks of at most `MAX_UNITS_PER_JOB`.
+
+    Dealt round-robin (chunk `c` holds items `c, c + n, c + 2n, ...`), not cut into runs: callers
+    list items by kind (deduction, abduction, then induction with ten calls each), so runs would
+    put all the costly items in one job, and that job alone would set the wall time.
+    """
     if not items:
         return []
     n_chunks = max(2 * parallelism, math.ceil(len(items) / MAX_UNITS_PER_JOB))
-    size = max(1, math.ceil(len(items) / n_chunks))
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+    n_chunks = min(n_chunks, len(items))
+    return [list(items[c::n_chunks]) for c in range(n_chunks)]
 
 
 async def run_units(

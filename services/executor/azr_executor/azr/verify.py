@@ -129,8 +129,13 @@ async def run_chunked(
 ) -> list[UnitReport]:
     """Run units in a few concurrent jobs; one report per unit, in order."""
     chunks = chunked(units, runner.parallelism)
+    positions = chunked(range(len(units)), runner.parallelism)  # where each chunk's units sit
     done = await asyncio.gather(*(run_units(runner, chunk, options) for chunk in chunks))
-    return [report for reports in done for report in reports]
+    ordered: list[UnitReport | None] = [None] * len(units)
+    for where, reports in zip(positions, done, strict=True):
+        for position, report in zip(where, reports, strict=True):
+            ordered[position] = report
+    return [report for report in ordered if report is not None]
 
 
 def _static_verdict(
