@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BufferSettings"]
 
@@ -16,3 +18,25 @@ class BufferSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8020, ge=0, le=65535)
     log_level: str = "info"
+    # sqlite:///PATH (the folder is created) or postgresql+psycopg://USER:PASS@HOST:PORT/DB.
+    database_url: str = "sqlite:///./runs/buffer.sqlite"
+    # Apply pending Alembic migrations at startup (`azr-buffer migrate` does it by hand).
+    migrate_on_start: bool = True
+    # Bearer tokens accepted on /v1 (comma-separated). Empty: no authentication, which is only
+    # safe on a loopback or private network; set tokens whenever the port is reachable by others.
+    tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Largest request body; bounds the memory one request can take. Imports have their own limit
+    # because they stream to a temporary file instead of memory.
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1024)
+    # SQLite: how long a writer waits for another process's write lock before giving up (503).
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # PostgreSQL connection pool per process.
+    pool_size: int = Field(default=8, ge=1)
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value

@@ -1,0 +1,224 @@
+"""Async client of the buffer service, with retries on 429, 5xx and transport errors.
+
+    async with BufferClient("http://127.0.0.1:8020", token="...") as buffer:
+        await buffer.create_run(RunCreate(name="run-1", capacity=16384))
+        added = await buffer.insert_tasks("run-1", [TaskIn(type=TaskType.DEDUCTION, ...)])
+        refs = await buffer.sample("run-1", SampleRequest(type=TaskType.DEDUCTION, k=6))
+
+Retries: inserts are idempotent (content hashes), reads are safe, so both retry on any transport
+error. `record_outcomes` adds to counters, so after the request may have reached the service it
+is not retried (only on connection failures, 429 and 503, where nothing was applied).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from azr_proto.buffer import (
+    ImportResponse,
+    InsertResponse,
+    OutcomeRecord,
+    OutcomesRequest,
+    OutcomesResponse,
+    Run,
+    RunCreate,
+    RunStats,
+    SampleRequest,
+    Task,
+    TaskIn,
+    TaskInsertRequest,
+    TruncateRequest,
+    TruncateResponse,
+)
+from azr_proto.common import Health
+from azr_proto.errors import (
+    BadRequest,
+    Overloaded,
+    ServerFault,
+    ServiceError,
+    TransportError,
+    raise_for_proto_status,
+)
+
+__all__ = ["BufferClient"]
+
+
+class BufferClient:
+    """Async client of one buffer service. Use as an async context manager, or call `aclose()`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 30.0,
+        retries: int = 4,
+        backoff_s: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout_s, headers=headers, transport=transport
+        )
+        self.retries = retries
+        self.backoff_s = backoff_s
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def create_run(self, run: RunCreate, *, exist_ok: bool = False) -> Run:
+        """Create a run. With `exist_ok`, an existing run of that name is returned instead of
+        raising `BadRequest` (409)."""
+        try:
+            resp = await self._request("POST", "/v1/runs", json=run.model_dump(mode="json"))
+        except BadRequest as exc:
+            if exc.status_code == 409 and exist_ok:
+                return await self.get_run(run.name)
+            raise
+        return Run.model_validate_json(resp.content)
+
+    async def get_run(self, name: str) -> Run:
+        resp = await self._request("GET", f"/v1/runs/{name}")
+        return Run.model_validate_json(resp.content)
+
+    async def list_runs(self) -> list[Run]:
+        resp = await self._request("GET", "/v1/runs")
+        return [Run.model_validate(r) for r in resp.json()]
+
+    async def delete_run(self, name: str) -> None:
+        await self._request("DELETE", f"/v1/runs/{name}")
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    async def insert_tasks(self, run: str, tasks: Iterable[TaskIn]) -> InsertResponse:
+        """Insert a batch (at most 4096 tasks), all or nothing; safe to retry."""
+        body = TaskInsertRequest(tasks=list(tasks)).model_dump(mode="json")
+        resp = await self._request("POST", f"/v1/runs/{run}/tasks", json=body)
+        return InsertResponse.model_validate_json(resp.content)
+
+    async def get_task(self, run: str, task_id: int) -> Task:
+        resp = await self._request("GET", f"/v1/runs/{run}/tasks/{task_id}")
+        return Task.model_validate_json(resp.content)
+
+    async def sample(self, run: str, req: SampleRequest) -> list[Task]:
+        """Up to `req.k` distinct tasks (fewer when the pool holds fewer), in random order."""
+        resp = await self._request(
+            "POST", f"/v1/runs/{run}/sample", json=req.model_dump(mode="json")
+        )
+        return [Task.model_validate(t) for t in resp.json()["tasks"]]
+
+    async def record_outcomes(
+        self, run: str, outcomes: Iterable[OutcomeRecord]
+    ) -> OutcomesResponse:
+        """Add solve attempts to the tasks' running counts (not retried once sent: see module)."""
+        body = OutcomesRequest(outcomes=list(outcomes)).model_dump(mode="json")
+        resp = await self._request("POST", f"/v1/runs/{run}/outcomes", json=body, idempotent=False)
+        return OutcomesResponse.model_validate_json(resp.content)
+
+    async def stats(self, run: str) -> RunStats:
+        resp = await self._request("GET", f"/v1/runs/{run}/stats")
+        return RunStats.model_validate_json(resp.content)
+
+    async def truncate(self, run: str, step: int) -> TruncateResponse:
+        """Keep only the tasks added at or before `step`."""
+        body = TruncateRequest(step=step).model_dump(mode="json")
+        resp = await self._request("POST", f"/v1/runs/{run}/truncate", json=body)
+        return TruncateResponse.model_validate_json(resp.content)
+
+    # -- export / import ------------------------------------------------------------------------
+
+    async def export_run(self, run: str) -> AsyncIterator[bytes]:
+        """The run's JSON Lines export, one line (with its newline) at a time, streamed."""
+        try:
+            async with self._http.stream("GET", f"/v1/runs/{run}/export") as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    raise_for_proto_status(resp)
+                async for line in resp.aiter_lines():
+                    if line:
+                        yield line.encode() + b"\n"
+        except httpx.TransportError as exc:
+            raise TransportError(f"export of {run!r} broke: {exc}") from exc
+
+    async def import_run(self, run: str, lines: bytes | AsyncIterator[bytes]) -> ImportResponse:
+        """Import JSON Lines into the existing run `run`, all or nothing; safe to retry (tasks
+        already there count as duplicates). A streamed body is sent once, without retries."""
+        if isinstance(lines, bytes):
+            resp = await self._request("POST", f"/v1/runs/{run}/import", content=lines)
+        else:
+            resp = await self._request(
+                "POST", f"/v1/runs/{run}/import", content=lines, idempotent=False, retries=0
+            )
+        return ImportResponse.model_validate_json(resp.content)
+
+    # -- health ---------------------------------------------------------------------------------
+
+    async def healthz(self) -> Health:
+        resp = await self._request("GET", "/healthz")
+        return Health.model_validate_json(resp.content)
+
+    async def readyz(self) -> Health:
+        resp = await self._request("GET", "/readyz")
+        return Health.model_validate_json(resp.content)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        idempotent: bool = True,
+        retries: int | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        attempts = 1 + (self.retries if retries is None else retries)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                resp = await self._http.request(method, url, **kwargs)
+                raise_for_proto_status(resp)
+                return resp
+            except Overloaded as exc:
+                if last:
+                    raise
+                await asyncio.sleep(max(exc.retry_after_s, self._delay(attempt)))
+            except ServerFault as exc:
+                # 503: nothing was applied (the transaction rolled back); any other 5xx may have
+                # been applied, so only idempotent calls retry it.
+                if last or (not idempotent and exc.status_code != 503):
+                    raise
+                await asyncio.sleep(self._delay(attempt))
+            except ServiceError:
+                raise
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if last:
+                    raise TransportError(f"{method} {url}: {exc}") from exc
+                await asyncio.sleep(self._delay(attempt))
+            except httpx.TransportError as exc:
+                if last or not idempotent:
+                    raise TransportError(f"{method} {url}: {exc}") from exc
+                await asyncio.sleep(self._delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _delay(self, attempt: int) -> float:
+        return float(self.backoff_s * 2**attempt)

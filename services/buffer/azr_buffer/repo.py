@@ -1,0 +1,422 @@
+"""Reads and writes of runs and tasks. Every function takes the request's `session=` (keyword-only);
+writers expect a `Database.write_session()`, so a batch is stored all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from azr_proto.buffer import (
+    EvictionPolicy,
+    ExportedTask,
+    InsertedTask,
+    InsertResponse,
+    OutcomeRecord,
+    OutcomesResponse,
+    Run,
+    RunCreate,
+    RunStats,
+    StepCount,
+    Task,
+    TaskIn,
+    TaskSource,
+    TruncateResponse,
+    TypeStats,
+)
+from azr_proto.tasks import TaskType
+from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from azr_buffer.errors import RunExists, RunNotFound
+from azr_buffer.tables import PoolRow, RunRow, TaskRow
+
+_TASKS: Table = TaskRow.__table__  # type: ignore[assignment]
+
+__all__ = [
+    "create_run",
+    "delete_run",
+    "get_run",
+    "get_task",
+    "insert_tasks",
+    "list_runs",
+    "lock_pool",
+    "record_outcomes",
+    "run_stats",
+    "to_run",
+    "to_task",
+    "truncate_run",
+]
+
+_CHUNK = 500  # bound parameters per IN (...) list: far below every dialect's limit
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite drops the zone on the way back; every timestamp we store is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def to_run(row: RunRow) -> Run:
+    """The wire model of a run row."""
+    return Run(
+        name=row.name,
+        capacity=row.capacity,
+        eviction=EvictionPolicy(row.eviction),
+        created_at=_aware(row.created_at),
+    )
+
+
+def to_task(row: TaskRow) -> Task:
+    """The wire model of a task row."""
+    return Task(
+        id=row.id,
+        type=TaskType(row.type),
+        program=row.program,
+        inputs=row.inputs,
+        outputs=row.outputs,
+        message=row.message,
+        step=row.step,
+        source=TaskSource(row.source),
+        metadata=row.meta,
+        content_hash=row.content_hash,
+        n_attempts=row.n_attempts,
+        n_solved=row.n_solved,
+        solve_rate=row.n_solved / row.n_attempts if row.n_attempts else None,
+        created_at=_aware(row.created_at),
+    )
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+
+def create_run(*, session: Session, req: RunCreate) -> RunRow:
+    """Create a run and its three pools. Raises `RunExists` when the name is taken."""
+    if session.scalar(select(RunRow.id).where(RunRow.name == req.name)) is not None:
+        raise RunExists(req.name)
+    row = RunRow(name=req.name, capacity=req.capacity, eviction=str(req.eviction))
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent create won the race (PostgreSQL)
+        raise RunExists(req.name) from exc
+    for type_ in TaskType:
+        session.add(PoolRow(run_id=row.id, type=str(type_), next_seq=1, n_tasks=0, n_offered=0))
+    session.flush()
+    return row
+
+
+def list_runs(*, session: Session) -> list[RunRow]:
+    """All runs, oldest first."""
+    return list(session.scalars(select(RunRow).order_by(RunRow.id)))
+
+
+def get_run(*, session: Session, name: str) -> RunRow:
+    """The run named `name`; raises `RunNotFound`."""
+    row = session.scalar(select(RunRow).where(RunRow.name == name))
+    if row is None:
+        raise RunNotFound(name)
+    return row
+
+
+def delete_run(*, session: Session, name: str) -> None:
+    """Delete a run with all its tasks."""
+    run = get_run(session=session, name=name)
+    # Explicit deletes instead of relying on ON DELETE CASCADE being enabled on the connection.
+    session.execute(delete(TaskRow).where(TaskRow.run_id == run.id))
+    session.execute(delete(PoolRow).where(PoolRow.run_id == run.id))
+    session.execute(delete(RunRow).where(RunRow.id == run.id))
+
+
+def get_task(*, session: Session, run: RunRow, task_id: int) -> TaskRow | None:
+    """One task of the run, or None."""
+    return session.scalar(select(TaskRow).where(TaskRow.run_id == run.id, TaskRow.id == task_id))
+
+
+# -- inserts ------------------------------------------------------------------------------------
+
+
+def lock_pool(*, session: Session, run_id: int, type_: str) -> PoolRow:
+    """Lock the pool row of (run, type) until the transaction ends (SQLite: the write lock is
+    already held since BEGIN IMMEDIATE)."""
+    pool = session.scalar(
+        select(PoolRow)
+        .where(PoolRow.run_id == run_id, PoolRow.type == type_)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if pool is None:  # pools are created with their run; a missing one is a broken database
+        raise LookupError(f"pool ({run_id}, {type_}) is missing")
+    return pool
+
+
+def _existing_ids(
+    session: Session, run_id: int, type_: str, hashes: Sequence[str]
+) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for i in range(0, len(hashes), _CHUNK):
+        chunk = hashes[i : i + _CHUNK]
+        rows = session.execute(
+            select(TaskRow.content_hash, TaskRow.id).where(
+                TaskRow.run_id == run_id, TaskRow.type == type_, TaskRow.content_hash.in_(chunk)
+            )
+        )
+        found.update({h: id_ for h, id_ in rows})
+    return found
+
+
+def _program_hash(program: str) -> str:
+    return hashlib.sha256(program.encode("utf-8")).hexdigest()
+
+
+def _row_values(
+    run_id: int, seq: int, task: TaskIn, content_hash: str, now: datetime
+) -> dict[str, Any]:
+    exported = task if isinstance(task, ExportedTask) else None
+    return {
+        "run_id": run_id,
+        "type": str(task.type),
+        "seq": seq,
+        "content_hash": content_hash,
+        "program_hash": _program_hash(task.program),
+        "program": task.program,
+        "inputs": task.inputs,
+        "outputs": task.outputs,
+        "message": task.message,
+        "step": task.step,
+        "source": str(task.source),
+        "meta": task.metadata,
+        "n_attempts": exported.n_attempts if exported else 0,
+        "n_solved": exported.n_solved if exported else 0,
+        "created_at": now,
+    }
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """INSERT ... ON CONFLICT DO NOTHING; returns content_hash -> id of the rows inserted."""
+    if not rows:
+        return {}
+    dialect = session.get_bind().dialect.name
+    table = _TASKS
+    values = [{("metadata" if k == "meta" else k): v for k, v in r.items()} for r in rows]
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # pragma: no cover - only the two supported dialects reach here
+        stmt = insert(table)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "type", "content_hash"])
+    result = session.execute(stmt.returning(table.c.content_hash, table.c.id), values)
+    return {h: id_ for h, id_ in result}
+
+
+def insert_tasks(
+    *, session: Session, run: RunRow, tasks: Sequence[TaskIn], rng: random.Random
+) -> InsertResponse:
+    """Insert a batch with deduplication, capacity and eviction, in the caller's transaction.
+
+    Pools are locked in a fixed order (by type name), so concurrent batches cannot deadlock.
+    """
+    by_type: dict[str, list[tuple[int, TaskIn, str]]] = defaultdict(list)
+    for index, task in enumerate(tasks):
+        by_type[str(task.type)].append((index, task, task.compute_hash()))
+    inserted: list[InsertedTask] = []
+    duplicates: list[InsertedTask] = []
+    discarded: list[int] = []
+    evicted = 0
+    now = datetime.now(UTC)
+    for type_ in sorted(by_type):
+        items = by_type[type_]
+        pool = lock_pool(session=session, run_id=run.id, type_=type_)
+        existing = _existing_ids(session, run.id, type_, sorted({h for _, _, h in items}))
+        first_index: dict[str, int] = {}
+        later: list[tuple[int, str]] = []  # repeats within the batch: resolved after the insert
+        accepted: dict[int, tuple[int, TaskIn, str]] = {}  # seq -> item
+        victims: list[int] = []  # seqs of stored tasks that reservoir sampling replaces
+        for index, task, h in items:
+            if h in existing:
+                duplicates.append(InsertedTask(index=index, id=existing[h]))
+                continue
+            if h in first_index:
+                later.append((index, h))
+                continue
+            first_index[h] = index
+            pool.n_offered += 1
+            if run.capacity is None or pool.n_tasks < run.capacity or run.eviction == "fifo":
+                accepted[pool.next_seq] = (index, task, h)
+                pool.next_seq += 1
+                pool.n_tasks += 1
+                continue
+            # Reservoir (Algorithm R): keep the n-th offered task with probability capacity/n, in
+            # the place of a uniformly chosen one. Slot j is the task with seq j+1: a reservoir
+            # pool only ever replaces in place, and truncation renumbers it from 1.
+            slot = rng.randrange(pool.n_offered)
+            if slot >= run.capacity:
+                discarded.append(index)
+                continue
+            seq = slot + 1
+            if seq in accepted:  # replaces a task of this same batch: that one is never stored
+                discarded.append(accepted[seq][0])
+            else:
+                victims.append(seq)
+            accepted[seq] = (index, task, h)
+        victims_deleted = 0
+        if victims:
+            for i in range(0, len(victims), _CHUNK):
+                result = session.execute(
+                    delete(TaskRow).where(
+                        TaskRow.run_id == run.id,
+                        TaskRow.type == type_,
+                        TaskRow.seq.in_(victims[i : i + _CHUNK]),
+                    )
+                )
+                victims_deleted += int(result.rowcount)  # type: ignore[attr-defined]
+            evicted += victims_deleted
+        rows = [_row_values(run.id, seq, t, h, now) for seq, (_, t, h) in accepted.items()]
+        ids = _insert_rows(session, rows)
+        lost = [(i, h) for _, (i, _, h) in accepted.items() if h not in ids]
+        if lost:  # only if a row slipped past the pool lock: report it as the duplicate it is
+            pool.n_tasks -= len(lost)
+            ids_now = _existing_ids(session, run.id, type_, [h for _, h in lost])
+            duplicates.extend(InsertedTask(index=i, id=ids_now[h]) for i, h in lost)
+        inserted.extend(
+            InsertedTask(index=i, id=ids[h]) for _, (i, _, h) in accepted.items() if h in ids
+        )
+        all_ids = {**existing, **ids}
+        duplicates.extend(InsertedTask(index=i, id=all_ids[h]) for i, h in later if h in all_ids)
+        discarded.extend(i for i, h in later if h not in all_ids)
+        # A replacement keeps the count; a victim seq that was a gap adds a task.
+        pool.n_tasks += len(victims) - victims_deleted
+        if run.eviction == "fifo" and run.capacity is not None and pool.n_tasks > run.capacity:
+            evicted += _evict_oldest(session, run.id, type_, pool.n_tasks - run.capacity)
+            pool.n_tasks = run.capacity
+    session.flush()
+    inserted.sort(key=lambda t: t.index)
+    duplicates.sort(key=lambda t: t.index)
+    return InsertResponse(
+        inserted=inserted, duplicates=duplicates, discarded=sorted(discarded), evicted=evicted
+    )
+
+
+def _evict_oldest(session: Session, run_id: int, type_: str, n: int) -> int:
+    oldest = (
+        select(TaskRow.id)
+        .where(TaskRow.run_id == run_id, TaskRow.type == type_)
+        .order_by(TaskRow.seq)
+        .limit(n)
+        .scalar_subquery()
+    )
+    result = session.execute(delete(TaskRow).where(TaskRow.id.in_(oldest)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# -- outcomes, stats, truncation ----------------------------------------------------------------
+
+
+def record_outcomes(
+    *, session: Session, run: RunRow, outcomes: Iterable[OutcomeRecord]
+) -> OutcomesResponse:
+    """Add solve attempts to the running counts of each task."""
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for o in outcomes:
+        totals[o.task_id][0] += o.n_attempts
+        totals[o.task_id][1] += o.n_solved
+    ids = sorted(totals)
+    present: set[int] = set()
+    for i in range(0, len(ids), _CHUNK):
+        present.update(
+            session.scalars(
+                select(TaskRow.id).where(
+                    TaskRow.run_id == run.id, TaskRow.id.in_(ids[i : i + _CHUNK])
+                )
+            )
+        )
+    for task_id in sorted(present):  # id order: concurrent reporters lock rows in one order
+        attempts, solved = totals[task_id]
+        session.execute(
+            update(TaskRow)
+            .where(TaskRow.id == task_id)
+            .values(n_attempts=TaskRow.n_attempts + attempts, n_solved=TaskRow.n_solved + solved)
+        )
+    return OutcomesResponse(updated=len(present), missing=[i for i in ids if i not in present])
+
+
+def run_stats(*, session: Session, run: RunRow) -> RunStats:
+    """Counts per type and per (step, type), distinct programs, solve totals."""
+    by_type = {
+        t: TypeStats(count=0, distinct_programs=0, n_attempts=0, n_solved=0) for t in TaskType
+    }
+    rows = session.execute(
+        select(
+            TaskRow.type,
+            func.count(),
+            func.count(func.distinct(TaskRow.program_hash)),
+            func.coalesce(func.sum(TaskRow.n_attempts), 0),
+            func.coalesce(func.sum(TaskRow.n_solved), 0),
+        )
+        .where(TaskRow.run_id == run.id)
+        .group_by(TaskRow.type)
+    )
+    for type_, count, programs, attempts, solved in rows:
+        by_type[TaskType(type_)] = TypeStats(
+            count=count, distinct_programs=programs, n_attempts=attempts, n_solved=solved
+        )
+    steps = session.execute(
+        select(TaskRow.step, TaskRow.type, func.count())
+        .where(TaskRow.run_id == run.id)
+        .group_by(TaskRow.step, TaskRow.type)
+        .order_by(TaskRow.step, TaskRow.type)
+    )
+    by_step = [StepCount(step=s, type=TaskType(t), count=c) for s, t, c in steps]
+    total = sum(s.count for s in by_type.values())
+    return RunStats(run=run.name, total=total, by_type=by_type, by_step=by_step)
+
+
+def truncate_run(*, session: Session, run: RunRow, step: int) -> TruncateResponse:
+    """Delete the tasks added after `step`; renumber a pool whose sequence got gaps."""
+    deleted = 0
+    for type_ in sorted(str(t) for t in TaskType):
+        pool = lock_pool(session=session, run_id=run.id, type_=type_)
+        result = session.execute(
+            delete(TaskRow).where(
+                TaskRow.run_id == run.id, TaskRow.type == type_, TaskRow.step > step
+            )
+        )
+        deleted += int(result.rowcount)  # type: ignore[attr-defined]
+        count, lo, hi = session.execute(
+            select(func.count(), func.min(TaskRow.seq), func.max(TaskRow.seq)).where(
+                TaskRow.run_id == run.id, TaskRow.type == type_
+            )
+        ).one()
+        pool.n_tasks = count
+        pool.n_offered = max(pool.n_offered, count)
+        if count == 0:
+            pool.next_seq = 1
+            continue
+        gaps = hi - lo + 1 != count
+        if gaps or (run.eviction == "reservoir" and lo != 1):
+            _renumber(session, run.id, type_)
+            pool.next_seq = count + 1
+        else:
+            pool.next_seq = hi + 1
+    session.flush()
+    return TruncateResponse(deleted=deleted)
+
+
+def _renumber(session: Session, run_id: int, type_: str) -> None:
+    # UPDATE ... FROM works on PostgreSQL and SQLite >= 3.33; seq is not unique, so the
+    # intermediate states of the update cannot collide.
+    session.execute(
+        text(
+            "UPDATE tasks SET seq = r.rn FROM ("
+            " SELECT id, row_number() OVER (ORDER BY seq, id) AS rn FROM tasks"
+            " WHERE run_id = :run_id AND type = :type) AS r "
+            "WHERE tasks.id = r.id"
+        ),
+        {"run_id": run_id, "type": type_},
+    )

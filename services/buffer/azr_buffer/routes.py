@@ -1,0 +1,187 @@
+"""The /v1 routes. Plain `def` handlers (run in the threadpool), one session per request; the
+logic lives in `repo`, `sampling` and `transfer`."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from typing import Annotated
+
+import anyio
+from azr_proto.buffer import (
+    ImportResponse,
+    InsertResponse,
+    OutcomesRequest,
+    OutcomesResponse,
+    Run,
+    RunCreate,
+    RunStats,
+    SampleRequest,
+    SampleResponse,
+    TaskInsertRequest,
+    TruncateRequest,
+    TruncateResponse,
+)
+from azr_proto.common import ErrorBody
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import StreamingResponse
+
+from azr_buffer import repo, transfer
+from azr_buffer.asgi import Metrics
+from azr_buffer.db import Database
+from azr_buffer.sampling import sample_tasks
+
+__all__ = ["IMPORT_PATH_PATTERN", "router"]
+
+IMPORT_PATH_PATTERN = r"/v1/runs/[^/]+/import"
+_SPOOL_IN_MEMORY = 16 * 1024 * 1024
+# Reservoir choices and samples need no reproducibility, but must not be predictable across
+# processes that share a database: seed each process from the OS.
+_rng = random.SystemRandom()
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+RunName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "unknown run"},
+    413: {"model": ErrorBody, "description": "request body over the size limit"},
+    422: {"model": ErrorBody, "description": "malformed request"},
+}
+router = APIRouter(prefix="/v1", responses=_ERRORS)
+
+
+@router.post("/runs", status_code=201, responses={409: {"model": ErrorBody}})
+def create_run(body: RunCreate, db: DbDep) -> Run:
+    """Create a run (a namespace for one training run's tasks)."""
+    with db.write_session() as session:
+        return repo.to_run(repo.create_run(session=session, req=body))
+
+
+@router.get("/runs")
+def list_runs(db: DbDep) -> list[Run]:
+    """All runs, oldest first."""
+    with db.read_session() as session:
+        return [repo.to_run(r) for r in repo.list_runs(session=session)]
+
+
+@router.get("/runs/{run}")
+def get_run(run: RunName, db: DbDep) -> Run:
+    """One run."""
+    with db.read_session() as session:
+        return repo.to_run(repo.get_run(session=session, name=run))
+
+
+@router.delete("/runs/{run}", status_code=204)
+def delete_run(run: RunName, db: DbDep) -> Response:
+    """Delete a run and all its tasks."""
+    with db.write_session() as session:
+        repo.delete_run(session=session, name=run)
+    return Response(status_code=204)
+
+
+@router.post("/runs/{run}/tasks")
+def insert_tasks(
+    run: RunName, body: TaskInsertRequest, db: DbDep, metrics: MetricsDep
+) -> InsertResponse:
+    """Insert a batch of tasks, all or nothing. Retrying a batch is safe: stored tasks come back
+    as duplicates with their ids."""
+    with db.write_session() as session:
+        row = repo.get_run(session=session, name=run)
+        result = repo.insert_tasks(session=session, run=row, tasks=body.tasks, rng=_rng)
+    metrics.tasks.labels("inserted").inc(len(result.inserted))
+    metrics.tasks.labels("duplicate").inc(len(result.duplicates))
+    metrics.tasks.labels("discarded").inc(len(result.discarded))
+    return result
+
+
+@router.get("/runs/{run}/tasks/{task_id}", responses={404: {"model": ErrorBody}})
+def get_task(run: RunName, task_id: int, db: DbDep) -> Response:
+    """One task by id."""
+    with db.read_session() as session:
+        row = repo.get_task(
+            session=session, run=repo.get_run(session=session, name=run), task_id=task_id
+        )
+        if row is None:
+            return Response(
+                content=f'{{"code":"task_not_found","detail":"no task {task_id} in run {run}"}}',
+                status_code=404,
+                media_type="application/json",
+            )
+        return Response(repo.to_task(row).model_dump_json(), media_type="application/json")
+
+
+@router.post("/runs/{run}/sample")
+def sample(run: RunName, body: SampleRequest, db: DbDep, metrics: MetricsDep) -> SampleResponse:
+    """Sample up to k distinct tasks of one type (see `SampleStrategy`)."""
+    with db.read_session() as session:
+        row = repo.get_run(session=session, name=run)
+        tasks = [
+            repo.to_task(t) for t in sample_tasks(session=session, run=row, req=body, rng=_rng)
+        ]
+    metrics.sampled.inc(len(tasks))
+    return SampleResponse(tasks=tasks)
+
+
+@router.post("/runs/{run}/outcomes")
+def record_outcomes(run: RunName, body: OutcomesRequest, db: DbDep) -> OutcomesResponse:
+    """Add solve attempts to the running solve counts of tasks."""
+    with db.write_session() as session:
+        row = repo.get_run(session=session, name=run)
+        return repo.record_outcomes(session=session, run=row, outcomes=body.outcomes)
+
+
+@router.get("/runs/{run}/stats")
+def stats(run: RunName, db: DbDep) -> RunStats:
+    """Counts per type and per step, distinct programs, solve totals."""
+    with db.read_session() as session:
+        return repo.run_stats(session=session, run=repo.get_run(session=session, name=run))
+
+
+@router.post("/runs/{run}/truncate")
+def truncate(run: RunName, body: TruncateRequest, db: DbDep) -> TruncateResponse:
+    """Keep only the tasks added at or before `step` (resume from a checkpoint)."""
+    with db.write_session() as session:
+        row = repo.get_run(session=session, name=run)
+        return repo.truncate_run(session=session, run=row, step=body.step)
+
+
+@router.get(
+    "/runs/{run}/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"}},
+)
+def export_run(run: RunName, db: DbDep) -> StreamingResponse:
+    """Stream the run as JSON Lines: a header line, then one line per task."""
+    with db.read_session() as session:
+        repo.get_run(session=session, name=run)  # 404 before the stream starts
+    return StreamingResponse(transfer.export_lines(db, run), media_type="application/x-ndjson")
+
+
+@router.post(
+    "/runs/{run}/import",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def import_run(run: RunName, request: Request, db: DbDep) -> ImportResponse:
+    """Import JSON Lines (an export) into an existing run, all or nothing (422 names the first
+    bad line). The body is spooled to a temporary file, then inserted in one transaction."""
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        # Parsing and the database work run in a worker thread: the event loop never blocks.
+        return await anyio.to_thread.run_sync(transfer.import_lines, db, run, spool, _rng)

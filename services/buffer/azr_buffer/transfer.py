@@ -1,0 +1,129 @@
+"""Export a run as JSON Lines (streamed) and import it back.
+
+Format: the first line is an `ExportHeader` (`"kind": "run"`), then one `ExportedTask` per line
+(`"kind": "task"`), per type in insertion order. Importing keeps content, hashes, steps, sources,
+metadata and solve counts; ids are assigned anew.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import IO
+
+from azr_proto.buffer import EvictionPolicy, ExportedTask, ExportHeader, ImportResponse, TaskIn
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from azr_buffer import repo
+from azr_buffer.db import Database
+from azr_buffer.errors import BadInput
+from azr_buffer.tables import RunRow, TaskRow
+
+__all__ = ["export_lines", "import_lines"]
+
+EXPORT_BATCH = 2000
+IMPORT_BATCH = 2000
+
+_COLUMNS = (
+    TaskRow.id,
+    TaskRow.type,
+    TaskRow.program,
+    TaskRow.inputs,
+    TaskRow.outputs,
+    TaskRow.message,
+    TaskRow.step,
+    TaskRow.source,
+    TaskRow.meta,
+    TaskRow.content_hash,
+    TaskRow.n_attempts,
+    TaskRow.n_solved,
+)
+
+
+def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
+    """The export of a run, one line per item, read in one transaction (a consistent snapshot)."""
+    with db.read_session() as session:
+        run = repo.get_run(session=session, name=run_name)
+        header = ExportHeader(
+            name=run.name, capacity=run.capacity, eviction=EvictionPolicy(run.eviction)
+        )
+        yield header.model_dump_json().encode() + b"\n"
+        rows = session.execute(
+            select(*_COLUMNS)
+            .where(TaskRow.run_id == run.id)
+            .order_by(TaskRow.type, TaskRow.seq)
+            .execution_options(yield_per=EXPORT_BATCH)
+        )
+        chunk: list[str] = []
+        for id_, type_, program, inputs, outputs, message, step, source, meta, h, att, sol in rows:
+            line = {
+                "kind": "task",
+                "id": id_,
+                "type": type_,
+                "program": program,
+                "inputs": inputs,
+                "outputs": outputs,
+                "message": message,
+                "step": step,
+                "source": source,
+                "metadata": meta,
+                "content_hash": h,
+                "n_attempts": att,
+                "n_solved": sol,
+            }
+            chunk.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+            if len(chunk) >= EXPORT_BATCH:
+                yield ("\n".join(chunk) + "\n").encode()
+                chunk = []
+        if chunk:
+            yield ("\n".join(chunk) + "\n").encode()
+
+
+def import_lines(
+    db: Database, run_name: str, lines: IO[bytes], rng: random.Random
+) -> ImportResponse:
+    """Insert every task line into an existing run, in one transaction: a malformed line (422)
+    leaves the run as it was. Tasks already in the run count as duplicates."""
+    totals = ImportResponse(inserted=0, duplicates=0, discarded=0, evicted=0)
+    with db.write_session() as session:
+        run = repo.get_run(session=session, name=run_name)
+        batch: list[TaskIn] = []
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            task = _parse_line(number, raw)
+            if task is not None:
+                batch.append(task)
+            if len(batch) >= IMPORT_BATCH:
+                _insert(session, run, batch, rng, totals)
+                batch = []
+        if batch:
+            _insert(session, run, batch, rng, totals)
+    return totals
+
+
+def _parse_line(number: int, raw: bytes) -> TaskIn | None:
+    """The task on a line; None for a header line (validated, then skipped)."""
+    try:
+        if b'"kind":"run"' in raw.replace(b" ", b""):
+            ExportHeader.model_validate_json(raw)
+            return None
+        return ExportedTask.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise BadInput(f"line {number}: {errors}") from exc
+
+
+def _insert(
+    session: Session, run: RunRow, batch: list[TaskIn], rng: random.Random, totals: ImportResponse
+) -> None:
+    result = repo.insert_tasks(session=session, run=run, tasks=batch, rng=rng)
+    totals.inserted += len(result.inserted)
+    totals.duplicates += len(result.duplicates)
+    totals.discarded += len(result.discarded)
+    totals.evicted += result.evicted
