@@ -4,6 +4,12 @@
 #   scripts/compose.sh up -d        scripts/compose.sh --profile postgres up
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The executor's token file is a compose secret, which must exist: an empty one means no
+# authentication (fine on 127.0.0.1; put one token per line there before exposing the port).
+tokens=${AZR_EXECUTOR_TOKENS_FILE:-deploy/compose/secrets/executor_tokens}
+if [[ ! -e $tokens ]]; then
+    (umask 077 && mkdir -p "$(dirname "$tokens")" && : >"$tokens")
+fi
 if docker compose version >/dev/null 2>&1; then
     exec docker compose "$@"
 elif command -v docker-compose >/dev/null 2>&1; then

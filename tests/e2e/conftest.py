@@ -10,15 +10,19 @@ tests skip, saying why.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import httpx
 import pytest
+from azr_proto.buffer_client import BufferClient
+from azr_proto.executor_client import ExecutorClient
 from docker.models.containers import Container
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +32,12 @@ BUFFER_PORT = 18020
 SERVICES = ("executor", "executor-gateway", "buffer")
 IMAGES = ("azr-executor:local", "azr-buffer:local")
 HEALTHY_TIMEOUT_S = 120.0
+# Both services run with authentication on: the tokens reach them the way an operator's would
+# (a compose secret file for the executor, the environment for the buffer).
+EXECUTOR_TOKEN = secrets.token_urlsafe(24)
+BUFFER_TOKEN = secrets.token_urlsafe(24)
+_TOKENS_DIR = tempfile.mkdtemp(prefix="azr-e2e-secrets-")
+EXECUTOR_TOKENS_FILE = os.path.join(_TOKENS_DIR, "executor_tokens")
 
 pytestmark = pytest.mark.compose
 
@@ -66,6 +76,8 @@ def compose_env() -> dict[str, str]:
         AZR_EXECUTOR_PUBLISH_PORT=str(EXECUTOR_PORT),
         AZR_BUFFER_PUBLISH_PORT=str(BUFFER_PORT),
         AZR_BIND_ADDRESS="127.0.0.1",
+        AZR_EXECUTOR_TOKENS_FILE=EXECUTOR_TOKENS_FILE,
+        AZR_BUFFER_TOKENS=BUFFER_TOKEN,
     )
     return env
 
@@ -131,6 +143,9 @@ def stack() -> Iterator[Stack]:
     if missing:
         pytest.fail(f"images {missing} not built: run `make images-services`", pytrace=False)
 
+    fd = os.open(EXECUTOR_TOKENS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"# e2e\n{EXECUTOR_TOKEN}\n")
     compose("down", "--volumes", "--remove-orphans")  # leftovers of an interrupted run
     try:
         compose("up", "--detach", "--no-build")
@@ -144,16 +159,36 @@ def stack() -> Iterator[Stack]:
         compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
         leftovers = project_leftovers(client)
         client.close()
+        os.unlink(EXECUTOR_TOKENS_FILE)
+        os.rmdir(_TOKENS_DIR)
         assert not leftovers, f"compose down left {leftovers}"
 
 
 @pytest.fixture
 def executor_http(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.executor_url, timeout=30.0) as http:
+    headers = {"Authorization": f"Bearer {EXECUTOR_TOKEN}"}
+    with httpx.Client(base_url=stack.executor_url, timeout=30.0, headers=headers) as http:
         yield http
 
 
 @pytest.fixture
 def buffer_http(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.buffer_url, timeout=30.0) as http:
+    headers = {"Authorization": f"Bearer {BUFFER_TOKEN}"}
+    with httpx.Client(base_url=stack.buffer_url, timeout=30.0, headers=headers) as http:
         yield http
+
+
+@pytest.fixture
+async def executor(stack: Stack) -> AsyncIterator[ExecutorClient]:
+    # Enough retries to ride out a restart of the executor container (about 5-15 s here).
+    client = ExecutorClient(
+        stack.executor_url, token=EXECUTOR_TOKEN, max_retries=30, max_backoff_s=1.0
+    )
+    async with client:
+        yield client
+
+
+@pytest.fixture
+async def buffer(stack: Stack) -> AsyncIterator[BufferClient]:
+    async with BufferClient(stack.buffer_url, token=BUFFER_TOKEN) as client:
+        yield client

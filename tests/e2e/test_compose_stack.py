@@ -7,12 +7,8 @@ property of the running containers, not of the compose file.
 from __future__ import annotations
 
 import os
-import signal
-import threading
-import time
 
 import docker
-import httpx
 import pytest
 from tests_e2e_support import cap_mask, exec_ok, exec_out
 
@@ -34,21 +30,24 @@ def test_service_runs_under_gvisor(stack, service):
     assert kernel != os.uname().release
 
 
-@pytest.mark.parametrize("service", ["executor", "executor-gateway", "buffer"])
-def test_root_filesystem_is_read_only(stack, service):
+@pytest.mark.parametrize(
+    ("service", "scratch"), [("executor", "/run"), ("executor-gateway", "/tmp"), ("buffer", "/tmp")]
+)
+def test_root_filesystem_is_read_only(stack, service, scratch):
     container = stack.container(service)
     assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
     # As root, who owns / and needs no capability to write there: only the read-only mount stops it.
     code, out = container.exec_run(["python3", "-c", "open('/written', 'w')"], user="0")
     assert code != 0 and b"Read-only file system" in out, out
-    # The scratch tmpfs is writable.
-    exec_ok(container, ["python3", "-c", "open('/tmp/scratch', 'w').write('x')"])
+    # The scratch tmpfs is writable. (The executor's zygotes turn /tmp into a read-only empty
+    # mount; under gVisor that mount is seen container-wide, so its scratch is /run.)
+    exec_ok(container, ["python3", "-c", f"open('{scratch}/e2e-scratch', 'w').write('x')"])
 
 
 @pytest.mark.parametrize(
     ("service", "allowed"),
     [
-        ("executor", {"SETUID", "SETGID", "KILL", "CHOWN"}),
+        ("executor", {"SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "SYS_ADMIN"}),
         ("executor-gateway", set()),
         ("buffer", set()),
     ],
@@ -63,6 +62,13 @@ def test_capabilities_are_dropped(stack, service, allowed):
     assert int(fields["CapEff"], 16) == cap_mask(allowed), fields["CapEff"]
     assert int(fields["CapBnd"], 16) == cap_mask(allowed), fields["CapBnd"]
     assert "no-new-privileges:true" in host_config["SecurityOpt"]
+
+
+@pytest.mark.parametrize("service", ["executor", "executor-gateway", "buffer"])
+def test_an_init_reaps_orphans(stack, service):
+    container = stack.container(service)
+    assert container.attrs["HostConfig"]["Init"] is True
+    assert exec_out(container, ["cat", "/proc/1/comm"]).strip() == "docker-init"
 
 
 @pytest.mark.parametrize("service", ["executor", "executor-gateway", "buffer"])
@@ -112,80 +118,6 @@ def test_executor_has_no_route_out(stack):
     assert (code, out.strip()) == (0, b"connected"), out
     code, out = stack.container("executor").exec_run(["python3", "-c", probe])
     assert code == 3 and out.startswith(b"blocked"), out
-
-
-def test_buffer_data_survives_compose_restart(stack):
-    buffer = stack.container("buffer")
-    write = (
-        "import sqlite3\n"
-        "db = sqlite3.connect('/data/e2e-marker.db')\n"
-        "db.execute('create table if not exists m (v text)')\n"
-        "db.execute(\"insert into m values ('kept')\")\n"
-        "db.commit()\n"
-    )
-    exec_ok(buffer, ["python3", "-c", write])
-    stack.compose("restart", "buffer")
-    stack.wait_healthy(("buffer",))
-    read = "import sqlite3; print(sqlite3.connect('/data/e2e-marker.db').execute('select v from m').fetchall())"
-    assert exec_out(stack.container("buffer"), ["python3", "-c", read]).strip() == "[('kept',)]"
-
-
-def test_killed_executor_restarts_and_clients_never_see_a_wrong_answer(stack, executor_http):
-    """Kill the executor's sandbox from the host in the middle of a stream of requests.
-
-    Every request is retried on a transport error or a 5xx (what the proto clients do); every
-    answer that arrives must be the right one, and the service must come back healthy by itself
-    (restart policy), without anyone restarting it.
-    """
-    executor = stack.container("executor")
-    restarts_before = executor.attrs["RestartCount"]
-    answers: list[dict[str, str]] = []
-    retries = 0
-    stop = threading.Event()
-
-    def stream() -> None:
-        nonlocal retries
-        while not stop.is_set():
-            for _attempt in range(200):
-                try:
-                    resp = executor_http.get("/readyz", timeout=5.0)
-                    if resp.status_code < 500:
-                        answers.append(resp.json())
-                        break
-                except (httpx.TransportError, ValueError):
-                    pass
-                retries += 1
-                time.sleep(0.25)
-            else:
-                raise AssertionError("executor did not come back within the retry budget")
-
-    worker = threading.Thread(target=stream)
-    worker.start()
-    time.sleep(1.0)
-    # The host pid of the container is gVisor's sandbox process: SIGKILL is a crash, not a stop,
-    # so the restart policy applies.
-    os.kill(executor.attrs["State"]["Pid"], signal.SIGKILL)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            executor.reload()
-            if (
-                executor.attrs["RestartCount"] > restarts_before
-                and executor.attrs["State"].get("Health", {}).get("Status") == "healthy"
-            ):
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"executor not back healthy: {executor.attrs['State']}")
-        n_before = len(answers)
-        time.sleep(1.0)
-    finally:
-        stop.set()
-        worker.join(timeout=120)
-    assert retries > 0, "the kill went unnoticed: the fault was not injected"
-    assert len(answers) > n_before, "no answers after the restart"
-    assert all(a == answers[0] and a["service"] == "executor" for a in answers), answers[:3]
-    stack.wait_healthy()
 
 
 def test_docker_sdk_sees_the_whole_project(stack):

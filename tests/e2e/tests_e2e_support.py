@@ -5,7 +5,15 @@ from __future__ import annotations
 from docker.models.containers import Container
 
 # Linux capability numbers (include/uapi/linux/capability.h) of the ones the stack may add.
-CAPS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "FOWNER": 3, "KILL": 5, "SETGID": 6, "SETUID": 7}
+CAPS = {
+    "CHOWN": 0,
+    "DAC_OVERRIDE": 1,
+    "FOWNER": 3,
+    "KILL": 5,
+    "SETGID": 6,
+    "SETUID": 7,
+    "SYS_ADMIN": 21,
+}
 
 
 def cap_mask(names: set[str]) -> int:

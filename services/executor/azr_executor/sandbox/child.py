@@ -777,10 +777,16 @@ def main() -> None:
     if platform.machine() not in ("x86_64", "AMD64") and cfg["seccomp"]:
         sys.stderr.write("azr zygote: the seccomp filter supports x86_64 only\n")
         sys.exit(78)
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    warnings: list[str] = []
+    try:
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    except OSError as exc:
+        # gVisor (runsc 2022-12, as Debian 12 ships it) refuses this to any process but the
+        # sandbox's init, which the zygote is not inside a container. Escaped daemons then go
+        # to init instead, and the kill of every process of the sandbox uid still gets them.
+        warnings.append(f"not a child subreaper: {exc}")
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so does the zygote
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    warnings: list[str] = []
     if cfg["private_mounts"]:
         warnings = private_mounts(cfg)
     else:
