@@ -25,6 +25,17 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from azr_proto.azr import (
+    LearnabilityRequest,
+    LearnabilityResponse,
+    ValidateRequest,
+    ValidateResponse,
+    ValidationResult,
+    ValidationStatus,
+    Verdict,
+    VerifyRequest,
+    VerifyResponse,
+)
 from azr_proto.errors import Overloaded, ProtoError, TransportError, raise_for_proto_status
 from azr_proto.executor import (
     BatchRunRequest,
@@ -122,6 +133,55 @@ class ExecutorClient:
             answer = await self._post("/v1/tests", req, TestsResponse)
         return answer
 
+    # ---- AZR semantics (`/v1/azr/*`): program outcomes are data; only sandbox errors are retried
+
+    async def azr_validate(self, req: ValidateRequest) -> ValidateResponse:
+        """`POST /v1/azr/validate`; proposals that met a `sandbox_error` are sent again."""
+        results: list[ValidationResult | None] = [None] * len(req.proposals)
+        todo = list(range(len(req.proposals)))
+        for attempt in range(self.max_retries + 1):
+            sub = ValidateRequest(proposals=[req.proposals[i] for i in todo], options=req.options)
+            answer = await self._post("/v1/azr/validate", sub, ValidateResponse)
+            if len(answer.results) != len(todo):
+                raise ProtoError(f"{len(todo)} proposals answered with {len(answer.results)}")
+            for i, res in zip(todo, answer.results, strict=True):
+                results[i] = res
+            todo = [i for i in todo if results[i].status is ValidationStatus.SANDBOX_ERROR]  # type: ignore[union-attr]
+            if not todo or attempt == self.max_retries:
+                break
+            await self._sleep(attempt, None)
+        return ValidateResponse(results=[r for r in results if r is not None])
+
+    async def azr_verify(self, req: VerifyRequest) -> VerifyResponse:
+        """`POST /v1/azr/verify`; items with a `sandbox_error` verdict are sent again."""
+        items = await self._azr_items("/v1/azr/verify", req, VerifyResponse)
+        return VerifyResponse(results=items)
+
+    async def azr_learnability(self, req: LearnabilityRequest) -> LearnabilityResponse:
+        """`POST /v1/azr/learnability`; items with a `sandbox_error` verdict are sent again."""
+        items = await self._azr_items("/v1/azr/learnability", req, LearnabilityResponse)
+        return LearnabilityResponse(results=items)
+
+    async def _azr_items(self, path: str, req: Any, model: type[Any]) -> list[Any]:
+        results: list[Any] = [None] * len(req.items)
+        todo = list(range(len(req.items)))
+        for attempt in range(self.max_retries + 1):
+            sub = req.model_copy(update={"items": [req.items[i] for i in todo]})
+            answer = await self._post(path, sub, model)
+            if len(answer.results) != len(todo):
+                raise ProtoError(f"{len(todo)} items answered with {len(answer.results)}")
+            for i, res in zip(todo, answer.results, strict=True):
+                results[i] = res
+            todo = [
+                i
+                for i in todo
+                if any(v.verdict is Verdict.SANDBOX_ERROR for v in results[i].verdicts)
+            ]
+            if not todo or attempt == self.max_retries:
+                break
+            await self._sleep(attempt, None)
+        return results
+
     async def healthz(self) -> dict[str, Any]:
         """`GET /healthz` of the next replica."""
         resp = await self._request("GET", "/healthz", None)
@@ -141,9 +201,7 @@ class ExecutorClient:
     # ---- plumbing (also used by endpoint methods added elsewhere, e.g. the AZR ones)
 
     async def _post(self, path: str, body: BaseModel, model: type[M]) -> M:
-        resp = await self._request(
-            "POST", path, body.model_dump(mode="json", exclude_defaults=True)
-        )
+        resp = await self._request("POST", path, body.model_dump(mode="json", exclude_none=True))
         try:
             return model.model_validate_json(resp.content)
         except ValueError as exc:

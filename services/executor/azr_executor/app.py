@@ -14,9 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from azr_executor import __version__
+from azr_executor.azr.routes import router as azr_router
 from azr_executor.errors import ExecutorError, Overloaded
 from azr_executor.metrics import ExecutorMetrics
-from azr_executor.routes import health, run
+from azr_executor.routes import health, run, tests
 from azr_executor.sandbox import SandboxPool
 from azr_executor.settings import ExecutorSettings
 
@@ -49,6 +50,8 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.include_router(health.router)
     app.include_router(run.router)
+    app.include_router(tests.router)
+    app.include_router(azr_router)
     app.add_exception_handler(ExecutorError, _on_executor_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_bug)
