@@ -183,26 +183,27 @@ class SandboxPool:
     async def run(self, job: Job, *, avoid_hash_seed: int | None = None) -> JobResult:
         """Run one job. Raises `Overloaded` when the queue is full; faults become sandbox_error."""
         self.check_capacity(1)
-        return await self._run_admitted(job, avoid_hash_seed)
+        return await self._submit(job, avoid_hash_seed)
 
     async def run_many(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Run independent jobs (admitted all at once or not at all); results in order."""
         self.check_capacity(len(jobs))
-        return list(await asyncio.gather(*(self._run_admitted(job, None) for job in jobs)))
+        futures = [self._submit(job, None) for job in jobs]  # plain futures: no task per job
+        return [await fut for fut in futures]
 
-    async def _run_admitted(self, job: Job, avoid_hash_seed: int | None) -> JobResult:
+    def _submit(self, job: Job, avoid_hash_seed: int | None) -> asyncio.Future[JobResult]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JobResult] = loop.create_future()
         self._admitted += 1
-        try:
-            self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time()))
-            self._pump()
-            result = await future
-        finally:
-            self._admitted -= 1
-        if self.on_result is not None:
-            self.on_result(result)
-        return result
+        future.add_done_callback(self._done)
+        self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time()))
+        self._pump()
+        return future
+
+    def _done(self, future: asyncio.Future[JobResult]) -> None:
+        self._admitted -= 1
+        if self.on_result is not None and not future.cancelled() and future.exception() is None:
+            self.on_result(future.result())
 
     def _eligible(self, zyg: ZygoteProcess, item: _Pending) -> bool:
         if item.avoid_hash_seed is None:
