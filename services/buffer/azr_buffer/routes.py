@@ -124,10 +124,8 @@ def get_task(run: RunName, task_id: int, db: DbDep) -> Response:
 def sample(run: RunName, body: SampleRequest, db: DbDep, metrics: MetricsDep) -> SampleResponse:
     """Sample up to k distinct tasks of one type (see `SampleStrategy`)."""
     with db.read_session() as session:
-        row = repo.get_run(session=session, name=run)
-        tasks = [
-            repo.to_task(t) for t in sample_tasks(session=session, run=row, req=body, rng=_rng)
-        ]
+        run_id = repo.get_run_id(session=session, name=run)
+        tasks = sample_tasks(session=session, run_id=run_id, req=body, rng=_rng)
     metrics.sampled.inc(len(tasks))
     return SampleResponse(tasks=tasks)
 
