@@ -132,6 +132,8 @@ MALFORMED_TASKS = [
     {"type": "deduction", "program": "x", "inputs": ["1", "2"], "outputs": ["1", "2"]},
     {"type": "deduction", "program": "x", "inputs": ["1"], "outputs": ["1"], "step": -1},
     {"type": "deduction", "program": "x", "inputs": [1], "outputs": ["1"]},
+    {"type": "deduction", "program": "x\x00", "inputs": ["1"], "outputs": ["1"]},
+    {"type": "deduction", "program": "x", "inputs": ["1"], "outputs": ["1"], "step": 2**40},
     "not a task",
 ]
 
@@ -197,6 +199,20 @@ async def test_bad_requests_get_clear_4xx(buffer):
         ),
         (http.get("/v1/runs/ghost/export"), 404, "run_not_found"),
         (http.get("/v1/runs/r/tasks/999"), 404, "task_not_found"),
+        (http.get(f"/v1/runs/r/tasks/{2**70}"), 422, "invalid_request"),
+        (
+            http.post(
+                "/v1/runs/r/outcomes",
+                json={"outcomes": [{"task_id": 2**70, "n_attempts": 1, "n_solved": 0}]},
+            ),
+            422,
+            "invalid_request",
+        ),
+        (
+            http.post("/v1/runs/r/sample", json={"type": "deduction", "k": 1, "exclude": [2**70]}),
+            422,
+            "invalid_request",
+        ),
         (http.delete("/v1/runs/ghost"), 404, "run_not_found"),
     ]
     for call, status, code in cases:

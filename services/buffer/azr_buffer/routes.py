@@ -105,7 +105,9 @@ def insert_tasks(
 
 
 @router.get("/runs/{run}/tasks/{task_id}", responses={404: {"model": ErrorBody}})
-def get_task(run: RunName, task_id: int, db: DbDep) -> Response:
+def get_task(
+    run: RunName, task_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db: DbDep
+) -> Response:
     """One task by id."""
     with db.read_session() as session:
         row = repo.get_task(
