@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ExecutorSettings"]
+__all__ = ["DEFAULT_PRELOAD", "ExecutorSettings"]
+
+# Imported once in every zygote, so a child that uses them pays no import cost.
+# Kept short: a bigger zygote makes every fork slower (page tables, copy-on-write faults).
+DEFAULT_PRELOAD = [
+    "collections", "itertools", "functools", "math", "re", "string", "heapq", "bisect",
+    "operator", "copy", "traceback", "types", "atexit",
+]  # fmt: skip
 
 
 class ExecutorSettings(BaseSettings):
@@ -16,3 +28,83 @@ class ExecutorSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8010, ge=0, le=65535)
     log_level: str = "info"
+
+    # --- sandbox pool
+    sandbox: Literal["process", "gvisor"] = "process"  # gvisor: each zygote inside `runsc do`
+    zygotes: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    # With one zygote, a second one with another hash seed serves `avoid_hash_seed` jobs
+    # (AZR's determinism check needs two processes with different PYTHONHASHSEED).
+    spare_zygote: bool = True
+    zygote_window: int = Field(default=4, ge=1, le=256)  # jobs pipelined into one zygote
+    max_queue: int = Field(default=4096, ge=1)  # runs admitted but not finished; over it: 429
+    retry_after_s: int = Field(default=1, ge=1)
+    python: str = sys.executable  # interpreter of the zygotes (run with -s -S: stdlib only)
+    runsc: str = "runsc"
+    preload: list[str] = Field(default_factory=lambda: list(DEFAULT_PRELOAD))
+    # Why: only a root service can drop each run to an unprivileged uid of its own (one per
+    # zygote, base + index), so runs cannot signal the server, the zygotes or each other.
+    sandbox_uid_base: int = Field(default=61000, ge=1000, le=2**31 - 1024)
+    work_root: Path | None = None  # default: /run/azr-executor as root, a temp dir otherwise
+    # Why: each zygote's scratch is a tmpfs of this size, so disk and inode fills stop there.
+    scratch_mb: int = Field(default=64, ge=1)
+    scratch_inodes: int = Field(default=4096, ge=64)
+    private_mounts: bool = True  # as root: read-only empty /tmp, /dev/shm; hidepid /proc
+    seccomp: bool = True
+
+    # --- default limits of a run, and the most a request may ask for
+    wall_timeout_s: float = Field(default=10.0, gt=0)
+    cpu_timeout_s: int = Field(default=10, ge=1)
+    memory_limit_mb: int = Field(default=512, ge=32)
+    output_limit_bytes: int = Field(default=64 * 1024, ge=1024)
+    processes: int = Field(default=32, ge=1)
+    open_files: int = Field(default=64, ge=8)
+    file_size_mb: int = Field(default=16, ge=1)
+    max_wall_timeout_s: float = Field(default=60.0, gt=0)
+    max_cpu_timeout_s: int = Field(default=60, ge=1)
+    max_memory_limit_mb: int = Field(default=4096, ge=32)
+    max_output_limit_bytes: int = Field(default=8 << 20, ge=1024)
+    max_processes: int = Field(default=256, ge=1)
+    max_open_files: int = Field(default=1024, ge=8)
+    max_file_size_mb: int = Field(default=256, ge=1)
+
+    # --- request limits
+    max_code_bytes: int = Field(default=1 << 20, ge=64)
+    max_body_bytes: int = Field(default=32 << 20, ge=1024)  # over it: 413
+    max_batch: int = Field(default=1024, ge=1)  # runs per /v1/run/batch, cases per /v1/tests
+
+    # --- auth: bearer tokens (a list, or a file with one token per line); none = open
+    tokens: list[str] = Field(default_factory=list)
+    token_file: Path | None = None
+    token_concurrency: int = Field(default=64, ge=1)  # requests in flight per token; over: 429
+
+    @model_validator(mode="after")
+    def _defaults_within_maxima(self) -> ExecutorSettings:
+        pairs = [
+            ("wall_timeout_s", "max_wall_timeout_s"),
+            ("cpu_timeout_s", "max_cpu_timeout_s"),
+            ("memory_limit_mb", "max_memory_limit_mb"),
+            ("output_limit_bytes", "max_output_limit_bytes"),
+            ("processes", "max_processes"),
+            ("open_files", "max_open_files"),
+            ("file_size_mb", "max_file_size_mb"),
+        ]
+        for default, maximum in pairs:
+            if getattr(self, default) > getattr(self, maximum):
+                raise ValueError(f"{default} is above {maximum}")
+        return self
+
+    def resolved_work_root(self) -> Path:
+        """Where the zygotes' scratch directories live."""
+        if self.work_root is not None:
+            return self.work_root
+        if os.geteuid() == 0:
+            return Path("/run/azr-executor")
+        return Path(os.environ.get("TMPDIR", "/tmp")) / f"azr-executor-{os.getuid()}"
+
+    def load_tokens(self) -> frozenset[str]:
+        """The accepted bearer tokens: `tokens` plus the lines of `token_file`."""
+        tokens = {t for t in self.tokens if t}
+        if self.token_file is not None:
+            lines = self.token_file.read_text().splitlines()
+            tokens |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+        return frozenset(tokens)

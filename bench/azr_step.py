@@ -1,0 +1,173 @@
+"""One AZR training step's executor work, at the paper's sizes, from CRUXEval and MBPP+.
+
+    .venv/bin/python bench/azr_step.py [--sandbox process|gvisor] [--zygotes N] [--repeat R]
+                                       [--reverse-calls]
+
+Phases (all through the sandbox pool, as the `/v1/azr/*` routes run them):
+- validate:     64 deduction + 64 abduction proposals (CRUXEval programs and inputs) and
+                64 induction proposals with 10 inputs each (MBPP+ canonical programs);
+- learnability: 8 answers for each of the 192 tasks, mixing right and wrong, all distinct;
+- solve:        192 solver answers (one per task, right and wrong alternating).
+Prints the wall time of each phase and of the whole step, and the number of sandbox jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from azr_executor.azr import score_learnability, validate_proposals, verify_items
+from azr_executor.azr.pool_runner import PoolRunner
+from azr_executor.sandbox import SandboxPool
+from azr_executor.settings import ExecutorSettings
+from azr_proto.azr import (
+    ExecutionOptions,
+    LearnabilityItem,
+    LearnabilityOptions,
+    Proposal,
+    Task,
+    VerifyItem,
+    VerifyOptions,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+N = 64  # proposals per task type (the paper's batch size)
+K = 8  # learnability rollouts per task
+FRESH = True  # validation: a fresh fork per induction input (--reverse-calls: reverse order)
+
+
+class CountingRunner(PoolRunner):
+    jobs = 0
+    cpu_ms = 0.0
+
+    async def run(self, code: str, stdin: bytes, **kwargs: Any):  # type: ignore[override]
+        CountingRunner.jobs += 1
+        outcome = await super().run(code, stdin, **kwargs)
+        CountingRunner.cpu_ms += outcome.cpu_ms
+        return outcome
+
+
+def proposals() -> list[Proposal]:
+    crux = [json.loads(line) for line in (DATA / "cruxeval" / "cruxeval.jsonl").open()]
+    with gzip.open(DATA / "mbppplus" / "MbppPlus.jsonl.gz", "rt") as fh:
+        mbpp = [json.loads(line) for line in fh]
+    out = [
+        Proposal(task_type="deduction", program=r["code"], inputs=[r["input"]]) for r in crux[:N]
+    ]
+    out += [
+        Proposal(task_type="abduction", program=r["code"], inputs=[r["input"]])
+        for r in crux[N : 2 * N]
+    ]
+    for r in mbpp:
+        inputs = (r["base_input"] + list(r["plus_input"] or []))[:10]
+        if len(inputs) < 10 or sum(len(repr(i)) for i in inputs) > 2000:
+            continue
+        program = (
+            f"{r['canonical_solution']}\n\ndef f(*args):\n    return {r['entry_point']}(*args)\n"
+        )
+        args = [", ".join(repr(a) for a in i) for i in inputs]
+        out.append(
+            Proposal(task_type="induction", program=program, inputs=args, message=r["task_id"])
+        )
+        if len(out) == 3 * N:
+            break
+    return out
+
+
+def answers_for(task: Task, right: int, salt: int) -> list[str]:
+    """`right` right answers and K - right wrong ones, all distinct strings."""
+    answers = []
+    for k in range(K):
+        ok = k < right
+        if task.task_type == "deduction":
+            gold = task.outputs[0]
+            answers.append(f"{gold}{' ' * k}" if ok else f"[{gold}, {k}]")
+        elif task.task_type == "abduction":
+            answers.append(f"{task.inputs[0]}{' ' * k}" if ok else f"{task.inputs[0]}, {k}")
+        else:
+            body = task.program if ok else "def f(*args):\n    return None\n"
+            answers.append(f"{body}\n# rollout {salt}.{k}\n")
+    return answers
+
+
+async def step(runner: PoolRunner) -> dict[str, float]:
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    props = proposals()
+    results = await validate_proposals(
+        runner, props, ExecutionOptions(fresh_process_per_call=FRESH)
+    )
+    times["validate"] = time.perf_counter() - t0
+    invalid = Counter(str(r.reason) for r in results if not r.valid)
+    print(f"  invalid proposals by reason: {dict(invalid)}")
+    tasks = [
+        Task(task_type=p.task_type, program=p.program, inputs=p.inputs, outputs=r.outputs or [],
+             message=p.message)
+        for p, r in zip(props, results, strict=True)
+        if r.valid
+    ]  # fmt: skip
+    times["valid_tasks"] = len(tasks)
+    t1 = time.perf_counter()
+    items = [
+        LearnabilityItem(task=t, answers=answers_for(t, i % (K + 1), i))
+        for i, t in enumerate(tasks)
+    ]
+    scored = await score_learnability(runner, items, LearnabilityOptions())
+    times["learnability"] = time.perf_counter() - t1
+    times["mean_solve_rate"] = sum(s.solve_rate or 0 for s in scored) / len(scored)
+    t2 = time.perf_counter()
+    solver = [
+        VerifyItem(task=t, answers=answers_for(t, 1 - i % 2, 10_000 + i)[:1])
+        for i, t in enumerate(tasks)
+    ]
+    await verify_items(runner, solver, VerifyOptions())
+    times["solve"] = time.perf_counter() - t2
+    times["total"] = time.perf_counter() - t0
+    return times
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--sandbox", choices=["process", "gvisor"], default="process")
+    parser.add_argument("--zygotes", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--reverse-calls",
+        action="store_true",
+        help="validate with fresh_process_per_call=False (reverse order, no fork per input)",
+    )
+    args = parser.parse_args()
+    global FRESH
+    FRESH = not args.reverse_calls
+    overrides: dict[str, Any] = {"sandbox": args.sandbox}
+    if args.zygotes:
+        overrides["zygotes"] = args.zygotes
+    settings = ExecutorSettings(**overrides)
+    async with SandboxPool.start(settings) as pool:
+        runner = CountingRunner(pool)
+        await step(runner)  # warm-up: zygotes started, caches filled
+        for r in range(args.repeat):
+            CountingRunner.jobs, CountingRunner.cpu_ms = 0, 0.0
+            cpu0 = time.process_time()
+            t = await step(runner)
+            service_cpu = time.process_time() - cpu0
+            print(
+                f"run {r}: total {t['total']:.2f} s | validate {t['validate']:.2f} s "
+                f"({int(t['valid_tasks'])}/192 valid) | learnability {t['learnability']:.2f} s "
+                f"(mean solve rate {t['mean_solve_rate']:.2f}) | solve {t['solve']:.2f} s | "
+                f"{CountingRunner.jobs} sandbox jobs | CPU: sandbox {CountingRunner.cpu_ms / 1000:.2f} s, "
+                f"service {service_cpu:.2f} s | sandbox={args.sandbox} zygotes={settings.zygotes} "
+                f"fresh_process_per_call={FRESH}"
+            )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,18 @@
+"""AZR task semantics on top of the sandbox: proposal validation, answer verification and
+learnability scoring (the `/v1/azr/*` routes)."""
+
+from __future__ import annotations
+
+from azr_executor.azr.jobs import JobOutcome, JobRunner
+from azr_executor.azr.learnability import score_learnability
+from azr_executor.azr.validate import validate_proposals
+from azr_executor.azr.verify import BadTask, verify_items
+
+__all__ = [
+    "BadTask",
+    "JobOutcome",
+    "JobRunner",
+    "score_learnability",
+    "validate_proposals",
+    "verify_items",
+]

@@ -1,0 +1,300 @@
+"""The trusted harness that runs inside the sandbox: loads one program, runs its calls, and reports
+one JSON document. Standard library only; `jobs.py` sends this file's text as the job's code.
+
+Protocol. stdin holds one JSON spec with one *unit* per program:
+    {"nonce": str, "max_output_chars": int, "unit_timeout_s": float,
+     "units": [{"program": str, "entry": str, "calls": [input source, ...],
+                "mode": "sequential" | "forked", "reverse": bool, "passes": int,
+                "stop_on_error": bool}, ...]}
+This process never runs program code: each unit runs in its own fork of it, killed at its
+deadline, so units share nothing and one slow unit does not cost the others their results.
+Inside a unit:
+- sequential: the program is loaded once and the calls run in order in that process, `passes`
+  times over (a second pass catches state kept between calls);
+- forked: the program is loaded once, then every call runs in its own fork of the loaded process,
+  so no call sees what another one did;
+- reverse: the calls run in reverse order (results are still reported in input order).
+The report is one line per unit on the original stdout, `nonce + JSON`, as each unit finishes:
+    {"unit": int, "load": null | error, "passes": [[result, ...], ...]}
+where a result is {"repr": str} or {"error": kind, "type": str, "message": str}.
+
+Guarantees:
+- the program's own `print`s and writes to sys.stdout/sys.stderr are discarded, and fds 1 and 2
+  point at /dev/null while it runs; the report goes to a private duplicate of fd 1, tagged with a
+  nonce the program never sees in any variable it can name, so printing cannot forge a result;
+- every BaseException (SystemExit, KeyboardInterrupt, StopIteration, custom ones) is an error;
+- an output is accepted only when it is plain data built from exact builtin types (None, bool,
+  int, float, complex, str, bytes, list, tuple, dict, set, frozenset), its repr fits in
+  `max_output_chars`, and `ast.literal_eval(repr)` equals it. No method of a program-defined class
+  runs while an output is inspected.
+
+Does not guarantee:
+- anything against a program that escapes the policy and tampers with this process (reads the
+  nonce from memory, writes to other fds): the sandbox contains it, and the service treats a
+  missing or corrupt report as a failure of the proposal.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import json
+import os
+import select
+import signal
+import sys
+import time
+from typing import Any
+
+_ATOMS: tuple[type, ...] = (type(None), bool, int, float, complex, str, bytes)
+_COLLECTIONS: tuple[type, ...] = (list, tuple, set, frozenset)
+_MAX_DEPTH = 100
+_MAX_MESSAGE = 500
+
+Result = dict[str, Any]
+
+
+class _Sink(io.TextIOBase):
+    """A text stream that discards everything: the program's prints cost no memory."""
+
+    def write(self, s: str) -> int:
+        return len(s)
+
+    def writable(self) -> bool:
+        return True
+
+
+def _error(kind: str, exc: BaseException | None = None, message: str = "") -> Result:
+    if exc is not None:
+        try:
+            message = str(exc)[:_MAX_MESSAGE]
+        except BaseException:  # a custom __str__ may raise anything
+            message = "<unprintable exception>"
+    return {
+        "error": kind,
+        "type": type(exc).__name__ if exc is not None else "",
+        "message": message,
+    }
+
+
+def _check_plain(value: object, max_chars: int) -> Result | None:
+    """None when `value` is plain data whose repr may fit in `max_chars`, else the error.
+
+    Walks without recursion and with a budget: every element costs at least one repr character,
+    so a walk over budget proves the repr too long (this also ends self-referential values).
+    """
+    stack: list[tuple[object, int]] = [(value, 0)]
+    budget = max_chars + 1
+    while stack:
+        item, depth = stack.pop()
+        budget -= 1
+        if depth > _MAX_DEPTH:
+            return _error("output_not_literal", message=f"nested deeper than {_MAX_DEPTH}")
+        kind = type(item)
+        if kind is str or kind is bytes:
+            budget -= len(item)  # type: ignore[arg-type]
+        elif kind is int:
+            budget -= int(item.bit_length() * 0.30103)  # type: ignore[attr-defined]
+        elif kind in _COLLECTIONS:
+            stack.extend((x, depth + 1) for x in item)  # type: ignore[attr-defined]
+        elif kind is dict:
+            for k, v in item.items():  # type: ignore[attr-defined]
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        elif kind not in _ATOMS:
+            return _error(
+                "output_not_literal",
+                message=f"returned a {kind.__name__}; outputs must be plain literals",
+            )
+        if budget < 0:
+            return _error("output_too_long", message=f"the output is over {max_chars} characters")
+    return None
+
+
+def _describe(value: object, max_chars: int) -> Result:
+    """The output record of one return value: its repr, or why it is not acceptable."""
+    problem = _check_plain(value, max_chars)
+    if problem is not None:
+        return problem
+    try:
+        text = repr(value)  # exact builtin types only: no program code runs here
+    except ValueError as exc:  # e.g. an int over the str-conversion digit limit
+        return _error("output_too_long", exc)
+    if len(text) > max_chars:
+        return _error("output_too_long", message=f"the output is over {max_chars} characters")
+    try:
+        same = ast.literal_eval(text) == value
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        return _error("output_not_literal", exc)
+    if not same:
+        return _error("output_not_literal", message=f"{text} does not equal itself read back")
+    return {"repr": text}
+
+
+def _collect_args(*args: object, **kwargs: object) -> tuple[tuple[object, ...], dict[str, object]]:
+    return args, kwargs
+
+
+def _run_call(entry: Any, code: Any, max_chars: int) -> Result:
+    """Evaluate one compiled argument list in a builtins-only namespace, call the entry."""
+    namespace = {"__builtins__": builtins, "_azr_args_": _collect_args}
+    try:
+        args, kwargs = eval(code, namespace)
+    except BaseException as exc:
+        return _error("input_error", exc)
+    try:
+        value = entry(*args, **kwargs)
+    except BaseException as exc:
+        return _error("runtime_error", exc)
+    return _describe(value, max_chars)
+
+
+def _run_forked(entry: Any, code: Any, max_chars: int) -> Result:
+    """Run one call in a fork of this (loaded) process and read its result from a pipe."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: run, report, and leave without running any finalizer
+        os.close(read_fd)
+        try:
+            data = json.dumps(_run_call(entry, code, max_chars)).encode()
+        except BaseException:
+            data = b'{"error": "crashed", "type": "", "message": "could not report"}'
+        _write_all(write_fd, data)
+        os._exit(0)
+    os.close(write_fd)
+    chunks = []
+    while chunk := os.read(read_fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    try:
+        result: Result = json.loads(b"".join(chunks))
+    except ValueError:
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        return _error("crashed", message=f"the call's process died (signal {sig})")
+    return result
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _compile_input(source: str) -> Any:
+    """Compile an argument list as `_azr_args_(<source>)`, refusing anything but that one call."""
+    tree = ast.parse("_azr_args_(" + source + ")", mode="eval")
+    call = tree.body
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)):
+        raise SyntaxError("not a single argument list")
+    if call.func.id != "_azr_args_":
+        raise SyntaxError("not a single argument list")
+    return compile(tree, "<input>", "eval")
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Load the program and run its calls as `spec` says; the report (without the nonce)."""
+    max_chars = int(spec["max_output_chars"])
+    report: dict[str, Any] = {"load": None, "passes": []}
+    namespace: dict[str, Any] = {"__name__": "__azr_program__", "__builtins__": builtins}
+    codes: list[Any] = []
+    for source in spec["calls"]:
+        try:
+            codes.append(_compile_input(source))
+        except BaseException as exc:
+            codes.append(_error("input_error", exc))
+    try:
+        exec(compile(spec["program"], "<program>", "exec"), namespace)
+    except BaseException as exc:
+        report["load"] = _error("program_error", exc)
+        return report
+    entry = namespace.get(spec["entry"])
+    if not callable(entry):
+        report["load"] = _error("program_error", message=f"{spec['entry']} is not callable")
+        return report
+    forked = spec["mode"] == "forked"
+    order = list(range(len(codes)))
+    if spec.get("reverse"):
+        order.reverse()
+    for _ in range(int(spec["passes"])):
+        results: list[Result | None] = [None] * len(codes)
+        report["passes"].append(results)
+        for index in order:
+            code = codes[index]
+            if isinstance(code, dict):
+                result = code
+            elif forked:
+                result = _run_forked(entry, code, max_chars)
+            else:
+                result = _run_call(entry, code, max_chars)
+            results[index] = result
+            if "error" in result and spec["stop_on_error"]:
+                return report  # calls not run stay null
+    return report
+
+
+def _run_unit_forked(unit: dict[str, Any], timeout_s: float) -> Result:
+    """Run one unit (one program) in a fork of this pristine process, under a wall deadline."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: load the program and run its calls; this process dies afterwards
+        os.close(read_fd)
+        try:
+            data = json.dumps(run(unit)).encode()
+        except BaseException:
+            data = (
+                b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
+            )
+        _write_all(write_fd, data)
+        os._exit(0)
+    os.close(write_fd)
+    deadline = time.monotonic() + timeout_s
+    chunks: list[bytes] = []
+    timed_out = False
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+            timed_out = True
+            os.kill(pid, signal.SIGKILL)
+            break
+        chunk = os.read(read_fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    if timed_out:
+        message = f"the program ran past {timeout_s:g} s"
+        return {"load": _error("timeout", message=message), "passes": []}
+    try:
+        result: Result = json.loads(b"".join(chunks))
+    except ValueError:
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        kind = "timeout" if sig == signal.SIGXCPU else "crashed"
+        message = f"the program's process died (signal {sig})"
+        return {"load": _error(kind, message=message), "passes": []}
+    return result
+
+
+def main() -> None:
+    """Read the spec, silence stray output, run every unit in its own fork, and stream one
+    tagged report line per unit as it finishes (so a job killed midway keeps what is done)."""
+    spec = json.loads(sys.stdin.buffer.read())
+    nonce = spec.pop("nonce").encode()
+    report_fd = os.dup(1)
+    try:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        os.close(quiet)
+    except OSError:  # no /dev/null in this sandbox: the nonce still guards the report
+        pass
+    sys.stdout = sys.stderr = _Sink()
+    sys.stdin = io.StringIO("")
+    for index, unit in enumerate(spec["units"]):
+        unit["max_output_chars"] = spec["max_output_chars"]
+        result = _run_unit_forked(unit, float(spec["unit_timeout_s"]))
+        result["unit"] = index
+        _write_all(report_fd, nonce + json.dumps(result).encode() + b"\n")
+    os._exit(0)  # skip atexit hooks and finalizers

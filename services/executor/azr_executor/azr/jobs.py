@@ -1,0 +1,253 @@
+"""Harness jobs: pack programs (units) into sandbox jobs, run them, read the reports back.
+
+The AZR logic needs one thing from a sandbox: run a piece of trusted code with some stdin in a
+fresh confined process, under a time and memory limit, optionally on a zygote whose hash seed
+differs from a given one. `JobRunner` names that; `PoolRunner` adapts the executor's pool to it.
+
+Process creation is the cost that matters (a pool job costs several ms natively, a fork inside
+gVisor 14-30 ms), so one job carries many units; the harness forks a pristine child per unit, so
+units still share nothing. Jobs are cut into about `2 * runner.parallelism` chunks to keep every
+zygote busy.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from azr_proto.azr import ExecutionOptions, Reason
+from azr_proto.statuses import RunStatus
+
+__all__ = [
+    "HARNESS_SOURCE",
+    "CallResult",
+    "JobOutcome",
+    "JobRunner",
+    "Unit",
+    "UnitReport",
+    "chunked",
+    "run_units",
+    "same_value",
+]
+
+# The harness file ends by defining `main`; the job calls it.
+HARNESS_SOURCE = (Path(__file__).with_name("harness.py")).read_text() + "\nmain()\n"
+
+MAX_UNITS_PER_JOB = 64
+MAX_JOB_WALL_S = 120.0
+
+_STATUS_REASONS = {
+    RunStatus.RUNTIME_ERROR: Reason.CRASHED,
+    RunStatus.TIMEOUT: Reason.TIMEOUT,
+    RunStatus.MEMORY_LIMIT: Reason.MEMORY_LIMIT,
+    RunStatus.OUTPUT_LIMIT: Reason.OUTPUT_LIMIT,
+    RunStatus.KILLED: Reason.CRASHED,
+}
+_KIND_REASONS = {
+    "program_error": Reason.PROGRAM_ERROR,
+    "input_error": Reason.INPUT_ERROR,
+    "runtime_error": Reason.RUNTIME_ERROR,
+    "output_not_literal": Reason.OUTPUT_NOT_LITERAL,
+    "output_too_long": Reason.OUTPUT_TOO_LONG,
+    "crashed": Reason.CRASHED,
+    "timeout": Reason.TIMEOUT,
+}
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a sandbox says about one run of the harness."""
+
+    status: RunStatus
+    stdout: str
+    hash_seed: int | None = None
+    detail: str = ""
+    cpu_ms: float = 0.0
+
+
+class JobRunner(Protocol):
+    """Runs the harness source with `stdin` in a fresh sandboxed process."""
+
+    @property
+    def parallelism(self) -> int:
+        """How many jobs can run at once (the number of zygotes)."""
+        ...
+
+    async def run(
+        self,
+        code: str,
+        stdin: bytes,
+        *,
+        timeout_s: float,
+        memory_limit_mb: int,
+        avoid_hash_seed: int | None = None,
+    ) -> JobOutcome: ...
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One program and the argument lists to call its entry with."""
+
+    program: str
+    calls: list[str]
+    mode: Literal["sequential", "forked"] = "sequential"
+    reverse: bool = False
+    passes: int = 1
+    stop_on_error: bool = True
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One call's outcome: an output repr, or a failure reason with a message."""
+
+    output: str | None = None
+    reason: Reason | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+@dataclass
+class UnitReport:
+    """One unit's outcome. `failure` is set when the unit as a whole failed (load error,
+    timeout, crash, sandbox fault, corrupt report); `passes` then holds what is known."""
+
+    passes: list[list[CallResult]] = field(default_factory=list)
+    failure: CallResult | None = None
+    hash_seed: int | None = None
+
+
+def chunked(items: Sequence[Any], parallelism: int) -> list[list[Any]]:
+    """Cut `items` into about `2 * parallelism` chunks of at most `MAX_UNITS_PER_JOB`."""
+    if not items:
+        return []
+    n_chunks = max(2 * parallelism, math.ceil(len(items) / MAX_UNITS_PER_JOB))
+    size = max(1, math.ceil(len(items) / n_chunks))
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+async def run_units(
+    runner: JobRunner,
+    units: Sequence[Unit],
+    options: ExecutionOptions,
+    *,
+    avoid_hash_seed: int | None = None,
+) -> list[UnitReport]:
+    """Run `units` in one job; one report per unit, in order. Never raises for program faults.
+
+    Units the job did not report (the job died as a whole) are re-run alone, so one rogue
+    program cannot cost the others their results.
+    """
+    if not units:
+        return []
+    reports, failure = await _run_job(runner, units, options, avoid_hash_seed)
+    missing = [i for i, r in enumerate(reports) if r is None]
+    if missing and len(units) > 1 and failure.reason is not Reason.SANDBOX_ERROR:
+        for i in missing:
+            reports[i] = (
+                await run_units(runner, [units[i]], options, avoid_hash_seed=avoid_hash_seed)
+            )[0]
+    return [r if r is not None else UnitReport(failure=failure) for r in reports]
+
+
+async def _run_job(
+    runner: JobRunner, units: Sequence[Unit], options: ExecutionOptions, avoid: int | None
+) -> tuple[list[UnitReport | None], CallResult]:
+    nonce = "AZR-" + secrets.token_hex(16) + ":"
+    spec = {
+        "nonce": nonce,
+        "max_output_chars": options.max_output_chars,
+        "unit_timeout_s": options.timeout_s,
+        "units": [
+            {
+                "program": u.program,
+                "entry": options.entry,
+                "calls": u.calls,
+                "mode": u.mode,
+                "reverse": u.reverse,
+                "passes": u.passes,
+                "stop_on_error": u.stop_on_error,
+            }
+            for u in units
+        ],
+    }
+    stdin = json.dumps(spec).encode()
+    wall_s = min(MAX_JOB_WALL_S, options.timeout_s * len(units) + 5.0)
+    for _attempt in range(2):  # one retry: a sandbox fault is ours, not the program's
+        outcome = await runner.run(
+            HARNESS_SOURCE,
+            stdin,
+            timeout_s=wall_s,
+            memory_limit_mb=options.memory_limit_mb,
+            avoid_hash_seed=avoid,
+        )
+        if outcome.status is not RunStatus.SANDBOX_ERROR:
+            break
+    reports: list[UnitReport | None] = [None] * len(units)
+    for line in outcome.stdout.splitlines():
+        if not line.startswith(nonce):
+            continue
+        try:
+            index, report = _unit_report(json.loads(line[len(nonce) :]), outcome.hash_seed)
+        except (ValueError, KeyError, TypeError, IndexError):
+            continue
+        if 0 <= index < len(units):
+            reports[index] = report
+    return reports, _job_failure(outcome)
+
+
+def _job_failure(outcome: JobOutcome) -> CallResult:
+    """Why units are missing from a job's report."""
+    if outcome.status is RunStatus.SANDBOX_ERROR:
+        return CallResult(reason=Reason.SANDBOX_ERROR, message=outcome.detail or "sandbox error")
+    if outcome.status is RunStatus.OK:
+        return CallResult(reason=Reason.MALFORMED_RESULT, message="the job wrote no result")
+    reason = _STATUS_REASONS.get(outcome.status, Reason.MALFORMED_RESULT)
+    return CallResult(
+        reason=reason, message=outcome.detail or f"the job ended with status {outcome.status}"
+    )
+
+
+def _unit_report(doc: Any, hash_seed: int | None) -> tuple[int, UnitReport]:
+    index = int(doc["unit"])
+    passes = [[_call_result(r) for r in results] for results in doc["passes"]]
+    load = doc["load"]
+    return index, UnitReport(
+        passes=passes, failure=_call_result(load) if load else None, hash_seed=hash_seed
+    )
+
+
+def _call_result(raw: Any) -> CallResult:
+    if raw is None:  # a call not run (an earlier one failed)
+        return CallResult()
+    if not isinstance(raw, dict):
+        raise TypeError("a call result is an object")
+    if "repr" in raw:
+        if not isinstance(raw["repr"], str):
+            raise TypeError("a repr is a string")
+        return CallResult(output=raw["repr"])
+    reason = _KIND_REASONS.get(str(raw.get("error")), Reason.MALFORMED_RESULT)
+    kind, text = str(raw.get("type", "")), str(raw.get("message", ""))[:1000]
+    if kind == "MemoryError":
+        reason = Reason.MEMORY_LIMIT
+    return CallResult(reason=reason, message=f"{kind}: {text}" if kind else text)
+
+
+def same_value(a: str, b: str) -> bool:
+    """Whether two literal reprs denote equal values (Python `==`: `1 == 1.0`, `(1,) != [1]`).
+
+    Both sides go through `ast.literal_eval`, so only builtin values are compared and no model
+    code runs; a side that is not a literal makes them unequal.
+    """
+    try:
+        return bool(ast.literal_eval(a) == ast.literal_eval(b))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False

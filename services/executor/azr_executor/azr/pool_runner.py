@@ -1,0 +1,47 @@
+"""`PoolRunner`: the executor's `SandboxPool` seen as the `JobRunner` the AZR logic needs."""
+
+from __future__ import annotations
+
+import math
+
+from azr_executor.azr.jobs import JobOutcome
+from azr_executor.sandbox import Job, Limits, SandboxPool
+
+__all__ = ["PoolRunner"]
+
+
+class PoolRunner:
+    """Runs harness jobs on the sandbox pool, under the limits of the AZR request."""
+
+    def __init__(self, pool: SandboxPool) -> None:
+        self._pool = pool
+
+    @property
+    def parallelism(self) -> int:
+        return self._pool.settings.zygotes
+
+    async def run(
+        self,
+        code: str,
+        stdin: bytes,
+        *,
+        timeout_s: float,
+        memory_limit_mb: int,
+        avoid_hash_seed: int | None = None,
+    ) -> JobOutcome:
+        limits = Limits(
+            wall_s=timeout_s,
+            cpu_s=max(1, math.ceil(timeout_s)),
+            memory_mb=memory_limit_mb,
+            # the report of up to 64 programs' calls with their (bounded) output reprs
+            output_bytes=8 << 20,
+        )
+        result = await self._pool.run(
+            Job(code=code, stdin=stdin, limits=limits), avoid_hash_seed=avoid_hash_seed
+        )
+        detail = result.kill_reason or ""
+        if result.exception is not None:
+            detail = f"{result.exception.type}: {result.exception.message}"[:500]
+        elif result.signal is not None:
+            detail = f"killed by signal {result.signal}"
+        return JobOutcome(result.status, result.stdout, result.hash_seed, detail, result.cpu_ms)

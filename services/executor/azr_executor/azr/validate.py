@@ -1,0 +1,179 @@
+"""Validation of proposals: static checks, then two harness jobs per program.
+
+A proposal is valid only when every check below holds, in this order:
+1. the program parses, defines a top-level entry function with at least one parameter, and
+   passes the policy; every input is the argument list of exactly one call (`inputs.py`);
+2. job A (one process): the program is loaded once and its calls run in order, twice over. Every
+   call returns normally with a plain-literal output under the size limit; the second pass must
+   repeat the first (else `state_dependent`: the program keeps state between calls);
+3. job B (another process, on a zygote with a different hash seed): the calls run again, each in
+   its own fork of the loaded program when there are several (or, with
+   `fresh_process_per_call=False`, in reverse order in one process). Outputs must equal job A's
+   by value (else `nondeterministic`).
+Proposals are packed into a few jobs (`jobs.py`); inside a job each program runs in its own fork,
+so process creation is two forks per program plus, for induction, one fork per input in job B.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from azr_proto.azr import (
+    ExecutionOptions,
+    Proposal,
+    Reason,
+    ValidationResult,
+    ValidationStatus,
+)
+
+from azr_executor.azr.inputs import Problem, check_input, check_program
+from azr_executor.azr.jobs import (
+    CallResult,
+    JobRunner,
+    Unit,
+    UnitReport,
+    chunked,
+    run_units,
+    same_value,
+)
+from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
+
+__all__ = ["static_problem", "validate_proposals"]
+
+
+async def validate_proposals(
+    runner: JobRunner, proposals: list[Proposal], options: ExecutionOptions
+) -> list[ValidationResult]:
+    """Validate every proposal concurrently; one result per proposal, in order."""
+    checker = PolicyChecker(options.policy or DEFAULT_POLICY)
+    results: list[ValidationResult | None] = [
+        static_problem(p, options, checker) for p in proposals
+    ]
+    runnable = [(i, p) for i, p in enumerate(proposals) if results[i] is None]
+    await asyncio.gather(
+        *(
+            _validate_chunk(runner, chunk, options, results)
+            for chunk in chunked(runnable, runner.parallelism)
+        )
+    )
+    return [r or _invalid(Reason.MALFORMED_RESULT, "not validated") for r in results]
+
+
+def static_problem(
+    proposal: Proposal, options: ExecutionOptions, checker: PolicyChecker
+) -> ValidationResult | None:
+    """The result of a proposal that fails before any run, else None."""
+    info = check_program(proposal.program, options.entry, checker)
+    if isinstance(info, Problem):
+        return _invalid(info.reason, info.message)
+    for index, source in enumerate(proposal.inputs):
+        problem = check_input(source, options.entry, checker, info.names)
+        if problem:
+            return _invalid(problem.reason, f"input {index}: {problem.message}", index)
+    return None
+
+
+async def _validate_chunk(
+    runner: JobRunner,
+    proposals: list[tuple[int, Proposal]],
+    options: ExecutionOptions,
+    results: list[ValidationResult | None],
+) -> None:
+    """Jobs A then B for a chunk of statically valid proposals; fills `results` in place."""
+    first = await run_units(
+        runner, [Unit(p.program, list(p.inputs), passes=2) for _, p in proposals], options
+    )
+    survivors: dict[int | None, list[tuple[int, Proposal, list[str]]]] = {}
+    for (index, proposal), report in zip(proposals, first, strict=True):
+        outputs, failed = _outputs(report, len(proposal.inputs), passes=2)
+        if failed is None:
+            failed = _state_dependence(outputs)
+        if failed is not None:
+            results[index] = failed
+            continue
+        survivors.setdefault(report.hash_seed, []).append((index, proposal, outputs[0]))
+    for seed, group in survivors.items():  # job B avoids the hash seed job A ran with
+        units = [_second_unit(p, options) for _, p, _ in group]
+        second = await run_units(runner, units, options, avoid_hash_seed=seed)
+        for (index, proposal, first_outputs), report in zip(group, second, strict=True):
+            results[index] = _compare_processes(first_outputs, report, len(proposal.inputs))
+
+
+def _second_unit(proposal: Proposal, options: ExecutionOptions) -> Unit:
+    """Job B's unit: each input in its own fork, or all in reverse order in one process."""
+    inputs = list(proposal.inputs)
+    if len(inputs) > 1 and options.fresh_process_per_call:
+        return Unit(proposal.program, inputs, mode="forked")
+    return Unit(proposal.program, inputs, reverse=True)
+
+
+def _state_dependence(outputs: list[list[str]]) -> ValidationResult | None:
+    for index, (once, twice) in enumerate(zip(outputs[0], outputs[1], strict=True)):
+        if not same_value(once, twice):
+            return _invalid(
+                Reason.STATE_DEPENDENT,
+                f"input {index}: the second call in the same process returned "
+                f"{_clip(twice)} instead of {_clip(once)}",
+                index,
+            )
+    return None
+
+
+def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> ValidationResult:
+    again, failed = _outputs(report, n, passes=1)
+    if failed:
+        if failed.status is ValidationStatus.INVALID and failed.reason not in (
+            Reason.TIMEOUT,
+            Reason.MEMORY_LIMIT,
+        ):
+            failed.reason = Reason.NONDETERMINISTIC
+            failed.message = f"passed in one process, failed in another: {failed.message}"
+        return failed
+    for index in range(n):
+        if not same_value(outputs[index], again[0][index]):
+            return _invalid(
+                Reason.NONDETERMINISTIC,
+                f"input {index}: {_clip(outputs[index])} in one process, "
+                f"{_clip(again[0][index])} in another (different hash seed"
+                + (", fresh process per call)" if n > 1 else ")"),
+                index,
+            )
+    return ValidationResult(status=ValidationStatus.VALID, outputs=outputs, message="valid")
+
+
+def _outputs(
+    report: UnitReport, n: int, *, passes: int
+) -> tuple[list[list[str]], ValidationResult | None]:
+    """The outputs of every pass, or the result that invalidates the proposal."""
+    if report.failure:
+        return [], _from_call(report.failure, None)
+    for results in report.passes:
+        for index, result in enumerate(results):
+            if result.reason is not None:
+                return [], _from_call(result, index)
+    outputs = [[r.output for r in results] for results in report.passes]
+    if len(outputs) != passes or any(len(row) != n or None in row for row in outputs):
+        return [], _invalid(Reason.MALFORMED_RESULT, "the job reported too few results")
+    return [[o for o in row if o is not None] for row in outputs], None
+
+
+def _from_call(result: CallResult, index: int | None) -> ValidationResult:
+    reason = result.reason or Reason.MALFORMED_RESULT
+    prefix = f"input {index}: " if index is not None else ""
+    if reason is Reason.SANDBOX_ERROR:
+        return ValidationResult(
+            status=ValidationStatus.SANDBOX_ERROR,
+            reason=reason,
+            message=f"sandbox error (retry): {result.message}",
+        )
+    return _invalid(reason, prefix + result.message, index)
+
+
+def _invalid(reason: Reason, message: str, index: int | None = None) -> ValidationResult:
+    return ValidationResult(
+        status=ValidationStatus.INVALID, reason=reason, message=message, input_index=index
+    )
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,79 @@
+"""Turns wire requests into sandbox jobs and sandbox results into wire results."""
+
+from __future__ import annotations
+
+import math
+
+from azr_proto.executor import ExceptionInfo, RunLimits, RunRequest, RunResult
+
+from azr_executor.errors import InvalidRequest
+from azr_executor.sandbox import Job, JobResult, Limits
+from azr_executor.settings import ExecutorSettings
+
+__all__ = ["job_from_request", "resolve_limits", "to_wire"]
+
+
+def resolve_limits(limits: RunLimits, settings: ExecutorSettings) -> Limits:
+    """Fill unset limits from the settings; refuse (422) any above the service's maxima."""
+    s = settings
+    chosen = {
+        "wall_timeout_s": (limits.wall_timeout_s, s.wall_timeout_s, s.max_wall_timeout_s),
+        "cpu_timeout_s": (limits.cpu_timeout_s, s.cpu_timeout_s, s.max_cpu_timeout_s),
+        "memory_limit_mb": (limits.memory_limit_mb, s.memory_limit_mb, s.max_memory_limit_mb),
+        "output_limit_bytes": (limits.output_limit_bytes, s.output_limit_bytes, s.max_output_limit_bytes),
+        "processes": (limits.processes, s.processes, s.max_processes),
+        "open_files": (limits.open_files, s.open_files, s.max_open_files),
+        "file_size_mb": (limits.file_size_mb, s.file_size_mb, s.max_file_size_mb),
+    }  # fmt: skip
+    values: dict[str, float] = {}
+    for name, (asked, default, maximum) in chosen.items():
+        if asked is not None and asked > maximum:
+            raise InvalidRequest(f"limits.{name}={asked} is above this service's maximum {maximum}")
+        values[name] = asked if asked is not None else default
+    wall = float(values["wall_timeout_s"])
+    # The CPU limit never outlasts the wall limit by more than a second: rlimits are whole seconds.
+    cpu = int(min(values["cpu_timeout_s"], math.ceil(wall) + 1))
+    return Limits(
+        wall_s=wall,
+        cpu_s=max(1, cpu),
+        memory_mb=int(values["memory_limit_mb"]),
+        output_bytes=int(values["output_limit_bytes"]),
+        processes=int(values["processes"]),
+        open_files=int(values["open_files"]),
+        file_size_mb=int(values["file_size_mb"]),
+    )
+
+
+def job_from_request(req: RunRequest, settings: ExecutorSettings) -> Job:
+    """A sandbox job for one run request (422 on limits over the maxima or oversized code)."""
+    code_bytes = req.code.encode()
+    if len(code_bytes) > settings.max_code_bytes:
+        raise InvalidRequest(
+            f"code is {len(code_bytes)} bytes; the limit is {settings.max_code_bytes}"
+        )
+    return Job(
+        code=req.code,
+        stdin=req.stdin.encode(),
+        files={name: text.encode() for name, text in req.files.items()},
+        limits=resolve_limits(req.limits, settings),
+    )
+
+
+def to_wire(result: JobResult) -> RunResult:
+    """The wire form of a sandbox result."""
+    exc = result.exception
+    return RunResult(
+        status=result.status,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        truncated=result.truncated,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        exception=ExceptionInfo(type=exc.type, message=exc.message, traceback=exc.traceback)
+        if exc
+        else None,
+        wall_ms=round(result.wall_ms, 3),
+        cpu_ms=round(result.cpu_ms, 3),
+        peak_rss_kb=result.peak_rss_kb,
+        queue_ms=round(result.queue_ms, 3),
+    )

@@ -1,0 +1,115 @@
+"""What the pool runs and what it answers: `Limits`, `Job`, `ExceptionInfo`, `JobResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from azr_proto.statuses import RunStatus
+
+__all__ = ["ExceptionInfo", "Job", "JobResult", "Limits"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of one run. The wall limit is enforced by the zygote; the rest by rlimits."""
+
+    wall_s: float = 10.0
+    cpu_s: int = 10
+    memory_mb: int = 512
+    output_bytes: int = 64 * 1024  # per stream; past it the run ends with `output_limit`
+    processes: int = 32  # RLIMIT_NPROC of the run's sandbox uid (threads count too)
+    open_files: int = 64
+    file_size_mb: int = 16
+
+    def as_tuple(self) -> tuple[float, int, int, int, int, int, int]:
+        """The wire order the zygote expects."""
+        return (
+            float(self.wall_s),
+            int(self.cpu_s),
+            int(self.memory_mb),
+            int(self.output_bytes),
+            int(self.processes),
+            int(self.open_files),
+            int(self.file_size_mb),
+        )
+
+
+@dataclass(slots=True)
+class Job:
+    """One program run: code, stdin, files written into its working directory, limits."""
+
+    code: str
+    stdin: bytes = b""
+    files: dict[str, bytes] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionInfo:
+    """An uncaught exception of the program, as the program's own process reported it."""
+
+    type: str
+    message: str
+    traceback: str
+
+
+@dataclass(slots=True)
+class JobResult:
+    """The outcome of one run. Exactly one status; `sandbox_error` is never the program's fault."""
+
+    status: RunStatus
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    exit_code: int | None = None
+    signal: int | None = None
+    exception: ExceptionInfo | None = None
+    wall_ms: float = 0.0
+    cpu_ms: float = 0.0
+    peak_rss_kb: int = 0
+    queue_ms: float = 0.0
+    hash_seed: int = 0
+    kill_reason: str | None = None  # wall, cpu, output, memory, signal, confinement, zygote
+
+    @classmethod
+    def sandbox_error(cls, detail: str, *, queue_ms: float = 0.0, hash_seed: int = 0) -> JobResult:
+        """An infrastructure fault: the run did not happen, or its result was lost."""
+        return cls(
+            status=RunStatus.SANDBOX_ERROR,
+            stderr=detail,
+            queue_ms=queue_ms,
+            hash_seed=hash_seed,
+            kill_reason="zygote",
+        )
+
+    @classmethod
+    def from_zygote(cls, raw: dict[str, Any], *, queue_ms: float, hash_seed: int) -> JobResult:
+        """Build a result from the zygote's JSON answer (validated field by field)."""
+        exc = raw.get("exception")
+        info = None
+        if isinstance(exc, dict):
+            info = ExceptionInfo(
+                type=str(exc.get("type", "")),
+                message=str(exc.get("message", "")),
+                traceback=str(exc.get("traceback", "")),
+            )
+        return cls(
+            status=RunStatus(raw["status"]),
+            stdout=str(raw.get("stdout", "")),
+            stderr=str(raw.get("stderr", "")),
+            truncated=bool(raw.get("truncated", False)),
+            exit_code=_opt_int(raw.get("exit_code")),
+            signal=_opt_int(raw.get("signal")),
+            exception=info,
+            wall_ms=float(raw.get("wall_ms", 0.0)),
+            cpu_ms=float(raw.get("cpu_ms", 0.0)),
+            peak_rss_kb=int(raw.get("peak_rss_kb", 0)),
+            queue_ms=queue_ms,
+            hash_seed=hash_seed,
+            kill_reason=raw.get("reason") if isinstance(raw.get("reason"), str) else None,
+        )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)

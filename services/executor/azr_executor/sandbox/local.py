@@ -1,0 +1,242 @@
+"""One zygote process seen from the server: start it, feed it jobs, read its results.
+
+The server talks to a zygote over its stdin/stdout pipes: jobs go down as 4-byte length-prefixed
+`marshal` frames (the zygote trusts the server), results come back as length-prefixed JSON (the
+server does not trust anything that ran next to submitted code, so no `marshal.loads` here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import marshal
+import os
+import signal
+import struct
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azr_executor.sandbox.jobs import Job
+
+__all__ = ["ZygoteConfig", "ZygoteDied", "ZygoteProcess"]
+
+logger = logging.getLogger(__name__)
+
+CHILD_SCRIPT = Path(__file__).with_name("child.py")
+_MAX_FRAME = 64 << 20
+
+
+class ZygoteDied(Exception):
+    """The zygote exited or broke its protocol; its in-flight jobs are lost."""
+
+
+@dataclass(slots=True)
+class ZygoteConfig:
+    """How to start one zygote."""
+
+    index: int
+    hash_seed: int
+    uid: int | None
+    work_root: str
+    command_prefix: list[str]  # e.g. runsc ... do; empty in process mode
+    python: str
+    preload: list[str]
+    scratch_mb: int
+    scratch_inodes: int
+    private_mounts: bool
+    seccomp: bool
+    spare: bool = False
+
+    def argv(self) -> list[str]:
+        cfg = {
+            "uid": self.uid,
+            "work_root": self.work_root,
+            "preload": self.preload,
+            "scratch_mb": self.scratch_mb,
+            "scratch_inodes": self.scratch_inodes,
+            "private_mounts": self.private_mounts,
+            "seccomp": self.seccomp,
+            "gvisor": bool(self.command_prefix),
+        }
+        return [*self.command_prefix, self.python, "-s", "-S", "-P", str(CHILD_SCRIPT),
+                json.dumps(cfg)]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        # Nothing of the server's environment (tokens, database URLs) reaches a zygote.
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONHASHSEED": str(self.hash_seed),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+
+@dataclass(slots=True)
+class _InFlight:
+    job_id: int
+    future: asyncio.Future[tuple[dict[str, Any], float]]
+    t_submit: float
+    wall_s: float
+
+
+@dataclass
+class ZygoteProcess:
+    """A running zygote and the jobs it has been sent but not yet answered (in order)."""
+
+    config: ZygoteConfig
+    proc: asyncio.subprocess.Process
+    pid_inside: int
+    inflight: deque[_InFlight] = field(default_factory=deque)
+    last_progress: float = 0.0
+    alive: bool = True
+    _reader: asyncio.Task[None] | None = None
+    _stderr_task: asyncio.Task[None] | None = None
+    _next_id: int = 0
+
+    @classmethod
+    async def spawn(cls, config: ZygoteConfig, *, ready_timeout_s: float = 60.0) -> ZygoteProcess:
+        """Start the zygote and wait for its `ready` frame."""
+        proc = await asyncio.create_subprocess_exec(
+            *config.argv(),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=config.env(),
+            start_new_session=True,
+            limit=_MAX_FRAME,
+        )
+        try:
+            hello = await asyncio.wait_for(_read_frame(proc), ready_timeout_s)
+        except (TimeoutError, ZygoteDied, ValueError) as exc:
+            _kill(proc)
+            await proc.wait()
+            err = b""
+            if proc.stderr is not None:
+                with contextlib.suppress(Exception):
+                    err = await asyncio.wait_for(proc.stderr.read(4000), 1)
+            raise ZygoteDied(
+                f"zygote {config.index} did not start: {exc!r} {err.decode()!r}"
+            ) from None
+        if hello.get("status") != "ready":
+            _kill(proc)
+            raise ZygoteDied(f"zygote {config.index} sent {hello!r} instead of ready")
+        for warning in hello.get("warnings", []):
+            logger.warning("zygote=%d %s", config.index, warning)
+        zyg = cls(config=config, proc=proc, pid_inside=int(hello["pid"]))
+        zyg.last_progress = asyncio.get_running_loop().time()
+        zyg._reader = asyncio.create_task(zyg._read_results())
+        zyg._stderr_task = asyncio.create_task(zyg._log_stderr())
+        return zyg
+
+    @property
+    def hash_seed(self) -> int:
+        return self.config.hash_seed
+
+    def submit(self, job: Job) -> asyncio.Future[tuple[dict[str, Any], float]]:
+        """Send one job; the future resolves to (raw result, submit time)."""
+        if not self.alive or self.proc.stdin is None:
+            raise ZygoteDied(f"zygote {self.config.index} is gone")
+        loop = asyncio.get_running_loop()
+        self._next_id += 1
+        msg = ("run", self._next_id, job.code, job.stdin, tuple(job.files.items()),
+               job.limits.as_tuple(), 0)  # fmt: skip
+        payload = marshal.dumps(msg)
+        if not self.inflight:
+            self.last_progress = loop.time()
+        self.proc.stdin.write(struct.pack("<I", len(payload)) + payload)
+        fut: asyncio.Future[tuple[dict[str, Any], float]] = loop.create_future()
+        self.inflight.append(_InFlight(self._next_id, fut, loop.time(), job.limits.wall_s))
+        return fut
+
+    async def stats(self) -> dict[str, Any]:
+        """Ask the zygote about its scratch root and stray children (for tests and /readyz)."""
+        if not self.alive or self.proc.stdin is None:
+            raise ZygoteDied(f"zygote {self.config.index} is gone")
+        loop = asyncio.get_running_loop()
+        payload = marshal.dumps(("stats", 0))
+        self.proc.stdin.write(struct.pack("<I", len(payload)) + payload)
+        fut: asyncio.Future[tuple[dict[str, Any], float]] = loop.create_future()
+        self.inflight.append(_InFlight(0, fut, loop.time(), 5.0))
+        raw, _ = await fut
+        return raw
+
+    def overdue(self, now: float, grace_s: float) -> bool:
+        """True when the head job has run far past its wall limit: the zygote is stuck."""
+        if not self.inflight:
+            return False
+        return now - self.last_progress > self.inflight[0].wall_s + grace_s
+
+    async def _read_results(self) -> None:
+        try:
+            while True:
+                raw = await _read_frame(self.proc)
+                self.last_progress = asyncio.get_running_loop().time()
+                if not self.inflight:
+                    raise ZygoteDied("result without a job")
+                item = self.inflight.popleft()
+                if not item.future.done():
+                    item.future.set_result((raw, item.t_submit))
+        except (ZygoteDied, ValueError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            self._fail_all(f"zygote {self.config.index} died: {exc}")
+        except asyncio.CancelledError:
+            self._fail_all(f"zygote {self.config.index} stopped")
+            raise
+
+    def _fail_all(self, reason: str) -> None:
+        self.alive = False
+        while self.inflight:
+            item = self.inflight.popleft()
+            if not item.future.done():
+                item.future.set_exception(ZygoteDied(reason))
+
+    async def _log_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        with contextlib.suppress(Exception):
+            while line := await self.proc.stderr.readline():
+                logger.warning(
+                    "zygote=%d stderr: %s",
+                    self.config.index,
+                    line[:500].decode(errors="replace").rstrip(),
+                )
+
+    async def close(self) -> None:
+        """Kill the zygote (and, through it, every run it was serving) and reap it."""
+        self.alive = False
+        _kill(self.proc)
+        with contextlib.suppress(ProcessLookupError):
+            await self.proc.wait()
+        for task in (self._reader, self._stderr_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._fail_all(f"zygote {self.config.index} closed")
+
+
+async def _read_frame(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    assert proc.stdout is not None
+    try:
+        header = await proc.stdout.readexactly(4)
+    except asyncio.IncompleteReadError:
+        raise ZygoteDied("end of stream") from None
+    (size,) = struct.unpack("<I", header)
+    if size > _MAX_FRAME:
+        raise ZygoteDied(f"frame of {size} bytes")
+    data = await proc.stdout.readexactly(size)
+    value = json.loads(data)
+    if not isinstance(value, dict):
+        raise ZygoteDied("frame is not an object")
+    return value
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    # The zygote leads its own session: kill the group (runsc's helpers, the zygote itself);
+    # the zygote's runs die with it through PR_SET_PDEATHSIG and the next zygote's uid sweep.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()

@@ -1,0 +1,338 @@
+"""The zygote pool: admission, dispatch to zygotes, replacement of dead ones, metrics hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from azr_proto.statuses import RunStatus
+
+from azr_executor.errors import Overloaded
+from azr_executor.sandbox.gvisor import runsc_prefix
+from azr_executor.sandbox.jobs import Job, JobResult
+from azr_executor.sandbox.local import ZygoteConfig, ZygoteDied, ZygoteProcess
+from azr_executor.settings import ExecutorSettings
+
+__all__ = ["SandboxPool"]
+
+logger = logging.getLogger(__name__)
+
+_STUCK_GRACE_S = 5.0
+_UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)  # a zygote silent this long past a run's wall limit is killed and replaced
+
+
+@dataclass(slots=True)
+class _Pending:
+    job: Job
+    future: asyncio.Future[JobResult]
+    avoid_hash_seed: int | None
+    t_admit: float
+
+
+class SandboxPool:
+    """Runs jobs on a pool of zygotes; `async with SandboxPool.start(settings) as pool`.
+
+    Each zygote has its own random PYTHONHASHSEED (`JobResult.hash_seed`). `run(job,
+    avoid_hash_seed=s)` runs the job on a zygote whose seed differs from `s`; with a single
+    zygote, a spare zygote (settings.spare_zygote) serves exactly those jobs.
+    """
+
+    def __init__(self, settings: ExecutorSettings) -> None:
+        self.settings = settings
+        self._zygotes: list[ZygoteProcess | None] = []
+        self._pending: deque[_Pending] = deque()
+        self._admitted = 0
+        self._closing = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._root = settings.resolved_work_root()
+        self._uid_locks: dict[int, int] = {}  # zygote index -> fd of its held uid lock
+        self._uids: dict[int, int] = {}
+        self.on_result: Callable[[JobResult], None] | None = None
+        self.on_zygote_death: Callable[[], None] | None = None
+
+    # ---- lifecycle
+
+    @classmethod
+    @asynccontextmanager
+    async def start(cls, settings: ExecutorSettings) -> AsyncIterator[SandboxPool]:
+        """Start every zygote, yield the ready pool, and stop them all on exit."""
+        pool = cls(settings)
+        await pool._start()
+        try:
+            yield pool
+        finally:
+            await pool.close()
+
+    async def _start(self) -> None:
+        count = self.settings.zygotes + (1 if self._wants_spare() else 0)
+        self._zygotes = [None] * count
+        try:
+            spawned = await asyncio.gather(*(self._spawn(i) for i in range(count)))
+        except BaseException:
+            await self.close()
+            raise
+        self._zygotes = list(spawned)
+        self._watchdog = asyncio.create_task(self._watch())
+
+    def _wants_spare(self) -> bool:
+        return self.settings.spare_zygote and self.settings.zygotes == 1
+
+    async def _spawn(self, index: int) -> ZygoteProcess:
+        s = self.settings
+        root = os.geteuid() == 0
+        taken = {z.hash_seed for z in self._zygotes if z is not None}
+        seed = secrets.randbelow(2**32 - 1) + 1
+        while seed in taken:
+            seed = secrets.randbelow(2**32 - 1) + 1
+        prefix: list[str] = []
+        if s.sandbox == "gvisor":
+            prefix = runsc_prefix(s.runsc, self._root / "state", index)
+        config = ZygoteConfig(
+            index=index,
+            hash_seed=seed,
+            uid=self._claim_uid(index) if root else None,
+            work_root=str(self._root / f"z{index}"),
+            command_prefix=prefix,
+            python=s.python,
+            preload=list(s.preload),
+            scratch_mb=s.scratch_mb,
+            scratch_inodes=s.scratch_inodes,
+            private_mounts=s.private_mounts and root,
+            seccomp=s.seccomp,
+            spare=self._wants_spare() and index == s.zygotes,
+        )
+        Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
+        return await ZygoteProcess.spawn(config)
+
+    def _claim_uid(self, index: int) -> int:
+        """A sandbox uid no other pool on this host uses: an flock per uid, held while we live.
+
+        Every zygote kills all processes of its uid after each run, so two pools (two services,
+        two test sessions) must never share one.
+        """
+        if index in self._uids:
+            return self._uids[index]
+        lock_dir = Path("/run/azr-executor-uids")
+        lock_dir.mkdir(mode=0o700, exist_ok=True)
+        taken = set(self._uids.values())
+        base = self.settings.sandbox_uid_base
+        for uid in range(base, base + _UID_SPAN):
+            if uid in taken:
+                continue
+            fd = os.open(lock_dir / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._uid_locks[index], self._uids[index] = fd, uid
+            return uid
+        raise OSError(f"no free sandbox uid in [{base}, {base + _UID_SPAN})")
+
+    async def close(self) -> None:
+        """Stop the zygotes; every pending or in-flight job ends as `sandbox_error`."""
+        self._closing = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*(z.close() for z in self._zygotes if z is not None))
+        for fd in self._uid_locks.values():
+            os.close(fd)
+        self._uid_locks.clear()
+        while self._pending:
+            item = self._pending.popleft()
+            if not item.future.done():
+                item.future.set_result(JobResult.sandbox_error("the executor is shutting down"))
+
+    # ---- admission and running
+
+    @property
+    def queue_depth(self) -> int:
+        """Runs admitted and not finished (queued or running)."""
+        return self._admitted
+
+    @property
+    def hash_seeds(self) -> list[int]:
+        """The hash seed of each live zygote."""
+        return [z.hash_seed for z in self._zygotes if z is not None and z.alive]
+
+    def check_capacity(self, n: int) -> None:
+        """Raise `Overloaded` when `n` more runs would overflow the queue bound."""
+        if self._closing:
+            raise Overloaded("the executor is shutting down", self.settings.retry_after_s)
+        if self._admitted + n > self.settings.max_queue:
+            raise Overloaded(
+                f"queue full ({self._admitted} runs admitted, bound {self.settings.max_queue})",
+                self.settings.retry_after_s,
+            )
+
+    async def run(self, job: Job, *, avoid_hash_seed: int | None = None) -> JobResult:
+        """Run one job. Raises `Overloaded` when the queue is full; faults become sandbox_error."""
+        self.check_capacity(1)
+        return await self._run_admitted(job, avoid_hash_seed)
+
+    async def run_many(self, jobs: Sequence[Job]) -> list[JobResult]:
+        """Run independent jobs (admitted all at once or not at all); results in order."""
+        self.check_capacity(len(jobs))
+        return list(await asyncio.gather(*(self._run_admitted(job, None) for job in jobs)))
+
+    async def _run_admitted(self, job: Job, avoid_hash_seed: int | None) -> JobResult:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[JobResult] = loop.create_future()
+        self._admitted += 1
+        try:
+            self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time()))
+            self._pump()
+            result = await future
+        finally:
+            self._admitted -= 1
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    def _eligible(self, zyg: ZygoteProcess, item: _Pending) -> bool:
+        if item.avoid_hash_seed is None:
+            return not zyg.config.spare
+        return zyg.hash_seed != item.avoid_hash_seed
+
+    def _pump(self) -> None:
+        """Move pending jobs into zygotes with room in their window, least loaded first."""
+        window = self.settings.zygote_window
+        while self._pending:
+            live = [z for z in self._zygotes if z is not None and z.alive]
+            placed = False
+            for zyg in sorted(live, key=lambda z: len(z.inflight)):
+                if len(zyg.inflight) >= window:
+                    continue
+                for i, item in enumerate(self._pending):
+                    if i >= 256:
+                        break
+                    if self._eligible(zyg, item):
+                        del self._pending[i]
+                        self._dispatch(zyg, item)
+                        placed = True
+                        break
+                if placed:
+                    break
+            if not placed:
+                return
+
+    def _dispatch(self, zyg: ZygoteProcess, item: _Pending) -> None:
+        try:
+            fut = zyg.submit(item.job)
+        except (ZygoteDied, ConnectionError, RuntimeError) as exc:
+            item.future.set_result(JobResult.sandbox_error(str(exc), hash_seed=zyg.hash_seed))
+            return
+        fut.add_done_callback(lambda f: self._finish(zyg, item, f))
+
+    def _finish(self, zyg: ZygoteProcess, item: _Pending, fut: asyncio.Future[Any]) -> None:
+        now = asyncio.get_running_loop().time()
+        elapsed_ms = (now - item.t_admit) * 1000.0
+        if item.future.done():
+            pass
+        elif fut.cancelled() or fut.exception() is not None:
+            detail = "zygote stopped" if fut.cancelled() else str(fut.exception())
+            item.future.set_result(
+                JobResult.sandbox_error(detail, queue_ms=elapsed_ms, hash_seed=zyg.hash_seed)
+            )
+            self._replace(zyg)
+        else:
+            raw, _t_submit = fut.result()
+            service_ms = float(raw.get("service_ms", 0.0))
+            queue_ms = max(0.0, elapsed_ms - service_ms)
+            try:
+                result = JobResult.from_zygote(raw, queue_ms=queue_ms, hash_seed=zyg.hash_seed)
+            except (KeyError, ValueError, TypeError) as exc:
+                result = JobResult.sandbox_error(f"bad zygote answer: {exc}", queue_ms=queue_ms)
+            item.future.set_result(result)
+        self._pump()
+
+    # ---- failure handling
+
+    def _replace(self, zyg: ZygoteProcess) -> None:
+        index = zyg.config.index
+        if self._closing or index >= len(self._zygotes) or self._zygotes[index] is not zyg:
+            return
+        self._zygotes[index] = None
+        if self.on_zygote_death is not None:
+            self.on_zygote_death()
+        task = asyncio.create_task(self._respawn(zyg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _respawn(self, dead: ZygoteProcess) -> None:
+        index = dead.config.index
+        logger.warning("zygote=%d died; replacing it", index)
+        await dead.close()
+        delay = 0.1
+        while not self._closing:
+            try:
+                self._zygotes[index] = await self._spawn(index)
+                self._pump()
+                return
+            except (ZygoteDied, OSError) as exc:
+                logger.error("zygote=%d restart failed: %s", index, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.5)
+            now = loop.time()
+            for zyg in list(self._zygotes):
+                if zyg is None:
+                    continue
+                if not zyg.alive or zyg.proc.returncode is not None:
+                    zyg.alive = False
+                    self._replace(zyg)
+                elif zyg.overdue(now, _STUCK_GRACE_S):
+                    logger.error(
+                        "zygote=%d stuck past its wall limit; killing it", zyg.config.index
+                    )
+                    await zyg.close()
+                    self._replace(zyg)
+            # Jobs only some zygote may take (avoid_hash_seed) wait for one to come back.
+            self._pump()
+
+    async def zygote_stats(self) -> list[dict[str, Any]]:
+        """Each live zygote's view of its scratch root and stray children."""
+        out = []
+        for zyg in self._zygotes:
+            if zyg is not None and zyg.alive:
+                stats = await zyg.stats()
+                stats["index"] = zyg.config.index
+                stats["uid"] = zyg.config.uid
+                out.append(stats)
+        return out
+
+    def sandbox_uids(self) -> list[int]:
+        """The uids runs execute as (empty when the service is not root)."""
+        return [z.config.uid for z in self._zygotes if z is not None and z.config.uid is not None]
+
+    @property
+    def ready(self) -> bool:
+        """True when at least one general-purpose zygote is alive."""
+        return any(z is not None and z.alive and not z.config.spare for z in self._zygotes)
+
+
+def status_counts(results: Sequence[JobResult]) -> dict[RunStatus, int]:
+    """How many results have each status (for the per-request log line)."""
+    counts: dict[RunStatus, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts

@@ -1,0 +1,204 @@
+"""`/v1/run` and `/v1/run/batch` against a real executor server (process mode)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from azr_executor.sandbox import Job, Limits, SandboxPool
+from azr_executor.settings import ExecutorSettings
+from azr_proto.executor import RunLimits, RunRequest
+from azr_proto.executor_client import ExecutorClient
+from azr_proto.statuses import RunStatus
+
+
+async def test_run_returns_stdout_and_timings(executor_server):
+    async with ExecutorClient(executor_server.url) as client:
+        result = await client.run(RunRequest(code="print(6 * 7)"))
+    assert result.status is RunStatus.OK
+    assert result.stdout == "42\n"
+    assert result.exit_code == 0
+    assert result.wall_ms > 0 and result.cpu_ms >= 0 and result.peak_rss_kb > 0
+    assert result.queue_ms >= 0
+
+
+async def test_uncaught_exception_is_runtime_error_with_traceback(executor_server):
+    async with ExecutorClient(executor_server.url) as client:
+        result = await client.run(RunRequest(code="def g():\n    raise KeyError('nope')\ng()\n"))
+    assert result.status is RunStatus.RUNTIME_ERROR
+    assert result.exception is not None
+    assert result.exception.type == "KeyError"
+    assert result.exception.message == "'nope'"
+    assert "line 2, in g" in result.exception.traceback
+    assert result.exit_code == 1
+
+
+async def test_stdin_and_files_reach_the_program(executor_server):
+    code = "import sys\nprint(sys.stdin.read().upper(), open('data/in.txt').read())"
+    req = RunRequest(code=code, stdin="abc", files={"data/in.txt": "xyz"})
+    async with ExecutorClient(executor_server.url) as client:
+        result = await client.run(req)
+    assert result.status is RunStatus.OK, result
+    assert result.stdout == "ABC xyz\n"
+
+
+async def test_exit_codes_follow_python_semantics(executor_server):
+    async with ExecutorClient(executor_server.url) as client:
+        ok = await client.run(RunRequest(code="import sys\nprint('x')\nsys.exit(0)"))
+        bad = await client.run(RunRequest(code="import sys\nsys.exit(3)"))
+        msg = await client.run(RunRequest(code="exit('bye')"))
+    assert ok.status is RunStatus.OK and ok.stdout == "x\n"
+    assert bad.status is RunStatus.RUNTIME_ERROR and bad.exit_code == 3
+    assert msg.status is RunStatus.RUNTIME_ERROR and msg.stderr == "bye\n"
+
+
+async def test_wall_timeout_kills_the_run(executor_server):
+    req = RunRequest(code="import time\ntime.sleep(30)", limits=RunLimits(wall_timeout_s=0.5))
+    async with ExecutorClient(executor_server.url) as client:
+        result = await client.run(req)
+    assert result.status is RunStatus.TIMEOUT
+    assert 400 < result.wall_ms < 3000
+
+
+async def test_batch_returns_results_in_order(executor_server):
+    runs = [RunRequest(code=f"print({i} * {i})") for i in range(40)]
+    runs[7] = RunRequest(code="1/0")
+    async with ExecutorClient(executor_server.url) as client:
+        answer = await client.run_batch(runs)
+    assert len(answer.results) == 40
+    for i, res in enumerate(answer.results):
+        if i == 7:
+            assert res.status is RunStatus.RUNTIME_ERROR
+            assert res.exception is not None and res.exception.type == "ZeroDivisionError"
+        else:
+            assert res.status is RunStatus.OK and res.stdout == f"{i * i}\n"
+
+
+async def test_job_may_fork_children_that_die_with_it(executor_server):
+    code = (
+        "import os\n"
+        "pids = []\n"
+        "for i in range(3):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(10 + i)\n"
+        "    pids.append(pid)\n"
+        "print(sorted(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids))\n"
+    )
+    async with ExecutorClient(executor_server.url) as client:
+        result = await client.run(RunRequest(code=code))
+    assert result.status is RunStatus.OK, result
+    assert result.stdout == "[10, 11, 12]\n"
+
+
+def test_each_zygote_has_its_own_hash_seed(executor_server):
+    seeds = executor_server.pool.hash_seeds
+    assert len(seeds) == len(set(seeds)) == 2
+    first = executor_server.run("print(hash('azr'))")
+    other = executor_server.call(
+        executor_server.pool.run(Job(code="print(hash('azr'))"), avoid_hash_seed=first.hash_seed)
+    )
+    assert other.hash_seed != first.hash_seed
+    assert other.stdout != first.stdout  # str hashes follow PYTHONHASHSEED
+
+
+def test_avoid_hash_seed_works_with_a_single_zygote(tmp_path):
+    async def scenario() -> tuple[int, int, list[int]]:
+        settings = ExecutorSettings(zygotes=1, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            a = await pool.run(Job(code="pass"))
+            b = await pool.run(Job(code="pass"), avoid_hash_seed=a.hash_seed)
+            c = await pool.run(Job(code="pass"))  # general jobs stay off the spare
+            return a.hash_seed, b.hash_seed, [c.hash_seed, *pool.hash_seeds]
+
+    a, b, rest = asyncio.run(scenario())
+    assert a != b
+    assert rest[0] == a
+    assert sorted(rest[1:]) == sorted([a, b])
+
+
+def test_queue_bound_answers_429_with_retry_after(tmp_path):
+    from azr_executor.app import create_app
+
+    settings = ExecutorSettings(zygotes=1, max_queue=2, work_root=tmp_path if _not_root() else None)
+    app = create_app(settings)
+
+    async def scenario() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                body = {"runs": [{"code": "pass"}] * 3}
+                return await http.post("/v1/run/batch", json=body)
+
+    resp = asyncio.run(scenario())
+    assert resp.status_code == 429
+    assert resp.headers["retry-after"] == "1"
+    assert resp.json()["code"] == "overloaded"
+
+
+def test_metrics_count_runs_by_status(executor_server):
+    executor_server.run("raise SystemExit(2)")
+    text = httpx.get(executor_server.url + "/metrics").text
+    assert 'azr_executor_runs_total{status="runtime_error"}' in text
+    assert "azr_executor_queue_depth" in text
+    assert "azr_executor_run_wall_seconds_bucket" in text
+
+
+def test_health_and_readiness(executor_server):
+    assert httpx.get(executor_server.url + "/healthz").json()["status"] == "ok"
+    assert httpx.get(executor_server.url + "/readyz").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "JSON"),
+        (b'{"code": "print(1)\\u0000"}', "NUL"),
+        (b'{"code": 12}', "valid string"),
+        (b'{"code": "x", "limits": {"wall_timeout_s": 1e12}}', "wall_timeout_s"),
+        (b'{"code": "x", "limits": {"memory_limit_mb": 999999}}', "maximum"),
+        (b'{"code": "x", "limits": {"cpu_timeout_s": -1}}', "cpu_timeout_s"),
+        (b'{"code": "x", "files": {"../escape": "x"}}', "relative path"),
+        (b'{"code": "x", "surprise": 1}', "surprise"),
+        (b"\xff\xfe\x00garbage", "JSON"),
+        (b'{"runs": []}', "code"),
+    ],
+)
+def test_bad_input_gets_a_clear_422(executor_server, body, fragment):
+    resp = httpx.post(
+        executor_server.url + "/v1/run", content=body, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 422, resp.text
+    payload = resp.json()
+    assert payload["code"] == "invalid_request"
+    assert fragment in payload["detail"]
+
+
+def test_oversized_code_is_refused(executor_server):
+    code = "#" * (executor_server.settings.max_code_bytes + 10)
+    resp = httpx.post(executor_server.url + "/v1/run", json={"code": code})
+    assert resp.status_code == 422
+    assert "code" in resp.json()["detail"]
+
+
+def test_batch_over_the_limit_is_413(executor_server):
+    n = executor_server.settings.max_batch + 1
+    resp = httpx.post(executor_server.url + "/v1/run/batch", json={"runs": [{"code": ""}] * n})
+    assert resp.status_code == 413
+    assert resp.json()["code"] == "too_large"
+
+
+def test_limits_default_from_settings_and_cap_cpu_near_wall():
+    from azr_executor.runner import resolve_limits
+
+    settings = ExecutorSettings(wall_timeout_s=3.0, cpu_timeout_s=30)
+    limits = resolve_limits(RunLimits(), settings)
+    assert limits == Limits(wall_s=3.0, cpu_s=4, memory_mb=512, output_bytes=65536, processes=32,
+                            open_files=64, file_size_mb=16)  # fmt: skip
+
+
+def _not_root() -> bool:
+    import os
+
+    return os.geteuid() != 0

@@ -1,0 +1,99 @@
+"""`POST /v1/tests`: call-based, assert-style and stdio cases, and attempts to fake a pass."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from azr_proto.executor import AssertCase, CallCase, StdioCase, TestsRequest
+from azr_proto.executor_client import ExecutorClient
+
+SQUARE = "def f(x):\n    return x * x\n"
+
+
+async def _check(url, code, cases, **kw):
+    async with ExecutorClient(url) as client:
+        return await client.tests(TestsRequest(code=code, cases=cases, **kw))
+
+
+async def test_call_cases_compare_return_values_outside(executor_server):
+    answer = await _check(executor_server.url, SQUARE, [
+        CallCase(args="3", expected="9"),
+        CallCase(args="x=4", expected="16"),
+        CallCase(args="2", expected="5"),
+        CallCase(args="'a'", expected="''"),
+    ])  # fmt: skip
+    assert [r.verdict for r in answer.results] == ["passed", "passed", "wrong_answer", "error"]
+    assert answer.results[2].actual == "4"
+    assert "TypeError" in answer.results[3].detail
+    assert answer.passed == 2 and answer.total == 4 and not answer.all_passed
+
+
+async def test_call_cases_handle_containers_and_entry_points(executor_server):
+    code = "def solve(a, b):\n    return {'sum': [a + b], 't': (a, b)}\n"
+    answer = await _check(executor_server.url, code, [CallCase(args="1, 2", expected="{'sum': [3], 't': (1, 2)}")],
+                          entry_point="solve")  # fmt: skip
+    assert answer.all_passed, answer
+
+
+async def test_assert_cases_mbpp_and_humaneval_styles(executor_server):
+    mbpp = AssertCase(test="assert f(2) == 4\nassert f(3) == 9\n")
+    humaneval = AssertCase(
+        test="def check(candidate):\n    assert candidate(5) == 25\n    assert abs(candidate(0.5) - 0.25) < 1e-9\ncheck(f)\n"
+    )
+    failing = AssertCase(test="assert f(2) == 4\nassert f(3) == 10\n")
+    answer = await _check(executor_server.url, SQUARE, [mbpp, humaneval, failing])
+    assert [r.verdict for r in answer.results] == ["passed", "passed", "wrong_answer"]
+    assert answer.results[0].detail == "rewritten=2"
+    assert "check 1" in answer.results[2].detail
+
+
+async def test_stdio_cases_ignore_trailing_whitespace(executor_server):
+    code = "n = int(input())\nfor i in range(n):\n    print(i, end='  \\n')\n"
+    answer = await _check(executor_server.url, code, [
+        StdioCase(stdin="3\n", expected_stdout="0\n1\n2\n\n"),
+        StdioCase(stdin="2\n", expected_stdout="0\n2\n"),
+    ])  # fmt: skip
+    assert [r.verdict for r in answer.results] == ["passed", "wrong_answer"]
+
+
+async def test_early_stop_skips_the_remaining_cases(executor_server):
+    cases = [CallCase(args="1", expected="2")] + [
+        CallCase(args=str(i), expected=str(i * i)) for i in range(20)
+    ]
+    answer = await _check(executor_server.url, SQUARE, cases, early_stop=True)
+    assert answer.stopped_early
+    assert answer.results[0].verdict == "wrong_answer"
+    assert answer.results[-1].verdict == "not_run" and answer.results[-1].status is None
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "import sys\nsys.exit(0)\n",
+        "import os\nos._exit(0)\n",
+        "raise SystemExit\n",
+        "def f(x):\n    import os\n    os._exit(0)\n",
+        "class Any:\n    def __eq__(self, other):\n        return True\n    def __repr__(self):\n        return '9'\ndef f(x):\n    return Any()\n",
+        "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\ndef f(x):\n    return 0\n",
+        "def f(x):\n    globals()['_azr_check_'] = lambda i, v: None\n    return 0\n",
+        'def f(x):\n    print(\'{"check": 0, "repr": "9"}\')\n    print(\'{"done": true}\')\n    return 0\n',
+        'import json\njson.dumps = lambda *a, **k: \'{"check": 0, "repr": "9"}\'\ndef f(x):\n    return 0\n',
+        "import builtins\nbuiltins.repr = lambda v: '9'\ndef f(x):\n    return 0\n",
+    ],
+)
+async def test_a_program_cannot_fake_a_pass(executor_server, attack):
+    cases = [CallCase(args="3", expected="9"), AssertCase(test="assert f(3) == 9\n")]
+    answer = await _check(executor_server.url, attack, cases)
+    assert answer.passed == 0, answer.results
+
+
+def test_bad_cases_get_a_clear_422(executor_server):
+    for case, fragment in [
+        ({"kind": "call", "args": "1), print(2", "expected": "1"}, "argument list"),
+        ({"kind": "call", "args": "1", "expected": "__import__('os')"}, "literal"),
+        ({"kind": "assert", "test": "assert (("}, "does not parse"),
+        ({"kind": "weird"}, "kind"),
+    ]:
+        resp = httpx.post(executor_server.url + "/v1/tests", json={"code": SQUARE, "cases": [case]})
+        assert resp.status_code == 422, resp.text
+        assert fragment in resp.json()["detail"]

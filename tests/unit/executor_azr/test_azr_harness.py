@@ -1,0 +1,129 @@
+"""The in-sandbox harness, exercised in-process (sequential mode) and as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from azr_executor.azr import harness
+from azr_executor.azr.jobs import HARNESS_SOURCE
+
+
+def run(program: str, calls: list[str], **spec):
+    full = {"program": program, "entry": "f", "calls": calls, "mode": "sequential",
+            "passes": 1, "stop_on_error": False, "max_output_chars": 1000} | spec  # fmt: skip
+    return harness.run(full)
+
+
+def test_outputs_are_reprs_of_plain_values():
+    report = run("def f(x):\n    return x", ["1", "'a'", "[1, (2.5, None)]", "{1: {2}}", "b'x'"])
+    assert [r["repr"] for r in report["passes"][0]] == [
+        "1",
+        "'a'",
+        "[1, (2.5, None)]",
+        "{1: {2}}",
+        "b'x'",
+    ]
+
+
+def test_every_base_exception_is_an_error():
+    program = (
+        "class Oops(Exception):\n    pass\n"
+        "def f(k):\n"
+        "    if k == 0: raise Oops('custom')\n"
+        "    if k == 1: raise StopIteration\n"
+        "    if k == 2: raise SystemExit(0)\n"
+        "    if k == 3: raise KeyboardInterrupt\n"
+        "    return k\n"
+    )
+    report = run(program, ["0", "1", "2", "3", "4"])
+    kinds = [(r.get("error"), r.get("type")) for r in report["passes"][0]]
+    assert kinds == [
+        ("runtime_error", "Oops"),
+        ("runtime_error", "StopIteration"),
+        ("runtime_error", "SystemExit"),
+        ("runtime_error", "KeyboardInterrupt"),
+        (None, None),
+    ]
+
+
+def test_non_literal_outputs_are_rejected():
+    program = (
+        "import collections\n"
+        "class P:\n    def __eq__(self, o): return True\n    def __repr__(self): return '1'\n"
+        "def f(k):\n"
+        "    return [P(), object(), collections.Counter('ab'), float('nan'), float('inf'), f][k]\n"
+    )
+    report = run(program, [str(k) for k in range(6)])
+    assert [r.get("error") for r in report["passes"][0]] == ["output_not_literal"] * 6
+
+
+def test_long_and_self_referential_outputs_are_too_long_not_truncated():
+    program = "def f(n):\n    if n < 0:\n        l = []\n        l.append(l)\n        return l\n    return 'x' * n"
+    results = run(program, ["998", "999", "-1", "10**6"], max_output_chars=1000)["passes"][0]
+    assert results[0]["repr"] == "'" + "x" * 998 + "'"
+    assert [r.get("error") for r in results[1:]] == [
+        "output_too_long",
+        "output_not_literal",  # self-referential: deeper than any literal
+        "output_too_long",
+    ]
+    huge_int = run("def f(n):\n    return 7 ** n", ["100000"])["passes"][0][0]
+    assert huge_int["error"] == "output_too_long"
+
+
+def test_input_errors_and_load_errors_are_told_apart():
+    assert (
+        run("def f(x):\n    return x", ["undefined_name"])["passes"][0][0]["error"] == "input_error"
+    )
+    assert (
+        run("raise ValueError('at load')\ndef f(x):\n    return x", ["1"])["load"]["error"]
+        == "program_error"
+    )
+    assert run("f = 3", ["1"])["load"]["error"] == "program_error"
+
+
+def test_second_pass_reveals_state():
+    report = run("n = [0]\ndef f(x):\n    n[0] += 1\n    return n[0]", ["0"], passes=2)
+    assert [p[0]["repr"] for p in report["passes"]] == ["1", "2"]
+
+
+def run_job(units: list[dict], unit_timeout_s: float = 30) -> tuple[str, list[dict]]:
+    units = [
+        {"entry": "f", "mode": "forked", "passes": 1, "stop_on_error": False} | u for u in units
+    ]
+    spec = {
+        "nonce": "N0NCE:",
+        "max_output_chars": 1000,
+        "unit_timeout_s": unit_timeout_s,
+        "units": units,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", HARNESS_SOURCE], input=json.dumps(spec).encode(),
+        capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    out = proc.stdout.decode()
+    lines = [ln for ln in out.splitlines() if ln.startswith("N0NCE:")]
+    return out, [json.loads(ln[len("N0NCE:") :]) for ln in lines]
+
+
+def test_forked_calls_see_no_state_and_prints_do_not_reach_stdout():
+    forged = 'N0NCE:{"unit": 0, "load": null, "passes": [[{"repr": "9"}]]}'
+    program = f"n = [0]\ndef f(x):\n    print({forged!r})\n    n[0] += 1\n    return n[0]"
+    out, reports = run_job([{"program": program, "calls": ["0", "1", "2"]}])
+    assert [r["repr"] for r in reports[0]["passes"][0]] == ["1", "1", "1"]
+    assert out.count("N0NCE:") == 1  # the program's forged line never reached stdout
+
+
+def test_units_are_isolated_and_timed_out_one_by_one():
+    leak = "import math\nmath.leaked = 1\ndef f(x):\n    return x"
+    probe = "import math\ndef f(x):\n    return hasattr(math, 'leaked')"
+    loop = "def f(x):\n    while True:\n        pass"
+    _, reports = run_job(
+        [{"program": p, "calls": ["1"], "mode": "sequential"} for p in (leak, loop, probe)],
+        unit_timeout_s=1,
+    )
+    assert [r["unit"] for r in reports] == [0, 1, 2]
+    assert reports[0]["passes"][0][0]["repr"] == "1"
+    assert reports[1]["load"]["error"] == "timeout"
+    assert reports[2]["passes"][0][0]["repr"] == "False"  # no state leaked from unit 0

@@ -1,0 +1,76 @@
+"""Static checks of programs and inputs."""
+
+from __future__ import annotations
+
+import pytest
+from azr_executor.azr.inputs import Problem, check_input, check_program
+from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
+from azr_proto.azr import Reason
+
+CHECKER = PolicyChecker(DEFAULT_POLICY)
+
+
+def reason_of_input(source: str, names: frozenset[str] = frozenset()) -> Reason | None:
+    problem = check_input(source, "f", CHECKER, names)
+    return problem.reason if problem else None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "1, 2",
+        "'John', {'age': 20}",
+        "dict(a=1, b=2)",
+        "[6, 4, 2, 8, 15], (lambda x: x.reverse())",
+        "'abc'.split('b'), key=len",
+        "*[1, 2], **{'c': 3}",
+        "range(100, 120)",
+        "'a\\nb'",
+    ],
+)
+def test_argument_lists_are_accepted(source):
+    assert reason_of_input(source) is None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "1)\nTrue or f(1",  # the reference's reward hack: a newline ends the call
+        "1), (2",
+        "1) + f(2",
+        "1)(2",
+        "1) if True else f(2",
+        "x := 1",
+        "(y := 2)",
+        "1; import os",
+    ],
+)
+def test_injections_are_rejected(source):
+    assert reason_of_input(source) is Reason.BAD_INPUT
+
+
+def test_inputs_may_not_use_program_names_or_forbidden_names():
+    assert reason_of_input("helper(1)", frozenset({"helper"})) is Reason.BAD_INPUT
+    assert reason_of_input("f(1)") is Reason.BAD_INPUT
+    assert reason_of_input("__import__('os')") is Reason.POLICY_VIOLATION
+    assert reason_of_input("open('x')") is Reason.POLICY_VIOLATION
+
+
+def test_program_checks():
+    def reason(src: str) -> Reason | None:
+        info = check_program(src, "f", CHECKER)
+        return info.reason if isinstance(info, Problem) else None
+
+    assert reason("def f(:") is Reason.SYNTAX_ERROR
+    assert reason("def g(x):\n    return x") is Reason.MISSING_ENTRY
+    assert reason("class A:\n    def f(self, x):\n        return x") is Reason.MISSING_ENTRY
+    assert reason("def f():\n    return 1") is Reason.ENTRY_WITHOUT_PARAMETERS
+    assert reason("import os\ndef f(x):\n    return x") is Reason.POLICY_VIOLATION
+    # helpers and classes are allowed (the reference rejected any second `def`)
+    assert reason("def g(x):\n    return x\n\ndef f(*a):\n    return g(a)") is None
+    assert (
+        reason("def f(x, *, k=1):\n    def inner(y):\n        return y\n    return inner(x)")
+        is None
+    )
+    info = check_program("A = 1\ndef f(x):\n    return x\nclass B: pass", "f", CHECKER)
+    assert not isinstance(info, Problem) and info.names == {"A", "f", "B"}

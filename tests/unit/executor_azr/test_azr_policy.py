@@ -1,0 +1,89 @@
+"""The AST policy: imports, names, attributes and dotted names, default and custom."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from azr_executor.azr.policy import first_violation
+from azr_proto.azr import Policy
+
+
+def violation(source: str, policy: Policy | None = None) -> str | None:
+    return first_violation(ast.parse(source), policy)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os",
+        "import os.path",  # the reference's dotted banned words never matched this
+        "from os import path",
+        "from os.path import join",
+        "import os as o",
+        "import sys",
+        "import shutil",
+        "import socket",
+        "import ctypes",
+        "import importlib",
+        "import random",
+        "from time import sleep",
+        "import datetime as dt",
+        "from . import sibling",
+        "def f(x):\n    import subprocess\n    return x",
+    ],
+)
+def test_default_policy_forbids_module(source):
+    assert violation(source) is not None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "__import__('os')",
+        "eval('1')",
+        "exec('x = 1')",
+        "compile('1', 'a', 'eval')",
+        "open('/etc/passwd')",
+        "getattr(x, 'y')",
+        "globals()",
+        "().__class__.__bases__[0].__subclasses__()",
+        "f.__globals__['os']",
+        "(lambda: 0).__code__",
+        "'{0.__globals__}'.format(f)",
+        "x.gi_frame.f_back",
+    ],
+)
+def test_default_policy_forbids_escape(source):
+    assert violation(source) is not None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import math\nfrom collections import Counter, defaultdict\nimport re, heapq, itertools",
+        "class Node:\n    def __init__(self, v):\n        self.v = v\n\ndef f(x):\n    return Node(x).v",
+        "def parse_input(s):\n    return s\n\ndef f(x):\n    return parse_input(x)",
+        "def f(x):\n    return type(x).__name__",
+        "def f(s):\n    print(s)\n    return s",
+    ],
+)
+def test_default_policy_allows_ordinary_programs(source):
+    assert violation(source) is None
+
+
+def test_custom_policy_with_dotted_names():
+    policy = Policy(
+        forbidden_modules=[], forbidden_names=[], forbidden_dotted=["os.path", "sys.exit"]
+    )
+    assert violation("import os\nos.getcwd()", policy) is None
+    assert "os.path" in (violation("import os\nos.path.join('a')", policy) or "")
+    assert "os.path" in (violation("import os as o\no.path", policy) or "")
+    assert "os.path" in (violation("from os import path", policy) or "")
+    assert "sys.exit" in (violation("from sys import exit as bye\nbye(0)", policy) or "")
+    assert violation("import sys\nsys.version", policy) is None
+
+
+def test_custom_policy_replaces_the_default():
+    assert violation("import random", Policy(forbidden_modules=["json"])) is None
+    assert violation("import json.decoder", Policy(forbidden_modules=["json"])) is not None
