@@ -818,7 +818,7 @@ def main() -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so does the zygote
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if cfg["private_mounts"]:
-        warnings = private_mounts(cfg)
+        warnings += private_mounts(cfg)
     else:
         os.makedirs(cfg["work_root"], mode=0o711, exist_ok=True)
     if cfg["uid"] is not None:
