@@ -10,13 +10,10 @@ tests skip, saying why.
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import docker
 import httpx
@@ -24,20 +21,18 @@ import pytest
 from azr_proto.buffer_client import BufferClient
 from azr_proto.executor_client import ExecutorClient
 from docker.models.containers import Container
-
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "azr-e2e"
-EXECUTOR_PORT = 18010
-BUFFER_PORT = 18020
-SERVICES = ("executor", "executor-gateway", "buffer")
-IMAGES = ("azr-executor:local", "azr-buffer:local")
-HEALTHY_TIMEOUT_S = 120.0
-# Both services run with authentication on: the tokens reach them the way an operator's would
-# (a compose secret file for the executor, the environment for the buffer).
-EXECUTOR_TOKEN = secrets.token_urlsafe(24)
-BUFFER_TOKEN = secrets.token_urlsafe(24)
-_TOKENS_DIR = tempfile.mkdtemp(prefix="azr-e2e-secrets-")
-EXECUTOR_TOKENS_FILE = os.path.join(_TOKENS_DIR, "executor_tokens")
+from tests_e2e_support import (
+    BUFFER_PORT,
+    BUFFER_TOKEN,
+    EXECUTOR_PORT,
+    EXECUTOR_TOKEN,
+    EXECUTOR_TOKENS_FILE,
+    HEALTHY_TIMEOUT_S,
+    IMAGES,
+    PROJECT,
+    ROOT,
+    SERVICES,
+)
 
 pytestmark = pytest.mark.compose
 
@@ -145,7 +140,8 @@ def stack() -> Iterator[Stack]:
 
     fd = os.open(EXECUTOR_TOKENS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(f"# e2e\n{EXECUTOR_TOKEN}\n")
+        # The trainer has one token for both services: the buffer's is accepted here too.
+        f.write(f"# e2e\n{EXECUTOR_TOKEN}\n{BUFFER_TOKEN}\n")
     compose("down", "--volumes", "--remove-orphans")  # leftovers of an interrupted run
     try:
         compose("up", "--detach", "--no-build")
@@ -160,7 +156,6 @@ def stack() -> Iterator[Stack]:
         leftovers = project_leftovers(client)
         client.close()
         os.unlink(EXECUTOR_TOKENS_FILE)
-        os.rmdir(_TOKENS_DIR)
         assert not leftovers, f"compose down left {leftovers}"
 
 

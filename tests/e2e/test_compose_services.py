@@ -18,8 +18,7 @@ from azr_proto.executor import BatchRunRequest, RunLimits, RunRequest
 from azr_proto.executor_client import ExecutorClient
 from azr_proto.statuses import RunStatus
 from azr_proto.tasks import TaskType
-from conftest import BUFFER_TOKEN, EXECUTOR_TOKEN
-from tests_e2e_support import exec_out
+from tests_e2e_support import BUFFER_TOKEN, EXECUTOR_TOKEN, exec_out
 
 pytestmark = pytest.mark.compose
 

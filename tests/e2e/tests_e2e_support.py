@@ -1,8 +1,28 @@
-"""Helpers for the compose e2e tests: exec in a container, capability masks."""
+"""Constants and helpers of the compose e2e tests: the project, its ports and tokens, exec in a
+container, capability masks. (A uniquely named module: tests import from here, not conftest.)"""
 
 from __future__ import annotations
 
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
 from docker.models.containers import Container
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "azr-e2e"
+EXECUTOR_PORT = 18010
+BUFFER_PORT = 18020
+SERVICES = ("executor", "executor-gateway", "buffer")
+IMAGES = ("azr-executor:local", "azr-buffer:local")
+HEALTHY_TIMEOUT_S = 120.0
+# Both services run with authentication on: the tokens reach them the way an operator's would
+# (a compose secret file for the executor, the environment for the buffer).
+EXECUTOR_TOKEN = secrets.token_urlsafe(24)
+BUFFER_TOKEN = secrets.token_urlsafe(24)
+# Written (0600) by the stack fixture, removed at teardown.
+EXECUTOR_TOKENS_FILE = os.path.join(tempfile.gettempdir(), f"azr-e2e-executor-tokens-{os.getpid()}")
 
 # Linux capability numbers (include/uapi/linux/capability.h) of the ones the stack may add.
 CAPS = {
