@@ -4,6 +4,7 @@ azr run                          the main job: local services, tiny model, a few
 azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
 azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
 azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
+azr eval --model ID [--benchmarks ...]   the paper's benchmarks, scored by the executor
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from azr_trainer import __version__
+from azr_trainer.evals.command import cmd_eval, setup_eval
 
 __all__ = ["SUBCOMMANDS", "main"]
 
@@ -132,6 +134,7 @@ SUBCOMMANDS: dict[
     "train": ("self-play training of a real model (paper defaults)", _setup_train, _cmd_train),
     "report": ("write PNG plots and an HTML page for a run", _setup_report, _cmd_report),
     "services": ("start the executor and buffer locally", _setup_services, _cmd_services),
+    "eval": ("evaluate a model on CRUXEval, HumanEval+/MBPP+ and math sets", setup_eval, cmd_eval),
 }
 
 
@@ -147,3 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return int(args.func(args))
+
+
+if __name__ == "__main__":  # `accelerate launch -m azr_trainer.cli train ...`
+    raise SystemExit(main())

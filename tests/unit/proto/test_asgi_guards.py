@@ -49,7 +49,13 @@ async def test_bearer_auth_checks_tokens_and_exempts_health():
         basic = await http.post("/v1/run", headers={"Authorization": "Basic good"})
         right = await http.post("/v1/run", headers={"Authorization": "Bearer good"})
         health = await http.get("/healthz")
-    assert [r.status_code for r in (missing, wrong, basic, right, health)] == [401, 401, 401, 200, 200]
+    assert [r.status_code for r in (missing, wrong, basic, right, health)] == [
+        401,
+        401,
+        401,
+        200,
+        200,
+    ]
     assert missing.headers["www-authenticate"].startswith("Bearer")
     assert missing.json() == {"code": "unauthorized", "detail": "missing bearer token"}
 

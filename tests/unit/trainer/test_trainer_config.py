@@ -68,3 +68,18 @@ def test_batch_geometry_covers_the_step_exactly(slots, updates, micro, expected)
 def test_batch_geometry_rejects_uneven_updates():
     with pytest.raises(ValueError):
         batch_geometry(12, 5, 4)
+
+
+def test_shipped_run_configs_load():
+    from pathlib import Path
+
+    import azr_trainer
+
+    configs = Path(azr_trainer.__file__).parent / "configs"
+    names = sorted(p.name for p in configs.glob("*.yaml"))
+    assert names == ["paper.yaml", "qwen2.5-7b-coder.yaml", "single-gpu-lora.yaml"]
+    for path in configs.glob("*.yaml"):
+        cfg = load_config(path=path)
+        assert cfg.model != "tiny-random"
+    assert load_config(path=configs / "paper.yaml").batch_per_group == 64
+    assert len(list((configs / "accelerate").glob("*.yaml"))) == 5

@@ -8,6 +8,8 @@ import fcntl
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -56,6 +58,12 @@ class SandboxPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._root = settings.resolved_work_root()
+        self._private_root: Path | None = None
+        if not (os.geteuid() == 0 and settings.private_mounts):
+            # Without a private tmpfs per zygote, two pools on one host need their own paths.
+            self._root.mkdir(parents=True, exist_ok=True, mode=0o711)
+            self._private_root = Path(tempfile.mkdtemp(prefix="pool-", dir=self._root))
+            self._root = self._private_root
         self._uid_locks: dict[int, int] = {}  # zygote index -> fd of its held uid lock
         self._uids: dict[int, int] = {}
         self.on_result: Callable[[JobResult], None] | None = None
@@ -150,6 +158,8 @@ class SandboxPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*(z.close() for z in self._zygotes if z is not None))
+        if self._private_root is not None:
+            shutil.rmtree(self._private_root, ignore_errors=True)
         for fd in self._uid_locks.values():
             os.close(fd)
         self._uid_locks.clear()
