@@ -11,7 +11,7 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -49,6 +49,8 @@ RUN_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 MAX_BATCH = 4096
 MAX_SAMPLE_K = 1024
 MAX_EXCLUDE = 65536
+MAX_ID = 2**63 - 1  # ids are 64-bit in the database
+MAX_STEP = 2**31 - 1
 
 
 class EvictionPolicy(StrEnum):
@@ -80,7 +82,10 @@ class RunCreate(BaseModel):
 
     name: str = Field(pattern=RUN_NAME_PATTERN, description="unique run name")
     capacity: int | None = Field(
-        default=None, ge=1, description="most tasks kept per task type; null: unlimited"
+        default=None,
+        ge=1,
+        le=MAX_STEP,
+        description="most tasks kept per task type; null: unlimited",
     )
     eviction: EvictionPolicy = EvictionPolicy.FIFO
 
@@ -105,7 +110,9 @@ class TaskIn(BaseModel):
     inputs: list[str] = Field(min_length=1, max_length=256)
     outputs: list[str] = Field(min_length=1, max_length=256)
     message: str | None = Field(default=None, max_length=65536)
-    step: int = Field(default=0, ge=0, description="the training step that added the task")
+    step: int = Field(
+        default=0, ge=0, le=MAX_STEP, description="the training step that added the task"
+    )
     source: TaskSource = TaskSource.PROPOSED
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="free-form, e.g. learnability"
@@ -113,6 +120,9 @@ class TaskIn(BaseModel):
 
     @model_validator(mode="after")
     def _check_shape(self) -> TaskIn:
+        # PostgreSQL text cannot hold NUL; refuse it on every backend so both behave alike.
+        if "\x00" in self.program or (self.message is not None and "\x00" in self.message):
+            raise ValueError("program and message must not contain NUL characters")
         if len(self.inputs) != len(self.outputs):
             raise ValueError(
                 f"inputs and outputs differ in length ({len(self.inputs)} vs {len(self.outputs)})"
@@ -210,10 +220,17 @@ class SampleRequest(BaseModel):
     k: int = Field(ge=1, le=MAX_SAMPLE_K)
     strategy: SampleStrategy = SampleStrategy.UNIFORM
     step: int | None = Field(
-        default=None, ge=0, description="the current step; required by recent and new_first"
+        default=None,
+        ge=0,
+        le=MAX_STEP,
+        description="the current step; required by recent and new_first",
     )
-    window: int = Field(default=1, ge=1, description="recent: steps in (step - window, step]")
-    exclude: list[int] = Field(default_factory=list, max_length=MAX_EXCLUDE)
+    window: int = Field(
+        default=1, ge=1, le=MAX_STEP, description="recent: steps in (step - window, step]"
+    )
+    exclude: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=MAX_EXCLUDE
+    )
 
     @model_validator(mode="after")
     def _check_step(self) -> SampleRequest:
@@ -233,9 +250,9 @@ class OutcomeRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task_id: int
-    n_attempts: int = Field(ge=1)
-    n_solved: int = Field(ge=0)
+    task_id: int = Field(ge=1, le=MAX_ID)
+    n_attempts: int = Field(ge=1, le=MAX_STEP)
+    n_solved: int = Field(ge=0, le=MAX_STEP)
 
     @model_validator(mode="after")
     def _check_counts(self) -> OutcomeRecord:
@@ -290,7 +307,7 @@ class TruncateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    step: int = Field(ge=0)
+    step: int = Field(ge=0, le=MAX_STEP)
 
 
 class TruncateResponse(BaseModel):
@@ -320,8 +337,8 @@ class ExportedTask(TaskIn):
     kind: Literal["task"] = "task"
     id: int | None = Field(default=None, description="id in the exported run; ignored on import")
     content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    n_attempts: int = Field(default=0, ge=0)
-    n_solved: int = Field(default=0, ge=0)
+    n_attempts: int = Field(default=0, ge=0, le=MAX_ID)
+    n_solved: int = Field(default=0, ge=0, le=MAX_ID)
 
     @model_validator(mode="after")
     def _check_hash(self) -> ExportedTask:

@@ -107,8 +107,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server() -> PostgresServer:
-    """Install if needed, initdb and start a new cluster."""
+def start_server(fsync: bool = False) -> PostgresServer:
+    """Install if needed, initdb and start a new cluster (fsync off unless asked: see below)."""
     bindir = _install()
     # initdb refuses to run as root: the cluster belongs to the `postgres` user.
     user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
@@ -134,9 +134,8 @@ def start_server() -> PostgresServer:
     port = _free_port()
     # fsync off: the tests kill the *service*, never the PostgreSQL server or the machine, so
     # durability against power loss is not what they check; it makes CREATE DATABASE fast.
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300"
-        " -c fsync=off -c full_page_writes=off"
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300" + (
+        "" if fsync else " -c fsync=off -c full_page_writes=off"
     )
     _run_as(
         user,

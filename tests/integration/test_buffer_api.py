@@ -124,58 +124,29 @@ async def test_same_content_in_two_runs_or_types_is_not_a_duplicate(buffer):
     assert len((await buffer.insert_tasks("b", [same])).inserted) == 1
 
 
-@pytest.mark.parametrize(
-    ("body", "status"),
-    [
-        (
-            {"tasks": [{"type": "summation", "program": "x", "inputs": ["1"], "outputs": ["1"]}]},
-            422,
-        ),
-        ({"tasks": [{"type": "deduction", "program": "x", "inputs": ["1"], "outputs": []}]}, 422),
-        ({"tasks": [{"type": "deduction", "program": "", "inputs": ["1"], "outputs": ["1"]}]}, 422),
-        (
-            {"tasks": [{"type": "induction", "program": "x", "inputs": ["1"], "outputs": ["1"]}]},
-            422,
-        ),
-        (
-            {
-                "tasks": [
-                    {
-                        "type": "deduction",
-                        "program": "x",
-                        "inputs": ["1", "2"],
-                        "outputs": ["1", "2"],
-                    }
-                ]
-            },
-            422,
-        ),
-        (
-            {
-                "tasks": [
-                    {
-                        "type": "deduction",
-                        "program": "x",
-                        "inputs": ["1"],
-                        "outputs": ["1"],
-                        "step": -1,
-                    }
-                ]
-            },
-            422,
-        ),
-        ({"tasks": []}, 422),
-        ({"tasks": "nope"}, 422),
-    ],
-)
-async def test_malformed_tasks_are_rejected_and_nothing_is_written(buffer, body, status):
+MALFORMED_TASKS = [
+    {"type": "summation", "program": "x", "inputs": ["1"], "outputs": ["1"]},
+    {"type": "deduction", "program": "x", "inputs": ["1"], "outputs": []},
+    {"type": "deduction", "program": "", "inputs": ["1"], "outputs": ["1"]},
+    {"type": "induction", "program": "x", "inputs": ["1"], "outputs": ["1"]},
+    {"type": "deduction", "program": "x", "inputs": ["1", "2"], "outputs": ["1", "2"]},
+    {"type": "deduction", "program": "x", "inputs": ["1"], "outputs": ["1"], "step": -1},
+    {"type": "deduction", "program": "x", "inputs": [1], "outputs": ["1"]},
+    {"type": "deduction", "program": "x\x00", "inputs": ["1"], "outputs": ["1"]},
+    {"type": "deduction", "program": "x", "inputs": ["1"], "outputs": ["1"], "step": 2**40},
+    "not a task",
+]
+
+
+async def test_malformed_tasks_are_rejected_and_nothing_is_written(buffer):
     await buffer.create_run(RunCreate(name="r"))
     good = task(1).model_dump(mode="json")
-    if isinstance(body["tasks"], list) and body["tasks"]:
-        body = {"tasks": [good, *body["tasks"]]}  # the good task must not be stored either
-    resp = await buffer._http.post("/v1/runs/r/tasks", json=body)
-    assert resp.status_code == status
-    assert resp.json()["code"] == "invalid_request"
+    # The good task in front must not be stored either: a batch is all or nothing.
+    bodies = [{"tasks": [good, bad]} for bad in MALFORMED_TASKS]
+    bodies += [{"tasks": []}, {"tasks": "nope"}, {"tasks": [good] * 4097}, {}]
+    for body in bodies:
+        resp = await buffer._http.post("/v1/runs/r/tasks", json=body)
+        assert (resp.status_code, resp.json()["code"]) == (422, "invalid_request"), body
     assert (await buffer.stats("r")).total == 0
 
 
@@ -228,6 +199,20 @@ async def test_bad_requests_get_clear_4xx(buffer):
         ),
         (http.get("/v1/runs/ghost/export"), 404, "run_not_found"),
         (http.get("/v1/runs/r/tasks/999"), 404, "task_not_found"),
+        (http.get(f"/v1/runs/r/tasks/{2**70}"), 422, "invalid_request"),
+        (
+            http.post(
+                "/v1/runs/r/outcomes",
+                json={"outcomes": [{"task_id": 2**70, "n_attempts": 1, "n_solved": 0}]},
+            ),
+            422,
+            "invalid_request",
+        ),
+        (
+            http.post("/v1/runs/r/sample", json={"type": "deduction", "k": 1, "exclude": [2**70]}),
+            422,
+            "invalid_request",
+        ),
         (http.delete("/v1/runs/ghost"), 404, "run_not_found"),
     ]
     for call, status, code in cases:

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from azr_buffer import __version__
@@ -113,6 +113,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             503, "database_unavailable", "the database is unavailable; retry", {"Retry-After": "1"}
         )
 
+    async def on_data(request: Request, exc: Exception) -> JSONResponse:
+        # A value the database cannot store that the models let through: the client's input.
+        logger.warning("database rejected a value: %s", exc)
+        return _error(422, "invalid_request", "the database rejected a value of the request")
+
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", f"{type(exc).__name__}: a bug in the buffer")
@@ -121,4 +126,5 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(OperationalError, on_database)
+    app.add_exception_handler(DataError, on_data)
     app.add_exception_handler(Exception, on_bug)

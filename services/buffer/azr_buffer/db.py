@@ -65,7 +65,13 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
     url = make_url(settings.database_url)
     if not is_sqlite:
         return create_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.pool_size,
+            pool_pre_ping=True,
+            # Plain executemany (psycopg pipelines it) instead of one huge multi-VALUES statement
+            # that psycopg re-parses for every batch.
+            use_insertmanyvalues=False,
         )
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +83,7 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
         },
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
+        use_insertmanyvalues=False,
     )
     busy_ms = settings.sqlite_busy_timeout_ms
 

@@ -105,7 +105,9 @@ def insert_tasks(
 
 
 @router.get("/runs/{run}/tasks/{task_id}", responses={404: {"model": ErrorBody}})
-def get_task(run: RunName, task_id: int, db: DbDep) -> Response:
+def get_task(
+    run: RunName, task_id: Annotated[int, Path(ge=1, le=2**63 - 1)], db: DbDep
+) -> Response:
     """One task by id."""
     with db.read_session() as session:
         row = repo.get_task(
@@ -124,10 +126,8 @@ def get_task(run: RunName, task_id: int, db: DbDep) -> Response:
 def sample(run: RunName, body: SampleRequest, db: DbDep, metrics: MetricsDep) -> SampleResponse:
     """Sample up to k distinct tasks of one type (see `SampleStrategy`)."""
     with db.read_session() as session:
-        row = repo.get_run(session=session, name=run)
-        tasks = [
-            repo.to_task(t) for t in sample_tasks(session=session, run=row, req=body, rng=_rng)
-        ]
+        run_id = repo.get_run_id(session=session, name=run)
+        tasks = sample_tasks(session=session, run_id=run_id, req=body, rng=_rng)
     metrics.sampled.inc(len(tasks))
     return SampleResponse(tasks=tasks)
 

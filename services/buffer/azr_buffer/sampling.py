@@ -13,12 +13,15 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
 
-from azr_proto.buffer import SampleRequest, SampleStrategy
-from sqlalchemy import ColumnElement, func, select
+from azr_proto.buffer import SampleRequest, SampleStrategy, Task, TaskSource
+from azr_proto.tasks import TaskType
+from sqlalchemy import ColumnElement, Row, func, select
 from sqlalchemy.orm import Session
 
-from azr_buffer.tables import PoolRow, RunRow, TaskRow
+from azr_buffer.tables import PoolRow, TaskRow
 
 __all__ = ["draw_distinct", "sample_tasks"]
 
@@ -48,31 +51,72 @@ def draw_distinct(rng: random.Random, lo: int, hi: int, n: int, seen: set[int]) 
 
 
 def sample_tasks(
-    *, session: Session, run: RunRow, req: SampleRequest, rng: random.Random
-) -> list[TaskRow]:
-    """The sampled task rows, in sampling order."""
+    *, session: Session, run_id: int, req: SampleRequest, rng: random.Random
+) -> list[Task]:
+    """The sampled tasks, in sampling order."""
     type_ = str(req.type)
     exclude = set(req.exclude)
     if req.strategy is SampleStrategy.UNIFORM:
-        ids = _sample_ids(session, run.id, type_, req.k, exclude, None, rng)
+        rows = _sample(session, run_id, type_, req.k, exclude, None, rng)
     elif req.strategy is SampleStrategy.RECENT:
         assert req.step is not None  # SampleRequest checks it
         steps = (max(req.step - req.window + 1, 0), req.step)
-        ids = _sample_ids(session, run.id, type_, req.k, exclude, steps, rng)
+        rows = _sample(session, run_id, type_, req.k, exclude, steps, rng)
     else:
         assert req.step is not None
-        ids = _sample_ids(session, run.id, type_, req.k, exclude, (req.step, req.step), rng)
-        if len(ids) < req.k:
-            ids += _sample_ids(
-                session, run.id, type_, req.k - len(ids), exclude | set(ids), None, rng
-            )
+        rows = _sample(session, run_id, type_, req.k, exclude, (req.step, req.step), rng)
+        if len(rows) < req.k:
+            taken = exclude | {r.id for r in rows}
+            rows += _sample(session, run_id, type_, req.k - len(rows), taken, None, rng)
+    return [_to_task(r) for r in rows]
+
+
+_TASK_COLUMNS = (
+    TaskRow.id,
+    TaskRow.seq,
+    TaskRow.type,
+    TaskRow.program,
+    TaskRow.inputs,
+    TaskRow.outputs,
+    TaskRow.message,
+    TaskRow.step,
+    TaskRow.source,
+    TaskRow.meta,
+    TaskRow.content_hash,
+    TaskRow.n_attempts,
+    TaskRow.n_solved,
+    TaskRow.created_at,
+)
+
+
+def _to_task(r: Row[Any]) -> Task:
+    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+    return Task(
+        id=r.id,
+        type=TaskType(r.type),
+        program=r.program,
+        inputs=r.inputs,
+        outputs=r.outputs,
+        message=r.message,
+        step=r.step,
+        source=TaskSource(r.source),
+        metadata=r.meta,
+        content_hash=r.content_hash,
+        n_attempts=r.n_attempts,
+        n_solved=r.n_solved,
+        solve_rate=r.n_solved / r.n_attempts if r.n_attempts else None,
+        created_at=created,
+    )
+
+
+def _fetch(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
     if not ids:
         return []
-    rows = {r.id: r for r in session.scalars(select(TaskRow).where(TaskRow.id.in_(ids)))}
+    rows = {r.id: r for r in session.execute(select(*_TASK_COLUMNS).where(TaskRow.id.in_(ids)))}
     return [rows[i] for i in ids if i in rows]
 
 
-def _sample_ids(
+def _sample(
     session: Session,
     run_id: int,
     type_: str,
@@ -80,32 +124,32 @@ def _sample_ids(
     exclude: set[int],
     steps: tuple[int, int] | None,
     rng: random.Random,
-) -> list[int]:
+) -> list[Row[Any]]:
     where: list[ColumnElement[bool]] = [TaskRow.run_id == run_id, TaskRow.type == type_]
+    in_pool = (TaskRow.run_id == run_id, TaskRow.type == type_)
+    # One round trip for the pool size and its seq range. min() and max() are separate
+    # subqueries: SQLite answers a lone min()/max() from the index, but scans for both at once.
+    lo_q = select(func.min(TaskRow.seq)).where(*in_pool).scalar_subquery()
+    hi_q = select(func.max(TaskRow.seq)).where(*in_pool).scalar_subquery()
     if steps is not None:
         where += [TaskRow.step >= steps[0], TaskRow.step <= steps[1]]
-        n = session.scalar(select(func.count()).select_from(TaskRow).where(*where)) or 0
+        n_q = select(func.count()).select_from(TaskRow).where(*where).scalar_subquery()
+        n, lo, hi = session.execute(select(n_q, lo_q, hi_q)).one()
     else:
-        n = (
-            session.scalar(
-                select(PoolRow.n_tasks).where(PoolRow.run_id == run_id, PoolRow.type == type_)
-            )
-            or 0
+        n_q = (
+            select(PoolRow.n_tasks)
+            .where(PoolRow.run_id == run_id, PoolRow.type == type_)
+            .scalar_subquery()
         )
-    if n == 0:
+        n, lo, hi = session.execute(select(n_q, lo_q, hi_q)).one()
+    if not n or lo is None:
         return []
-    if n > SMALL_POOL:
-        lo, hi = session.execute(
-            select(func.min(TaskRow.seq), func.max(TaskRow.seq)).where(
-                TaskRow.run_id == run_id, TaskRow.type == type_
-            )
-        ).one()
-        if lo is not None and n / (hi - lo + 1) >= MIN_DENSITY:
-            chosen = _draw_by_seq(session, where, k, exclude, lo, hi, n / (hi - lo + 1), rng)
-            if chosen is not None:
-                return chosen
+    if n > SMALL_POOL and n / (hi - lo + 1) >= MIN_DENSITY:
+        chosen = _draw_by_seq(session, where, k, exclude, lo, hi, n / (hi - lo + 1), rng)
+        if chosen is not None:
+            return chosen
     ids = [i for i in session.scalars(select(TaskRow.id).where(*where)) if i not in exclude]
-    return rng.sample(ids, min(k, len(ids)))
+    return _fetch(session, rng.sample(ids, min(k, len(ids))))
 
 
 def _draw_by_seq(
@@ -117,26 +161,25 @@ def _draw_by_seq(
     hi: int,
     density: float,
     rng: random.Random,
-) -> list[int] | None:
+) -> list[Row[Any]] | None:
     """Rejection sampling over seq; None when too many draws missed (the caller reads all ids)."""
-    chosen: list[int] = []
+    chosen: list[Row[Any]] = []
     taken: set[int] = set()
     seen: set[int] = set()
     for _ in range(ROUNDS):
         need = k - len(chosen)
-        draws = min(MAX_DRAWS, math.ceil((2 * need + 8) / density))
+        draws = min(MAX_DRAWS, math.ceil((1.25 * need + 2) / density))
         seqs = draw_distinct(rng, lo, hi, draws, seen)
         if not seqs:
             break
-        found: dict[int, list[int]] = {}
-        rows = session.execute(select(TaskRow.seq, TaskRow.id).where(*where, TaskRow.seq.in_(seqs)))
-        for seq, id_ in rows:
-            found.setdefault(seq, []).append(id_)
+        found: dict[int, list[Row[Any]]] = {}
+        for row in session.execute(select(*_TASK_COLUMNS).where(*where, TaskRow.seq.in_(seqs))):
+            found.setdefault(row.seq, []).append(row)
         for seq in seqs:  # the draw order is the random order
-            for id_ in found.get(seq, ()):
-                if id_ not in exclude and id_ not in taken:
-                    taken.add(id_)
-                    chosen.append(id_)
+            for row in found.get(seq, ()):
+                if row.id not in exclude and row.id not in taken:
+                    taken.add(row.id)
+                    chosen.append(row)
         if len(chosen) >= k:
             return chosen[:k]
     return None

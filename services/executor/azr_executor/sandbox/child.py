@@ -321,6 +321,20 @@ def kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
+# False when the kernel refused PR_SET_CHILD_SUBREAPER (gVisor gives it to init only): escaped
+# processes are then re-parented to init, out of waitpid's reach, and found by uid instead.
+_SUBREAPER = True
+
+
+def _uid_has_processes(uid: int) -> bool:
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    return True
+    return False
+
+
 def reap_strays(uid: int | None) -> int:
     """Reap every descendant (the zygote is a subreaper); kill survivors. Returns how many."""
     count = 0
@@ -328,6 +342,9 @@ def reap_strays(uid: int | None) -> int:
         try:
             pid, _status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
+            if not _SUBREAPER and uid is not None and _uid_has_processes(uid):
+                kill_uid(uid)  # orphans of the run, now init's children
+                continue
             return count
         if pid:
             count += 1
@@ -807,12 +824,20 @@ def main() -> None:
     if os.uname().machine != "x86_64" and cfg["seccomp"]:
         sys.stderr.write("azr zygote: the seccomp filter supports x86_64 only\n")
         sys.exit(78)
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    warnings: list[str] = []
+    global _SUBREAPER
+    try:
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    except OSError as exc:
+        _SUBREAPER = False
+        # gVisor (runsc 2022-12, as Debian 12 ships it) refuses this to any process but the
+        # sandbox's init, which the zygote is not inside a container. Escaped processes then go
+        # to init (tini in compose reaps them) and reap_strays kills them by uid.
+        warnings.append(f"not a child subreaper: {exc}")
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so does the zygote
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    warnings: list[str] = []
     if cfg["private_mounts"]:
-        warnings = private_mounts(cfg)
+        warnings += private_mounts(cfg)
     else:
         os.makedirs(cfg["work_root"], mode=0o711, exist_ok=True)
     if cfg["uid"] is not None:

@@ -1,0 +1,44 @@
+"""`azr run`, as `make run` starts it, pointed at the compose services: one AZR step completes,
+judged by the executor in gVisor, with the tasks stored in the buffer container."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from azr_proto.buffer_client import BufferClient
+from tests_e2e_support import BUFFER_TOKEN, ROOT
+
+pytestmark = [pytest.mark.compose, pytest.mark.slow]
+
+
+async def test_one_trainer_step_against_the_compose_services(stack, tmp_path):
+    out = tmp_path / "run"
+    azr = Path(sys.executable).with_name("azr")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    # The tiny model and tokenizer are built locally, cached where `make run` caches them.
+    env["AZR_MODELS_DIR"] = str(ROOT / "runs" / "models")
+    cmd = [
+        str(azr), "run", "--steps", "1", "--no-live", "--output-dir", str(out),
+        "--set", f"executor_urls={stack.executor_url}",
+        "--set", f"buffer_url={stack.buffer_url}",
+        "--set", f"api_token={BUFFER_TOKEN}",
+        "--set", "run_name=e2e-trainer",
+        "--set", "max_completion_tokens=8",
+        "--set", "n_references=1",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1]
+    assert rows[0]["azr/judge_errors"] == 0
+    async with BufferClient(stack.buffer_url, token=BUFFER_TOKEN) as buffer:
+        stats = await buffer.stats("e2e-trainer")
+    # The executor validated the seed triplets and the buffer container stored them.
+    assert stats.total >= 3
+    assert set(stats.by_type) == {"abduction", "deduction", "induction"}

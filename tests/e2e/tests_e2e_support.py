@@ -1,0 +1,56 @@
+"""Constants and helpers of the compose e2e tests: the project, its ports and tokens, exec in a
+container, capability masks. (A uniquely named module: tests import from here, not conftest.)"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+from docker.models.containers import Container
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "azr-e2e"
+EXECUTOR_PORT = 18010
+BUFFER_PORT = 18020
+SERVICES = ("executor", "executor-gateway", "buffer")
+IMAGES = ("azr-executor:local", "azr-buffer:local")
+HEALTHY_TIMEOUT_S = 120.0
+# Both services run with authentication on: the tokens reach them the way an operator's would
+# (a compose secret file for the executor, the environment for the buffer).
+EXECUTOR_TOKEN = secrets.token_urlsafe(24)
+BUFFER_TOKEN = secrets.token_urlsafe(24)
+# Written (0600) by the stack fixture, removed at teardown.
+EXECUTOR_TOKENS_FILE = os.path.join(tempfile.gettempdir(), f"azr-e2e-executor-tokens-{os.getpid()}")
+
+# Linux capability numbers (include/uapi/linux/capability.h) of the ones the stack may add.
+CAPS = {
+    "CHOWN": 0,
+    "DAC_OVERRIDE": 1,
+    "FOWNER": 3,
+    "KILL": 5,
+    "SETGID": 6,
+    "SETUID": 7,
+    "SYS_ADMIN": 21,
+}
+
+
+def cap_mask(names: set[str]) -> int:
+    """The capability bit mask of `names`, as /proc/PID/status shows it."""
+    mask = 0
+    for name in names:
+        mask |= 1 << CAPS[name]
+    return mask
+
+
+def exec_out(container: Container, cmd: list[str]) -> str:
+    """Run `cmd` in the container; return its output, failing on a non-zero exit."""
+    code, out = container.exec_run(cmd)
+    assert code == 0, f"{cmd} exited {code}: {out[-2000:]!r}"
+    return out.decode()
+
+
+def exec_ok(container: Container, cmd: list[str]) -> None:
+    """Run `cmd` in the container and fail unless it exits 0."""
+    exec_out(container, cmd)

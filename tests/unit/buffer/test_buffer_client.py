@@ -1,0 +1,120 @@
+"""BufferClient retries and error mapping, against httpx.MockTransport."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from azr_proto.buffer import OutcomeRecord, RunCreate, SampleRequest, TaskIn
+from azr_proto.buffer_client import BufferClient
+from azr_proto.errors import BadRequest, Overloaded, ServerFault, TransportError, Unauthorized
+
+RUN = {"name": "r", "capacity": None, "eviction": "fifo", "created_at": "2026-01-01T00:00:00Z"}
+INSERTED = {"inserted": [{"index": 0, "id": 1}], "duplicates": [], "discarded": [], "evicted": 0}
+
+
+def client_with(responses: list, calls: list) -> BufferClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        item = responses.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    return BufferClient(
+        "http://b", token="tok", backoff_s=0.0, transport=httpx.MockTransport(handler)
+    )
+
+
+def task() -> TaskIn:
+    return TaskIn(type="deduction", program="p", inputs=["1"], outputs=["1"])
+
+
+async def test_insert_retries_429_5xx_and_transport_errors():
+    calls: list = []
+    client = client_with(
+        [
+            httpx.Response(
+                429, json={"code": "overloaded", "detail": "x"}, headers={"Retry-After": "0"}
+            ),
+            httpx.Response(503, json={"code": "database_unavailable", "detail": "x"}),
+            httpx.ReadError("reset"),
+            httpx.Response(200, json=INSERTED),
+        ],
+        calls,
+    )
+    res = await client.insert_tasks("r", [task()])
+    assert res.inserted[0].id == 1 and len(calls) == 4
+    assert calls[0].headers["authorization"] == "Bearer tok"
+
+
+async def test_retries_give_up_with_the_typed_error():
+    calls: list = []
+    client = client_with(
+        [httpx.Response(500, json={"code": "internal_error", "detail": "x"})] * 5, calls
+    )
+    with pytest.raises(ServerFault):
+        await client.stats("r")
+    assert len(calls) == 5
+    client = client_with([httpx.ConnectError("refused")] * 5, calls := [])
+    with pytest.raises(TransportError):
+        await client.list_runs()
+    client = client_with(
+        [
+            httpx.Response(
+                429, json={"code": "overloaded", "detail": "x"}, headers={"Retry-After": "0"}
+            )
+        ]
+        * 5,
+        calls := [],
+    )
+    with pytest.raises(Overloaded):
+        await client.list_runs()
+
+
+async def test_4xx_is_not_retried():
+    calls: list = []
+    client = client_with(
+        [httpx.Response(404, json={"code": "run_not_found", "detail": "no run"})], calls
+    )
+    with pytest.raises(BadRequest) as exc:
+        await client.sample("r", SampleRequest(type="deduction", k=6))
+    assert (exc.value.status_code, exc.value.code, len(calls)) == (404, "run_not_found", 1)
+    client = client_with([httpx.Response(401, json={"code": "unauthorized", "detail": "x"})], [])
+    with pytest.raises(Unauthorized):
+        await client.list_runs()
+
+
+async def test_outcomes_are_not_resent_after_the_request_may_have_arrived():
+    outcome = OutcomeRecord(task_id=1, n_attempts=1, n_solved=1)
+    calls: list = []
+    client = client_with(
+        [httpx.ReadError("reset"), httpx.Response(200, json={"updated": 1, "missing": []})], calls
+    )
+    with pytest.raises(TransportError):
+        await client.record_outcomes("r", [outcome])
+    assert len(calls) == 1
+    # Refused connections and 503 (rolled back) are safe to retry.
+    client = client_with(
+        [
+            httpx.ConnectError("refused"),
+            httpx.Response(503, json={"code": "database_unavailable", "detail": "x"}),
+            httpx.Response(200, json={"updated": 1, "missing": []}),
+        ],
+        calls := [],
+    )
+    assert (await client.record_outcomes("r", [outcome])).updated == 1 and len(calls) == 3
+
+
+async def test_create_run_exist_ok_returns_the_existing_run():
+    calls: list = []
+    client = client_with(
+        [
+            httpx.Response(409, json={"code": "run_exists", "detail": "x"}),
+            httpx.Response(200, json=RUN),
+        ],
+        calls,
+    )
+    assert (await client.create_run(RunCreate(name="r"), exist_ok=True)).name == "r"
+    client = client_with([httpx.Response(409, json={"code": "run_exists", "detail": "x"})], [])
+    with pytest.raises(BadRequest):
+        await client.create_run(RunCreate(name="r"))

@@ -1,0 +1,165 @@
+"""deploy/k8s/: the kustomization renders, validates offline against the Kubernetes schemas, and
+keeps the promises the README makes (gVisor, restricted Pod Security, no executor egress, HPA).
+
+The schemas come with the `kubernetes-validate` package, so no cluster and no network are needed.
+The kustomization is rendered here (namespace + labels, the only transformers it uses); when
+`kubectl` is installed its own `kubectl kustomize` output must list the same objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
+# The oldest Kubernetes minor still commonly run, and the newest the package knows.
+VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
+CLUSTER_SCOPED = {"Namespace", "RuntimeClass"}
+WORKLOADS = {"Deployment", "StatefulSet"}
+
+Doc = dict[str, Any]
+
+
+def load_kustomization() -> Doc:
+    return yaml.safe_load((K8S / "kustomization.yaml").read_text())
+
+
+def render() -> list[Doc]:
+    """Apply the kustomization's namespace and labels to its resources, as kustomize does."""
+    kust = load_kustomization()
+    labels: dict[str, str] = {}
+    for entry in kust.get("labels", []):
+        labels.update(entry["pairs"])
+    docs = []
+    for name in kust["resources"]:
+        for doc in yaml.safe_load_all((K8S / name).read_text()):
+            doc = copy.deepcopy(doc)
+            meta = doc["metadata"]
+            if doc["kind"] not in CLUSTER_SCOPED:
+                meta["namespace"] = kust["namespace"]
+            meta.setdefault("labels", {}).update(labels)
+            docs.append(doc)
+    return docs
+
+
+def by_kind(docs: list[Doc], kind: str) -> list[Doc]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def named(docs: list[Doc], kind: str, name: str) -> Doc:
+    (doc,) = [d for d in by_kind(docs, kind) if d["metadata"]["name"] == name]
+    return doc
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[Doc]:
+    return render()
+
+
+def test_kustomization_lists_exactly_the_manifest_files():
+    listed = set(load_kustomization()["resources"])
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_object_validates_against_the_kubernetes_schema(docs, version):
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_validator_rejects_a_broken_manifest(docs):
+    broken = copy.deepcopy(named(docs, "Deployment", "azr-executor"))
+    broken["spec"]["replicas"] = "two"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, VERSIONS[-1], strict=True)
+    typo = copy.deepcopy(named(docs, "Service", "azr-executor"))
+    typo["spec"]["portz"] = typo["spec"].pop("ports")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(typo, VERSIONS[-1], strict=True)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kubectl_kustomize_renders_the_same_objects(docs):
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    rendered = list(yaml.safe_load_all(out))
+    key = lambda d: (d["kind"], d["metadata"]["name"], d["metadata"].get("namespace"))  # noqa: E731
+    assert sorted(map(key, rendered)) == sorted(map(key, docs))
+    for doc in rendered:
+        kubernetes_validate.validate(doc, VERSIONS[-1], strict=True)
+
+
+def test_namespace_enforces_the_restricted_pod_security_profile(docs):
+    labels = named(docs, "Namespace", "azr")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize("name", ["azr-executor", "azr-buffer", "azr-postgres"])
+def test_pods_meet_the_restricted_profile(docs, name):
+    (workload,) = [d for d in docs if d["kind"] in WORKLOADS and d["metadata"]["name"] == name]
+    pod = workload["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["automountServiceAccountToken"] is False
+    for container in pod["containers"]:
+        sc = container["securityContext"]
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["capabilities"] == {"drop": ["ALL"]}
+        assert "limits" in container["resources"] and "requests" in container["resources"]
+    assert not any(v.get("hostPath") for v in pod.get("volumes", []))
+    assert not pod.get("hostNetwork") and not pod.get("hostPID")
+
+
+@pytest.mark.parametrize("name", ["azr-executor", "azr-buffer"])
+def test_services_run_under_gvisor(docs, name):
+    assert named(docs, "RuntimeClass", "gvisor")["handler"] == "runsc"
+    pod = named(docs, "Deployment", name)["spec"]["template"]["spec"]
+    assert pod["runtimeClassName"] == "gvisor"
+
+
+def test_executor_pods_have_no_egress(docs):
+    selector = named(docs, "Deployment", "azr-executor")["spec"]["selector"]["matchLabels"]
+    policies = [
+        p
+        for p in by_kind(docs, "NetworkPolicy")
+        if p["spec"]["podSelector"]["matchLabels"] == selector
+    ]
+    assert policies, "no NetworkPolicy selects the executor pods"
+    for policy in policies:
+        assert "Egress" in policy["spec"]["policyTypes"]
+        assert policy["spec"].get("egress", []) == []
+
+
+def test_executor_scales_on_cpu_behind_a_service(docs):
+    deployment = named(docs, "Deployment", "azr-executor")
+    hpa = named(docs, "HorizontalPodAutoscaler", "azr-executor")
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["kind"], target["name"]) == ("Deployment", "azr-executor")
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu"
+    assert hpa["spec"]["minReplicas"] >= 2
+    # CPU utilisation is relative to the request: without one the HPA cannot work.
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+    service = named(docs, "Service", "azr-executor")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_buffer_uses_postgresql(docs):
+    env = named(docs, "Deployment", "azr-buffer")["spec"]["template"]["spec"]["containers"][0][
+        "env"
+    ]
+    url = next(e for e in env if e["name"] == "AZR_BUFFER_DATABASE_URL")
+    assert url["valueFrom"]["secretKeyRef"]["name"] == "azr-buffer-db"
+    postgres = named(docs, "StatefulSet", "azr-postgres")
+    assert postgres["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
