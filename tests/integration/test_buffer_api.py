@@ -428,7 +428,7 @@ async def test_tokens_body_limit_health_and_metrics(db_url):
         big = [task(i).model_copy(update={"program": "x" * 1000 + str(i)}) for i in range(5)]
         with pytest.raises(BadRequest) as exc:
             await authed.insert_tasks("r", big)
-        assert (exc.value.status_code, exc.value.code) == (413, "body_too_large")
+        assert (exc.value.status_code, exc.value.code) == (413, "too_large")
 
         # A streamed body without Content-Length is cut off too.
         async def chunks():

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+from azr_proto.asgi import BearerAuth
 from azr_proto.common import Health
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from azr_buffer import __version__
-from azr_buffer.asgi import BearerAuth, BodyLimit, Metrics, RequestMetrics
+from azr_buffer.asgi import BodyLimit, Metrics, RequestMetrics
 from azr_buffer.db import Database, migrate
 from azr_buffer.errors import BufferError
 from azr_buffer.routes import IMPORT_PATH_PATTERN, router
@@ -55,7 +56,7 @@ def create_app(settings: BufferSettings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         limits={IMPORT_PATH_PATTERN: settings.max_import_bytes},
     )
-    app.add_middleware(BearerAuth, tokens=settings.tokens, open_paths=OPEN_PATHS)
+    app.add_middleware(BearerAuth, tokens=settings.tokens, exempt_paths=OPEN_PATHS)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
     @app.get("/healthz", response_model=Health)

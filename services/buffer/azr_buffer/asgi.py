@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: bearer-token authentication, request-body size limits, request metrics.
+"""Pure-ASGI middleware: request-body size limits per path, and request metrics. (Bearer-token
+authentication is the shared `azr_proto.asgi.BearerAuth`.)
 
 Pure ASGI (not BaseHTTPMiddleware) so that streamed bodies (imports, exports) pass through
 untouched and a limit is enforced while the body streams in, before the app buffers it.
@@ -6,7 +7,6 @@ untouched and a limit is enforced while the body streams in, before the app buff
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -17,7 +17,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BearerAuth", "BodyLimit", "Metrics", "RequestMetrics"]
+__all__ = ["BodyLimit", "Metrics", "RequestMetrics"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,42 +38,6 @@ async def _send_error(
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-class BearerAuth:
-    """Reject requests without one of `tokens` as `Authorization: Bearer <token>` (401).
-
-    No tokens configured: every request passes. Paths in `open_paths` (health, readiness, metrics)
-    never need a token, so probes and scrapers work without secrets.
-    """
-
-    def __init__(self, app: ASGIApp, tokens: Sequence[str], open_paths: Sequence[str]) -> None:
-        self.app = app
-        self.tokens = [t.encode() for t in tokens]
-        self.open_paths = frozenset(open_paths)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.tokens or scope["path"] in self.open_paths:
-            await self.app(scope, receive, send)
-            return
-        given = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                given = value[7:].strip()
-        # Compare against every token in constant time: the answer leaks no prefix length.
-        ok = False
-        for token in self.tokens:
-            ok |= hmac.compare_digest(given, token)
-        if not ok:
-            await _send_error(
-                send,
-                401,
-                "unauthorized",
-                "missing or invalid bearer token",
-                [(b"www-authenticate", b"Bearer")],
-            )
-            return
-        await self.app(scope, receive, send)
 
 
 class _TooLarge(Exception):
@@ -102,7 +66,7 @@ class BodyLimit:
         limit = self._limit(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _send_error(send, 413, "body_too_large", f"request body over {limit} bytes")
+                await _send_error(send, 413, "too_large", f"request body over {limit} bytes")
                 return
         seen = 0
         started = rejected = False
@@ -118,7 +82,7 @@ class BodyLimit:
                     if not started and not rejected:
                         rejected = True
                         await _send_error(
-                            send, 413, "body_too_large", f"request body over {limit} bytes"
+                            send, 413, "too_large", f"request body over {limit} bytes"
                         )
                     raise _TooLarge
             return message
