@@ -20,6 +20,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from azr_proto.tasks import TaskType
+
 __all__ = [
     "DEFAULT_FORBIDDEN_ATTRIBUTES",
     "DEFAULT_FORBIDDEN_MODULES",
@@ -51,14 +53,6 @@ __all__ = [
 MAX_SOURCE_CHARS = 100_000  # one program or answer
 MAX_BATCH = 4096  # proposals or tasks per request
 MAX_ANSWERS = 256  # answers per task
-
-
-class TaskType(StrEnum):
-    """The three AZR task types (the reference's `code_o`, `code_i`, `code_f`)."""
-
-    DEDUCTION = "deduction"  # given program + input, predict the output
-    ABDUCTION = "abduction"  # given program + output, find an input
-    INDUCTION = "induction"  # given pairs + message, write the program
 
 
 class Reason(StrEnum):
