@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -49,21 +50,36 @@ class _BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answer 413 when a request body is over `max_bytes` (by Content-Length or as it streams)."""
+    """Answer 413 when a request body is over its limit: up front from Content-Length, or as soon
+    as the streamed body passes the limit. `limits` maps path regexes to limits of their own (for
+    example a larger one for a streamed import).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    The 413 is sent the moment the limit is passed, before the app sees the error: frameworks
+    turn any error raised while reading a body into their own 400, which is dropped here.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.limits = [(re.compile(p), n) for p, n in (limits or {}).items()]
+
+    def limit_for(self, path: str) -> int:
+        """The body limit that applies to `path`."""
+        for pattern, n in self.limits:
+            if pattern.fullmatch(path):
+                return n
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        detail = f"request body over {self.max_bytes} bytes"
+        limit = self.limit_for(scope.get("path", ""))
+        detail = f"request body over {limit} bytes"
         length = _header(scope, b"content-length")
         if length is not None:
             try:
-                too_big = int(length) > self.max_bytes
+                too_big = int(length) > limit
             except ValueError:
                 await send_error(send, 400, "bad_request", "invalid Content-Length")
                 return
@@ -71,28 +87,32 @@ class BodySizeLimit:
                 await send_error(send, 413, "too_large", detail)
                 return
         seen = 0
-        started = False
+        started = rejected = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
+                    if not started and not rejected:
+                        rejected = True
+                        await send_error(send, 413, "too_large", detail)
                     raise _BodyTooLarge
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+            if rejected:
+                return  # the 413 has been sent; whatever the app answers now is dropped
+            started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLarge:
-            if not started:
-                await send_error(send, 413, "too_large", detail)
+            if not rejected:
+                raise
 
 
 class BearerAuth:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from azr_proto.asgi import BearerAuth
+from azr_proto.asgi import BearerAuth, BodySizeLimit
 from azr_proto.common import Health
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from azr_buffer import __version__
-from azr_buffer.asgi import BodyLimit, Metrics, RequestMetrics
+from azr_buffer.asgi import Metrics, RequestMetrics
 from azr_buffer.db import Database, migrate
 from azr_buffer.errors import BufferError
 from azr_buffer.routes import IMPORT_PATH_PATTERN, router
@@ -52,7 +52,7 @@ def create_app(settings: BufferSettings | None = None) -> FastAPI:
     _add_error_handlers(app)
     # Outermost first: metrics see every answer, auth runs before any body is read.
     app.add_middleware(
-        BodyLimit,
+        BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         limits={IMPORT_PATH_PATTERN: settings.max_import_bytes},
     )

@@ -84,3 +84,34 @@ async def test_token_quota_counts_requests_in_flight():
     assert second.status_code == 429 and second.headers["retry-after"] == "3"
     assert other.status_code == 200
     assert app.in_flight("a") == 0
+
+
+async def test_chunked_body_over_the_limit_gets_413_even_when_the_app_reads_it():
+    """No Content-Length: the limit trips while the app reads, and the client still sees 413."""
+
+    async def reading_app(scope, receive, send):
+        try:
+            while (await receive()).get("more_body"):
+                pass
+        except Exception:  # a framework turns errors while reading into its own 400
+            await send({"type": "http.response.start", "status": 400, "headers": []})
+            await send({"type": "http.response.body", "body": b"bad"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def chunks():
+        yield b"x" * 8
+        yield b"x" * 8
+
+    async with _client(BodySizeLimit(reading_app, max_bytes=10)) as http:
+        resp = await http.post("/", content=chunks())
+    assert resp.status_code == 413
+    assert resp.json()["code"] == "too_large"
+
+
+async def test_a_path_can_have_a_larger_limit_of_its_own():
+    guard = BodySizeLimit(echo_app, max_bytes=10, limits={r"/v1/runs/[^/]+/import": 100})
+    async with _client(guard) as http:
+        assert (await http.post("/v1/runs/a/import", content=b"x" * 50)).status_code == 200
+        assert (await http.post("/v1/other", content=b"x" * 50)).status_code == 413
