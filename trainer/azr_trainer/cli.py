@@ -5,6 +5,7 @@ azr train --model ID [--config F] [--set key=value ...]   the same job on a real
 azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
 azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
 azr warmstart [--eval]           build (or reuse) the warm-started toy model under ./runs
+azr eval --model ID [--benchmarks ...]   the paper's benchmarks, scored by the executor
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from azr_trainer import __version__
+from azr_trainer.evals.command import cmd_eval, setup_eval
 from azr_trainer.toy.cli import cmd_warmstart, setup_warmstart
 
 __all__ = ["SUBCOMMANDS", "main"]
@@ -135,6 +137,7 @@ SUBCOMMANDS: dict[
     "report": ("write PNG plots and an HTML page for a run", _setup_report, _cmd_report),
     "services": ("start the executor and buffer locally", _setup_services, _cmd_services),
     "warmstart": ("build (or reuse) the warm-started toy model", setup_warmstart, cmd_warmstart),
+    "eval": ("evaluate a model on CRUXEval, HumanEval+/MBPP+ and math sets", setup_eval, cmd_eval),
 }
 
 

@@ -79,8 +79,14 @@ class AZRConfig:
     report_to: list[str] = field(default_factory=lambda: ["none"])
     live_console: bool = True
     cpu_threads: int = 1  # torch threads on CPU: more oversubscribes the cores the executor needs
+    # --- in-training validation: greedy CRUXEval-O/I pass@1 logged as val/test_score/* ---
+    eval_steps: int = 0  # every N AZR steps (the reference: 10); 0 = off
+    eval_items: int = 64  # first N problems of CRUXEval-O and of CRUXEval-I
+    eval_max_new_tokens: int = 1024
 
     def __post_init__(self) -> None:
+        if self.eval_steps < 0 or self.eval_items < 1 or self.eval_max_new_tokens < 1:
+            raise ValueError("eval_steps must be >= 0, eval_items and eval_max_new_tokens >= 1")
         if self.batch_per_group < 1:
             raise ValueError("batch_per_group must be at least 1")
         if self.n_induction_inputs < 2 or self.n_induction_inputs % 2:

@@ -191,9 +191,10 @@ def main(
     """
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    state = PartialState()
-    world, rank = state.num_processes, state.process_index
     cuda = torch.cuda.is_available()
+    # cpu=True is what makes accelerate see a torchrun world on CPU (gloo); without it, it is 1.
+    state = PartialState(cpu=not cuda)
+    world, rank = state.num_processes, state.process_index
     if not cuda:
         torch.set_num_threads(max(1, cfg.cpu_threads))
     out = Path(cfg.output_dir)
@@ -210,10 +211,12 @@ def main(
     slots = total // world
     per_device, accum = batch_geometry(slots, k, cfg.micro_batch_size)
 
+    eval_url: str | None = None  # CRUXEval validation needs a real executor
     with ExitStack() as stack:
         portal = stack.enter_context(start_blocking_portal())
         if judge is None or store is None:
             urls, buffer_url = stack.enter_context(_services(cfg, world))
+            eval_url = urls[0]
             portal = stack.enter_context(start_blocking_portal())  # closes before the services
             remote_judge, remote_store, clients = _make_clients(
                 portal, cfg, urls, buffer_url, run_name
@@ -307,6 +310,19 @@ def main(
             )
             values["time/step_s"] = trainer.azr_train_s
             trainer.azr_train_s = 0.0
+            if cfg.eval_steps and step % cfg.eval_steps == 0 and rank == 0 and eval_url:
+                # Rank 0 only: fine for one process or DDP; not for ZeRO-3 (sharded weights).
+                from azr_trainer.evals.periodic import evaluate_cruxeval
+
+                values.update(
+                    evaluate_cruxeval(
+                        trainer.model,
+                        tokenizer,
+                        eval_url,
+                        n_items=cfg.eval_items,
+                        max_new_tokens=cfg.eval_max_new_tokens,
+                    )
+                )
             if rank == 0:
                 for name, size in portal.call(store.sizes).items():
                     values[f"azr/buffer/{name}"] = float(size)

@@ -12,6 +12,7 @@ from azr_proto.common import ErrorBody
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from azr_executor import __version__
 from azr_executor.azr.routes import router as azr_router
@@ -54,6 +55,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     app.include_router(azr_router)
     app.add_exception_handler(ExecutorError, _on_executor_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_bug)
     # Pure-ASGI guards (shared with the buffer): size limit outermost, then bearer auth + quota.
     app.add_middleware(
@@ -78,6 +80,21 @@ async def _on_invalid(request: Request, exc: RequestValidationError) -> JSONResp
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         problems.append(f"{where}: {err.get('msg', 'invalid')}")
     return JSONResponse({"code": "invalid_request", "detail": "; ".join(problems)}, status_code=422)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def _on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400:  # FastAPI could not even decode the body (e.g. invalid UTF-8)
+        body = {
+            "code": "invalid_request",
+            "detail": f"request body is not valid JSON: {exc.detail}",
+        }
+        return JSONResponse(body, status_code=422)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return JSONResponse({"code": code, "detail": str(exc.detail)}, status_code=exc.status_code,
+                        headers=exc.headers)  # fmt: skip
 
 
 async def _on_bug(request: Request, exc: Exception) -> JSONResponse:

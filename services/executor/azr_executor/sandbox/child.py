@@ -66,7 +66,6 @@ import gc
 import json
 import marshal
 import os
-import platform
 import resource
 import select
 import shutil
@@ -74,7 +73,10 @@ import signal
 import struct
 import sys
 import time
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the zygote does not import typing: a smaller zygote forks faster
+    from typing import Any
 
 # --------------------------------------------------------------------------------------------
 # Seccomp (hand-written classic BPF, x86_64)
@@ -439,13 +441,26 @@ def _child(
         _report_raw(f"E\0OSError\0cannot prepare stdin or files: {exc}\0".encode())
         os._exit(1)
     del stdin, files
+    # sys.stdin/stdout/stderr, exit/quit and a fresh __main__ were prepared once in the zygote
+    # (`_prepare_program_runtime`); the dup2 calls above pointed fds 0-2 at this run's streams.
+    main = _new_main()
+    gc.enable()
+    exit_code = _exec_program(code, main.__dict__)
+    os._exit(exit_code)
+
+
+def _prepare_program_runtime() -> None:
+    """Once per zygote: the Python-level stdio, argv and `exit`/`quit` every child inherits.
+
+    The stream objects wrap fds 0, 1 and 2 by number; each child dup2()s its own stdin memfd
+    and capture pipes onto those numbers, so nothing is rebuilt per run.
+    """
     import builtins
     import io
-    import types
 
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
     sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
-                                  errors="backslashreplace", write_through=False)  # fmt: skip
+                                  errors="backslashreplace")  # fmt: skip
     sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
                                   errors="backslashreplace", line_buffering=True)  # fmt: skip
     setattr(sys, "__stdin__", sys.stdin)  # noqa: B010 (typeshed marks these Final)
@@ -454,12 +469,15 @@ def _child(
     sys.argv = ["<program>"]
     builtins.exit = _Quitter("exit")  # type: ignore[assignment]
     builtins.quit = _Quitter("quit")  # type: ignore[assignment]
-    main = types.ModuleType("__main__")
+
+
+def _new_main() -> Any:
+    import builtins
+
+    main = type(sys)("__main__")
     main.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main
-    gc.enable()
-    exit_code = _exec_program(code, main.__dict__)
-    os._exit(exit_code)
+    return main
 
 
 def _write_file(name: str, data: bytes) -> None:
@@ -583,15 +601,14 @@ class Zygote:
         self.counter = 0
         self.has_pidfd = hasattr(os, "pidfd_open")
         self.workdir = workdir_of(cfg)
-        self.rin = os.fdopen(0, "rb", buffering=1 << 16)
 
     def serve(self) -> None:
         while True:
-            header = self.rin.read(4)
+            header = _read_exact(0, 4)
             if len(header) < 4:
                 return
             (size,) = struct.unpack("<I", header)
-            msg = marshal.loads(self.rin.read(size))
+            msg = marshal.loads(_read_exact(0, size))
             if msg[0] == "run":
                 result = self.run(msg)
             elif msg[0] == "stats":
@@ -753,6 +770,19 @@ def _classify(result: dict[str, Any], report: bytes, cpu_s: int, over_cap: bool)
         result["status"] = "runtime_error"
 
 
+def _read_exact(fd: int, size: int) -> bytes:
+    """Exactly `size` bytes (fewer at end of stream). No read-ahead on purpose: jobs queued
+    behind this one must not sit in the zygote's memory when it forks this job's child."""
+    chunks = []
+    while size > 0:
+        data = os.read(fd, min(size, 1 << 20))
+        if not data:
+            break
+        chunks.append(data)
+        size -= len(data)
+    return b"".join(chunks)
+
+
 def _has_exited(pid: int) -> bool:
     try:
         info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
@@ -774,7 +804,7 @@ def workdir_of(cfg: dict[str, Any]) -> str:
 def main() -> None:
     """Zygote entry point: `child.py '<json config>'`."""
     cfg = json.loads(sys.argv[1])
-    if platform.machine() not in ("x86_64", "AMD64") and cfg["seccomp"]:
+    if os.uname().machine != "x86_64" and cfg["seccomp"]:
         sys.stderr.write("azr zygote: the seccomp filter supports x86_64 only\n")
         sys.exit(78)
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
@@ -807,8 +837,12 @@ def main() -> None:
                       LANG="C.UTF-8")  # fmt: skip
     payload = json.dumps(hello).encode()
     os.write(1, struct.pack("<I", len(payload)) + payload)
+    zygote = Zygote(cfg)
+    _prepare_program_runtime()
+    gc.collect()
+    gc.freeze()
     try:
-        Zygote(cfg).serve()
+        zygote.serve()
     finally:
         if cfg["uid"] is not None:
             kill_uid(cfg["uid"])

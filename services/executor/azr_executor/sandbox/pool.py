@@ -8,6 +8,8 @@ import fcntl
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -56,6 +58,12 @@ class SandboxPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._root = settings.resolved_work_root()
+        self._private_root: Path | None = None
+        if not (os.geteuid() == 0 and settings.private_mounts):
+            # Without a private tmpfs per zygote, two pools on one host need their own paths.
+            self._root.mkdir(parents=True, exist_ok=True, mode=0o711)
+            self._private_root = Path(tempfile.mkdtemp(prefix="pool-", dir=self._root))
+            self._root = self._private_root
         self._uid_locks: dict[int, int] = {}  # zygote index -> fd of its held uid lock
         self._uids: dict[int, int] = {}
         self.on_result: Callable[[JobResult], None] | None = None
@@ -150,6 +158,8 @@ class SandboxPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*(z.close() for z in self._zygotes if z is not None))
+        if self._private_root is not None:
+            shutil.rmtree(self._private_root, ignore_errors=True)
         for fd in self._uid_locks.values():
             os.close(fd)
         self._uid_locks.clear()
@@ -183,26 +193,27 @@ class SandboxPool:
     async def run(self, job: Job, *, avoid_hash_seed: int | None = None) -> JobResult:
         """Run one job. Raises `Overloaded` when the queue is full; faults become sandbox_error."""
         self.check_capacity(1)
-        return await self._run_admitted(job, avoid_hash_seed)
+        return await self._submit(job, avoid_hash_seed)
 
     async def run_many(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Run independent jobs (admitted all at once or not at all); results in order."""
         self.check_capacity(len(jobs))
-        return list(await asyncio.gather(*(self._run_admitted(job, None) for job in jobs)))
+        futures = [self._submit(job, None) for job in jobs]  # plain futures: no task per job
+        return [await fut for fut in futures]
 
-    async def _run_admitted(self, job: Job, avoid_hash_seed: int | None) -> JobResult:
+    def _submit(self, job: Job, avoid_hash_seed: int | None) -> asyncio.Future[JobResult]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JobResult] = loop.create_future()
         self._admitted += 1
-        try:
-            self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time()))
-            self._pump()
-            result = await future
-        finally:
-            self._admitted -= 1
-        if self.on_result is not None:
-            self.on_result(result)
-        return result
+        future.add_done_callback(self._done)
+        self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time()))
+        self._pump()
+        return future
+
+    def _done(self, future: asyncio.Future[JobResult]) -> None:
+        self._admitted -= 1
+        if self.on_result is not None and not future.cancelled() and future.exception() is None:
+            self.on_result(future.result())
 
     def _eligible(self, zyg: ZygoteProcess, item: _Pending) -> bool:
         if item.avoid_hash_seed is None:

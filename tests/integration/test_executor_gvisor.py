@@ -1,0 +1,60 @@
+"""gVisor mode: the zygotes run inside long-lived `runsc do` sandboxes (installed by the suite)."""
+
+from __future__ import annotations
+
+import pytest
+from azr_proto.executor import RunLimits, RunRequest
+from azr_proto.executor_client import ExecutorClient
+from azr_proto.statuses import RunStatus
+
+pytestmark = pytest.mark.gvisor
+
+
+def test_zygotes_run_inside_gvisor(gvisor_server):
+    zyg = gvisor_server.pool._zygotes[0]
+    assert zyg is not None and "runsc" in zyg.config.command_prefix[0]
+    # gVisor's own kernel answers uname: its release string is not the host's
+    r = gvisor_server.run("import platform\nprint(platform.release())", wall_s=10.0, cpu_s=10)
+    assert r.status is RunStatus.OK, r
+    import platform
+
+    assert r.stdout.strip() != platform.release()
+
+
+async def test_runs_return_results_over_http(gvisor_server):
+    async with ExecutorClient(gvisor_server.url) as client:
+        answer = await client.run_batch([RunRequest(code=f"print({i} + 1)") for i in range(5)])
+    assert [r.stdout for r in answer.results] == [f"{i + 1}\n" for i in range(5)]
+
+
+def test_sockets_are_denied_inside_gvisor(gvisor_server):
+    r = gvisor_server.run("import socket\nsocket.socket()", wall_s=10.0, cpu_s=10)
+    assert r.status is RunStatus.RUNTIME_ERROR
+    assert r.exception is not None and r.exception.type == "PermissionError"
+
+
+async def test_wall_timeout_inside_gvisor(gvisor_server):
+    req = RunRequest(code="while True:\n    pass\n", limits=RunLimits(wall_timeout_s=1.0))
+    async with ExecutorClient(gvisor_server.url) as client:
+        r = await client.run(req)
+    assert r.status is RunStatus.TIMEOUT
+
+
+def test_runs_drop_to_the_sandbox_uid_inside_gvisor(gvisor_server):
+    r = gvisor_server.run("import os\nprint(os.getuid())", wall_s=10.0, cpu_s=10)
+    assert int(r.stdout) in gvisor_server.pool.sandbox_uids()
+
+
+def test_daemons_and_files_do_not_survive_inside_gvisor(gvisor_server):
+    code = (
+        "import os, time\nopen('left', 'w').write('x')\n"
+        "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n    os._exit(0)\n"
+        "time.sleep(0.3)\n"
+    )
+    assert gvisor_server.run(code, wall_s=10.0, cpu_s=10).status is RunStatus.OK
+    stats = gvisor_server.call(gvisor_server.pool.zygote_stats())
+    assert stats[0]["children"] == 0 and stats[0]["work_root_entries"] == []
+    r = gvisor_server.run(
+        "import os\nprint(os.listdir('.'), os.path.exists('/tmp/left'))", wall_s=10.0, cpu_s=10
+    )
+    assert r.stdout == "[] False\n"
