@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=handler)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the table
     return int(args.func(args))
 
 
