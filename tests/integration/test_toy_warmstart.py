@@ -95,3 +95,13 @@ def test_loaded_tokenizer_pads_left(built, tmp_path: Path) -> None:  # type: ign
     assert tokenizer.padding_side == "left"
     text = "x = 14 </think>\n<answer>\n```output\n3\n```\n</answer>"
     assert tokenizer.decode(tokenizer(text).input_ids) == text
+
+
+def test_trainer_loader_keeps_the_trained_pre_tokenizer(built) -> None:  # type: ignore[no-untyped-def]
+    from azr_trainer.models import load_model_and_tokenizer
+
+    _, result = built
+    _, ours = load_warmstart(result.path)
+    _, theirs = load_model_and_tokenizer(str(result.path))
+    text = "A conversation between User and Assistant. x = [1, 2]"
+    assert theirs(text).input_ids == ours(text).input_ids

@@ -122,9 +122,14 @@ def resolve_model_path(source: str, models_dir: Path) -> str:
 
 def load_model_and_tokenizer(source: str, *, dtype: Any = None) -> tuple[Any, Any]:
     """Load a causal LM and its tokenizer from a hub id or a local directory."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    if (Path(source) / "warmstart.json").is_file():
+        # A toy warm start: AutoTokenizer would choose Qwen2Tokenizer from the model type and
+        # replace the pre-tokenizer it was trained with; load the saved fast tokenizer as is.
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(source)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(source)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -84,3 +84,14 @@ def test_corpus_excludes_given_programs(oracle: SubprocessOracle) -> None:
     source = next(b.body for b in parsing.fenced_blocks(some.prompt) if b.label == "python") + "\n"
     again = build_corpus(random.Random(4), spec, oracle, exclude={source})
     assert all(source.strip() not in e.prompt for e in again if e.task_type == "deduction")
+
+
+def test_prompt_tokens_are_a_prefix_of_prompt_and_completion(oracle: SubprocessOracle) -> None:
+    from azr_trainer.toy.model import train_tokenizer
+
+    spec = CorpusSpec(n_solver_per_type=30, n_proposer_per_type=8)
+    examples = build_corpus(random.Random(5), spec, oracle)
+    tok = train_tokenizer((e.prompt + e.completion for e in examples), 1500)
+    for e in examples:
+        prompt_ids = tok(e.prompt).input_ids
+        assert tok(e.prompt + e.completion).input_ids[: len(prompt_ids)] == prompt_ids

@@ -39,6 +39,7 @@ def cmd_warmstart(args: argparse.Namespace) -> int:
     from azr_trainer.toy.session import judge_session
     from azr_trainer.toy.warmstart import WarmstartConfig, ensure_warmstart, load_warmstart
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
     config = WarmstartConfig.small(args.seed) if args.small else WarmstartConfig(seed=args.seed)
     runs = Path(args.runs_dir)
     with judge_session(runs / "warmstart" / "services", executor_url=args.executor_url) as s:

@@ -35,8 +35,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):  # type: ignore[no-u
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     # Merges may span words, so the fixed instruction text collapses into a few tokens and the
     # sequences stay short; digits, quotes and brackets stay single, so values stay spelled out.
+    # The tags are pieces of their own: no token spans the end of a prompt ("<think>") and the
+    # start of a completion, so the prompt's tokens are a prefix of prompt + completion's.
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
+            pre_tokenizers.Split(Regex(r"</?(?:think|answer)>"), behavior="isolated"),
             pre_tokenizers.Split(Regex(r"[0-9'\[\]{}(),:]"), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]

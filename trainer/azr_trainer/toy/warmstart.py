@@ -204,10 +204,14 @@ def ensure_warmstart(
 
 
 def load_warmstart(path: Path) -> tuple[Any, Any]:
-    """The model and tokenizer of a built warm start (left padding, as generation needs)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The model and tokenizer of a built warm start (left padding, as generation needs).
 
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    The tokenizer is loaded as the generic fast tokenizer it was saved as: `AutoTokenizer`
+    would pick `Qwen2Tokenizer` from the model type and replace the trained pre-tokenizer.
+    """
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(path))
     tokenizer.padding_side = "left"
     return AutoModelForCausalLM.from_pretrained(str(path)), tokenizer
 
