@@ -77,7 +77,7 @@ def _train_and_report(args: argparse.Namespace, **defaults: object) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """The main job on CPU: a fresh run directory under ./runs, the toy preset (warm start)."""
+    """The main job on CPU: a fresh run directory under ./runs, the tiny-cpu preset."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     defaults: dict[str, object] = {}
     if not args.output_dir:
@@ -112,7 +112,7 @@ def _cmd_services(args: argparse.Namespace) -> int:
 
 
 def _setup_run(p: argparse.ArgumentParser) -> None:
-    _add_config_args(p, preset="toy")
+    _add_config_args(p, preset="tiny-cpu")
 
 
 def _setup_train(p: argparse.ArgumentParser) -> None:

@@ -128,7 +128,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "executor_concurrency": 8,
     },
 }
-# `azr run`'s default: the warm-started toy model (azr_trainer/toy, built and cached under
+# `azr run --preset toy`: the warm-started toy model (azr_trainer/toy, built and cached under
 # runs/models/warmstart/ on first use), with task shapes matching its warm-start corpus.
 PRESETS["toy"] = {
     **PRESETS["tiny-cpu"],
