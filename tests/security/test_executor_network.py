@@ -6,7 +6,7 @@ import time
 from urllib.parse import urlparse
 
 from azr_proto.statuses import RunStatus
-from conftest import sandbox_processes
+from executor_security_support import sandbox_processes
 
 
 def _denied(ex, code: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from azr_proto.statuses import RunStatus
-from conftest import sandbox_processes
+from executor_security_support import sandbox_processes
 
 
 def test_no_process_of_any_sandbox_uid_survives(ex):
