@@ -74,7 +74,9 @@ async def run_tests(req: TestsRequest, pool: SandboxPool, limits: Limits) -> Tes
         wave = pending[:wave_cases] if req.early_stop else pending
         groups = [[i] for i in wave if plans[i].job is not None]
         harnessed = [i for i in wave if plans[i].job is None]
-        groups += [harnessed[k : k + chunk_size] for k in range(0, len(harnessed), chunk_size)]
+        # Spread the cases over the zygotes: chunks of at most `chunk_size`, one per zygote at least.
+        size = min(chunk_size, -(-len(harnessed) // max(1, len(pool.hash_seeds))))
+        groups += [harnessed[k : k + max(1, size)] for k in range(0, len(harnessed), max(1, size))]
         jobs = [_chunk_job(req, plans, g, pool, limits) for g in groups]
         outcomes = await pool.run_many([job for job, _ in jobs])
         for group, (_, nonce), outcome in zip(groups, jobs, outcomes, strict=True):
