@@ -92,7 +92,8 @@ def answers_for(task: Task, right: int, salt: int) -> list[str]:
             answers.append(f"{task.inputs[0]}{' ' * k}" if ok else f"{task.inputs[0]}, {k}")
         else:
             body = task.program if ok else "def f(*args):\n    return None\n"
-            answers.append(f"{body}\n# rollout {salt}.{k}\n")
+            # a distinct syntax tree per rollout, so no two answers are graded as one
+            answers.append(f"{body}\n_rollout = {salt * K + k}\n")
     return answers
 
 

@@ -70,6 +70,7 @@ class Reason(StrEnum):
     ENTRY_WITHOUT_PARAMETERS = "entry_without_parameters"  # the entry takes no argument
     POLICY_VIOLATION = "policy_violation"  # forbidden import, name or attribute
     BAD_INPUT = "bad_input"  # not the argument list of exactly one call, or not self-contained
+    MISSING_MESSAGE = "missing_message"  # an induction proposal without its message
     NOT_A_LITERAL = "not_a_literal"  # a deduction answer (or gold output) is no Python literal
     # runs
     PROGRAM_ERROR = "program_error"  # the module body raised while loading

@@ -1,22 +1,102 @@
-"""Console script `azr`: the trainer's command line."""
+"""Console script `azr`: the trainer's command line.
+
+azr run                          the main job: local services, tiny model, a few CPU steps
+azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
+azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
+azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
+azr eval --model ID [--benchmarks ...]   the paper's benchmarks, scored by the executor
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from azr_trainer import __version__
-from azr_trainer.services import local_services
+from azr_trainer.evals.command import cmd_eval, setup_eval
 
-__all__ = ["main"]
+__all__ = ["SUBCOMMANDS", "main"]
 
 logger = logging.getLogger("azr")
 
 
+def _add_config_args(p: argparse.ArgumentParser, *, preset: str) -> None:
+    p.add_argument("--preset", default=preset, help=f"paper or tiny-cpu (default {preset})")
+    p.add_argument("--config", help="a YAML file of config keys (see azr_trainer/config.py)")
+    p.add_argument("--model", help="hub id, local path, or tiny-random")
+    p.add_argument("--output-dir", help="where checkpoints, metrics and the report go")
+    p.add_argument("--steps", type=int, help="number of AZR steps")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key"
+    )
+    p.add_argument("--no-live", action="store_true", help="no live console table")
+
+
+def _config(args: argparse.Namespace, **defaults: object):  # type: ignore[no-untyped-def]
+    from azr_trainer.config import load_config
+
+    overrides = [f"{k}={v}" for k, v in defaults.items()]
+    if args.model:
+        overrides.append(f"model={args.model}")
+    if args.output_dir:
+        overrides.append(f"output_dir={args.output_dir}")
+    if args.steps is not None:
+        overrides.append(f"max_steps={args.steps}")
+    if args.no_live:
+        overrides.append("live_console=false")
+    return load_config(preset=args.preset, path=args.config, overrides=overrides + args.set)
+
+
+def _train_and_report(args: argparse.Namespace, **defaults: object) -> int:
+    from azr_trainer.report import write_report
+    from azr_trainer.train import main as train_main
+
+    cfg = _config(args, **defaults)
+    result = train_main(cfg)
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:
+        return 0
+    index = write_report(result.output_dir)
+    m = result.last_metrics
+    logger.info("done: %d AZR steps in %s", result.steps, result.output_dir)
+    logger.info(
+        "last step: mean reward %.3f, judge errors %d, buffer %s",
+        m.get("azr/reward", float("nan")),
+        int(m.get("azr/judge_errors", 0)),
+        result.buffer_sizes,
+    )
+    logger.info("metrics: %s", result.metrics_path)
+    logger.info("report:  %s", index)
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    """The main job. Today: start the services locally and keep them up until Ctrl-C."""
+    """The main job on CPU: a fresh run directory under ./runs, the tiny-cpu preset."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    defaults: dict[str, object] = {}
+    if not args.output_dir:
+        defaults["output_dir"] = f"runs/run-{stamp}"
+    return _train_and_report(args, **defaults)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    return _train_and_report(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from azr_trainer.report import write_report
+
+    logger.info("report: %s", write_report(Path(args.run_dir)))
+    return 0
+
+
+def _cmd_services(args: argparse.Namespace) -> int:
+    from azr_trainer.services import local_services
+
     with local_services(Path(args.workdir)) as services:
         logger.info("executor: %s", services.executor_url)
         logger.info("buffer:   %s", services.buffer_url)
@@ -29,14 +109,48 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _setup_run(p: argparse.ArgumentParser) -> None:
+    _add_config_args(p, preset="tiny-cpu")
+
+
+def _setup_train(p: argparse.ArgumentParser) -> None:
+    _add_config_args(p, preset="paper")
+
+
+def _setup_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="a run's output directory (holds metrics.jsonl)")
+
+
+def _setup_services(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workdir", default="runs/services", help="where logs and the buffer live")
+
+
+# name -> (help, add arguments, handler). Other modules register subcommands by adding here.
+SUBCOMMANDS: dict[
+    str,
+    tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
+] = {
+    "run": ("the main job: local self-play on CPU with a tiny model", _setup_run, _cmd_run),
+    "train": ("self-play training of a real model (paper defaults)", _setup_train, _cmd_train),
+    "report": ("write PNG plots and an HTML page for a run", _setup_report, _cmd_report),
+    "services": ("start the executor and buffer locally", _setup_services, _cmd_services),
+    "eval": ("evaluate a model on CRUXEval, HumanEval+/MBPP+ and math sets", setup_eval, cmd_eval),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and dispatch to a subcommand."""
     parser = argparse.ArgumentParser(prog="azr", description="Absolute Zero self-play on TRL.")
     parser.add_argument("--version", action="version", version=f"azr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="the main job: local self-play against local services")
-    run.add_argument("--workdir", default="runs/local", help="where logs and the buffer live")
-    run.set_defaults(func=_cmd_run)
+    for name, (help_text, setup, handler) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        setup(p)
+        p.set_defaults(func=handler)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return int(args.func(args))
+
+
+if __name__ == "__main__":  # `accelerate launch -m azr_trainer.cli train ...`
+    raise SystemExit(main())

@@ -127,3 +127,27 @@ def test_units_are_isolated_and_timed_out_one_by_one():
     assert reports[0]["passes"][0][0]["repr"] == "1"
     assert reports[1]["load"]["error"] == "timeout"
     assert reports[2]["passes"][0][0]["repr"] == "False"  # no state leaked from unit 0
+
+
+def test_a_program_cannot_reach_the_report_stream():
+    forged = b'N0NCE:{"unit": 1, "load": null, "passes": [[{"repr": "9"}]]}\n'
+    attacker = (
+        "import os\n"
+        "def f(x):\n"
+        "    hits = 0\n"
+        "    for fd in range(0, 256):\n"
+        "        try:\n"
+        f"            os.write(fd, {forged!r})\n"
+        "            hits += 1\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return hits\n"
+    )
+    honest = "def f(x):\n    return x"
+    out, reports = run_job([{"program": attacker, "calls": ["0"], "mode": "sequential"},
+                            {"program": honest, "calls": ["5"], "mode": "sequential"}])  # fmt: skip
+    assert [r["unit"] for r in reports] == [0, 1]
+    assert reports[1]["passes"][0][0]["repr"] == "5"
+    assert out.count('"unit": 1') == 1
+    # its only open fds were /dev/null (1, 2) and its own pipe, which it corrupted
+    assert reports[0]["load"]["error"] == "crashed"

@@ -105,6 +105,12 @@ async def test_valid_proposals_keep_exact_outputs(runner):
     assert results[4].outputs == ["[1, 2, 3]", "[5]", "[]", "['a', 'b', 'c']"]
 
 
+async def test_induction_needs_a_message(runner):
+    proposal = Proposal(task_type="induction", program=IDENTITY, inputs=["1", "2"], message="  ")
+    (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
+    assert result.reason is Reason.MISSING_MESSAGE
+
+
 async def test_induction_state_between_inputs_is_caught(runner):
     program = "seen = set()\ndef f(x):\n    seen.add(x)\n    return len(seen)"
     proposal = Proposal(task_type="induction", program=program, inputs=["1", "2", "3"], message="m")

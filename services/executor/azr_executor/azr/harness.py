@@ -20,8 +20,9 @@ where a result is {"repr": str} or {"error": kind, "type": str, "message": str}.
 
 Guarantees:
 - the program's own `print`s and writes to sys.stdout/sys.stderr are discarded, and fds 1 and 2
-  point at /dev/null while it runs; the report goes to a private duplicate of fd 1, tagged with a
-  nonce the program never sees in any variable it can name, so printing cannot forge a result;
+  point at /dev/null while it runs; the report goes to a private duplicate of fd 1 that the
+  program's process does not hold (every fd but stdio and its own result pipe is closed in it),
+  tagged with a nonce, so a program cannot forge another program's result;
 - every BaseException (SystemExit, KeyboardInterrupt, StopIteration, custom ones) is an error;
 - an output is accepted only when it is plain data built from exact builtin types (None, bool,
   int, float, complex, str, bytes, list, tuple, dict, set, frozenset), its repr fits in
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import io
 import json
 import os
@@ -51,6 +53,7 @@ _ATOMS: tuple[type, ...] = (type(None), bool, int, float, complex, str, bytes)
 _COLLECTIONS: tuple[type, ...] = (list, tuple, set, frozenset)
 _MAX_DEPTH = 100
 _MAX_MESSAGE = 500
+_MAX_FD = 65536
 
 Result = dict[str, Any]
 
@@ -239,7 +242,10 @@ def _run_unit_forked(unit: dict[str, Any], timeout_s: float) -> Result:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: load the program and run its calls; this process dies afterwards
-        os.close(read_fd)
+        # Keep only stdio (pointing at /dev/null) and this unit's pipe: the program can reach
+        # neither the report stream nor the sandbox's own result channel.
+        os.closerange(3, write_fd)
+        os.closerange(write_fd + 1, _MAX_FD)
         try:
             data = json.dumps(run(unit)).encode()
         except BaseException:
@@ -292,6 +298,9 @@ def main() -> None:
         pass
     sys.stdout = sys.stderr = _Sink()
     sys.stdin = io.StringIO("")
+    # Objects that exist now are never scanned by the collector again, so the forked children
+    # do not write to (and copy) the parent's pages when they collect.
+    gc.freeze()
     for index, unit in enumerate(spec["units"]):
         unit["max_output_chars"] = spec["max_output_chars"]
         result = _run_unit_forked(unit, float(spec["unit_timeout_s"]))

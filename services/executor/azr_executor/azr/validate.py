@@ -22,6 +22,7 @@ from azr_proto.azr import (
     ExecutionOptions,
     Proposal,
     Reason,
+    TaskType,
     ValidationResult,
     ValidationStatus,
 )
@@ -63,6 +64,8 @@ def static_problem(
     proposal: Proposal, options: ExecutionOptions, checker: PolicyChecker
 ) -> ValidationResult | None:
     """The result of a proposal that fails before any run, else None."""
+    if proposal.task_type is TaskType.INDUCTION and not (proposal.message or "").strip():
+        return _invalid(Reason.MISSING_MESSAGE, "an induction proposal needs a message")
     info = check_program(proposal.program, options.entry, checker)
     if isinstance(info, Problem):
         return _invalid(info.reason, info.message)

@@ -4,12 +4,14 @@
   `ast.literal_eval` in this process (no run: both sides are plain literals, so `==` runs no
   model code). `1 == 1.0` holds, `(1, 2) == [1, 2]` does not, as in Python.
 - abduction: the answer is an argument list, checked like a proposal's input; all answers of one
-  task run in one harness job on the task's program (validation proved its calls independent of
-  each other). If that job fails as a whole (timeout, crash), each answer is re-run alone, so
-  one looping answer cannot sink the others. The output is compared with the gold by value.
+  task run in one process on the task's program (validation proved its calls independent of
+  each other). If that process fails as a whole (timeout, crash), each answer is re-run alone,
+  so one looping answer cannot sink the others. The output is compared with the gold by value.
 - induction: the answer is a program, checked like a proposal; each distinct program runs on
-  the hidden inputs in its own job and never sees the expected outputs, which are compared here.
-Identical answers to one task are graded once.
+  the hidden inputs in its own process and never sees the expected outputs, compared here.
+Processes are forks inside a few sandbox jobs (`jobs.py`).
+Answers to one task with the same syntax tree (differing only in comments or spacing) are graded
+once.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from azr_executor.azr.jobs import (
 )
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
 
-__all__ = ["BadTask", "run_chunked", "verify_items"]
+__all__ = ["BadTask", "answer_key", "run_chunked", "verify_items"]
 
 
 class BadTask(ValueError):
@@ -55,7 +57,15 @@ async def verify_items(
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
     for index, item in enumerate(items):
         _check_task(item.task, options, checker, index)
-    uniques = [list(dict.fromkeys(item.answers)) for item in items]
+    # One representative per distinct answer: same syntax tree, same behaviour.
+    keys = [[answer_key(item.task.task_type, a) for a in item.answers] for item in items]
+    representatives: list[dict[str, str]] = []
+    for item, item_keys in zip(items, keys, strict=True):
+        firsts: dict[str, str] = {}
+        for key, answer in zip(item_keys, item.answers, strict=True):
+            firsts.setdefault(key, answer)
+        representatives.append(firsts)
+    uniques = [list(firsts.values()) for firsts in representatives]
     graded: list[dict[str, AnswerVerdict]] = [{} for _ in items]
     abductions: list[tuple[int, list[str]]] = []  # (item, runnable answers)
     inductions: list[tuple[int, str]] = []  # (item, answer program)
@@ -97,7 +107,21 @@ async def verify_items(
     )
     for (i, answer), report in zip(retry, alone, strict=True):
         graded[i][answer] = _judge(_call(report, 0, 0), items[i].task.outputs[0])
-    return [[graded[i][a] for a in item.answers] for i, item in enumerate(items)]
+    return [[graded[i][representatives[i][key]] for key in keys[i]] for i in range(len(items))]
+
+
+def answer_key(task_type: TaskType, answer: str) -> str:
+    """Answers with the same key get the same verdict: the dump of their syntax tree (comments,
+    blank lines and spacing do not change what runs), or the stripped text if it does not parse.
+    """
+    try:
+        if task_type == TaskType.INDUCTION:
+            return ast.dump(ast.parse(answer))
+        if task_type == TaskType.ABDUCTION:
+            return ast.dump(ast.parse(f"f({answer.strip()})", mode="eval"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    return answer.strip()
 
 
 async def run_chunked(

@@ -1,0 +1,124 @@
+"""Model and tokenizer loading, including the locally built `tiny-random` model.
+
+There is no model hub on development and CI machines, so `tiny-random` is built here: a byte-level
+BPE tokenizer trained on AZR prompt text and small Python programs, and a random 2-layer Qwen2.
+It is saved to a directory once and reused (`name_or_path` must be a real directory for vLLM and
+for TRL's reference-model reload). Any other model source is a hub id or a local path.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TINY_RANDOM", "build_tiny_model", "load_model_and_tokenizer", "tokenizer_corpus"]
+
+logger = logging.getLogger(__name__)
+
+TINY_RANDOM = "tiny-random"
+SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>"]
+
+
+def tokenizer_corpus() -> list[str]:
+    """Text the tiny tokenizer is trained on: every prompt shape plus small programs."""
+    from azr_trainer.prompts import (
+        Snippet,
+        propose_induction_prompt,
+        propose_io_prompt,
+        r1_wrap,
+        solve_abduction_prompt,
+        solve_deduction_prompt,
+        solve_induction_prompt,
+    )
+
+    programs = [
+        "def f(a):\n    return a",
+        "def f(x, y):\n    return x + y",
+        "def f(s: str):\n    out = []\n    for c in s:\n        out.append(c.upper())\n    return ''.join(out)",
+        "def f(n):\n    total = 0\n    for i in range(n):\n        if i % 2 == 0:\n            total += i\n    return total",
+        "import math\n\ndef f(xs: list):\n    return sorted(xs, reverse=True)[:3]",
+        "def f(d: dict, k):\n    while k in d:\n        k = d[k]\n    return k",
+    ]
+    snippets = [Snippet(p, "1, 2", "3") for p in programs]
+    texts = [r1_wrap(propose_io_prompt(t, snippets[:3])) for t in ("deduction", "abduction")]
+    texts += [r1_wrap(propose_induction_prompt(p, 10)) for p in programs]
+    texts += [r1_wrap(solve_deduction_prompt(p, "'abc', [1, 2]")) for p in programs]
+    texts += [r1_wrap(solve_abduction_prompt(p, "{'a': 1}")) for p in programs]
+    texts += [
+        r1_wrap(solve_induction_prompt([("1", "2"), ("'x'", "'y'")], "adds")) for _ in range(2)
+    ]
+    answers = [
+        f"Let me trace it. </think>\n<answer>\n```python\n{p}\n```\n```input\n1, 2\n```\n</answer>"
+        for p in programs
+    ] + ["ok </think>\n<answer>\n```output\n3\n```\n</answer>"]
+    return texts + answers + programs
+
+
+def build_tiny_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
+    """Build (or reuse) the tiny random Qwen2 model and its tokenizer under `directory`."""
+    if (directory / "config.json").exists() and (directory / "tokenizer.json").exists():
+        return directory
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    logger.info("building the tiny random model under %s", directory)
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(tokenizer_corpus() * 4, trainer=trainer)
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tok,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        padding_side="left",
+    )
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(fast),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    fast.save_pretrained(directory)
+    return directory
+
+
+def resolve_model_path(source: str, models_dir: Path) -> str:
+    """`tiny-random` -> the built directory; anything else is passed through unchanged."""
+    if source == TINY_RANDOM:
+        return str(build_tiny_model(models_dir / TINY_RANDOM))
+    return source
+
+
+def load_model_and_tokenizer(source: str, *, dtype: Any = None) -> tuple[Any, Any]:
+    """Load a causal LM and its tokenizer from a hub id or a local directory."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs: dict[str, Any] = {}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    return model, tokenizer

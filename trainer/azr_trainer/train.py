@@ -1,0 +1,402 @@
+"""`main(cfg)`: an AZR self-play training run, top to bottom.
+
+    services -> clients -> model -> TRL config -> trainer -> resume (truncate the buffer)
+    -> seed (lazily, in the first rollout) -> train -> summary and report
+
+With no `executor_urls`/`buffer_url` the executor and buffer are started locally as processes
+(SQLite under `<output_dir>/services/`); with several processes (torchrun / accelerate) the
+services must be given by URL, since every rank must talk to the same buffer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import PartialState
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from azr_trainer.config import AZRConfig
+from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
+from azr_trainer.models import load_model_and_tokenizer, resolve_model_path
+from azr_trainer.remote import BufferStore, ExecutorJudge
+from azr_trainer.rewards import ExtremeReward
+from azr_trainer.selfplay import SelfPlay, StepSettings
+from azr_trainer.services import local_services
+from azr_trainer.tasks import TaskJudge, TaskStore
+from azr_trainer.trainer import (
+    AZRTrainer,
+    SelfPlayRollout,
+    StepEndCallback,
+    TrainerGenerator,
+    azr_reward,
+)
+from azr_trainer.trl_adapter import add_train_metric
+
+__all__ = ["RunResult", "batch_geometry", "main"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished run leaves behind."""
+
+    output_dir: Path
+    metrics_path: Path
+    steps: int
+    last_metrics: dict[str, float]
+    buffer_sizes: dict[str, int]
+    resumed_from_step: int
+    last_rows: list[dict[str, Any]]  # every rank's samples of the last step, in rank order
+    last_advantages: list[float]  # their TRR++ advantages
+
+
+def batch_geometry(slots_per_rank: int, updates_per_step: int, micro: int) -> tuple[int, int]:
+    """(per_device_train_batch_size, gradient_accumulation_steps) for one AZR step per
+    `updates_per_step` optimizer steps, with micro-batches of at most `micro` samples."""
+    if slots_per_rank % updates_per_step:
+        raise ValueError(
+            f"{slots_per_rank} samples per rank do not split into {updates_per_step} updates"
+        )
+    per_update = slots_per_rank // updates_per_step
+    size = max(d for d in range(1, min(micro, per_update) + 1) if per_update % d == 0)
+    return size, per_update // size
+
+
+@contextmanager
+def _services(cfg: AZRConfig, world: int) -> Iterator[tuple[list[str], str]]:
+    if cfg.executor_urls and cfg.buffer_url:
+        yield list(cfg.executor_urls), cfg.buffer_url
+        return
+    if world > 1:
+        raise ValueError("with several processes, pass executor_urls and buffer_url")
+    with local_services(Path(cfg.output_dir) / "services") as svc:
+        yield [svc.executor_url], svc.buffer_url
+
+
+def _last_checkpoint(output_dir: Path) -> Path | None:
+    ckpts = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    complete = [p for p in ckpts if (p / "trainer_state.json").exists()]
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any:
+    from trl.trainer.grpo_config import GRPOConfig
+
+    k = cfg.optimizer_steps_per_step
+    bf16 = cuda if cfg.bf16 is None else cfg.bf16
+    checkpointing = cuda if cfg.gradient_checkpointing is None else cfg.gradient_checkpointing
+    return GRPOConfig(
+        output_dir=cfg.output_dir,
+        max_steps=cfg.max_steps * k,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accum,
+        steps_per_generation=accum * k,  # one generation (one AZR step) per k updates
+        num_generations=2,  # TRL's minimum; groups are ignored, advantages are TRR++
+        num_iterations=1,
+        shuffle_dataset=False,
+        beta=0.0,
+        loss_type=cfg.loss_type,
+        epsilon=cfg.epsilon,
+        epsilon_high=cfg.epsilon_high,
+        delta=cfg.delta,
+        entropy_coef=cfg.entropy_coef,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_completion_length=cfg.max_completion_tokens,
+        mask_truncated_completions=False,
+        use_cpu=not cuda,
+        bf16=bf16,
+        activation_checkpointing=checkpointing,
+        use_vllm=cfg.use_vllm,
+        vllm_mode="colocate",
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+        vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+        report_to=cfg.report_to,
+        logging_steps=k,
+        save_strategy="steps",
+        save_steps=cfg.save_steps * k,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        log_completions=False,
+        disable_tqdm=cfg.live_console,
+    )
+
+
+def _peft_config(cfg: AZRConfig) -> Any:
+    if not cfg.lora:
+        return None
+    try:
+        from peft import LoraConfig
+    except ImportError as exc:
+        raise RuntimeError("lora=true needs peft: pip install 'azr-trainer[peft]'") from exc
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        target_modules=cfg.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _make_clients(
+    portal: BlockingPortal, cfg: AZRConfig, urls: list[str], buffer_url: str, run: str
+) -> tuple[ExecutorJudge, BufferStore, list[Any]]:
+    from azr_proto.buffer_client import BufferClient
+    from azr_proto.executor_client import ExecutorClient
+
+    token = cfg.api_token or None
+
+    async def make() -> tuple[ExecutorJudge, BufferStore, list[Any]]:
+        # Clients are built inside the portal's event loop, which they then live on.
+        # One client load-balances over every executor URL and retries sandbox errors.
+        executor = ExecutorClient(
+            urls, token=token, timeout_s=cfg.request_timeout_s, max_retries=cfg.executor_retries
+        )
+        buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
+        judge = ExecutorJudge([executor], concurrency=cfg.executor_concurrency, retries=0)
+        store = BufferStore(buffer, run, concurrency=cfg.executor_concurrency)
+        return judge, store, [executor, buffer]
+
+    judge, store, clients = portal.call(make)
+    return judge, store, clients
+
+
+def main(
+    cfg: AZRConfig,
+    *,
+    display: bool | None = None,
+    judge: TaskJudge | None = None,
+    store: TaskStore | None = None,
+) -> RunResult:
+    """Run AZR self-play training as configured; returns where the results are.
+
+    `judge` and `store` replace the HTTP services (tests use in-memory ones).
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    cuda = torch.cuda.is_available()
+    # cpu=True is what makes accelerate see a torchrun world on CPU (gloo); without it, it is 1.
+    state = PartialState(cpu=not cuda)
+    world, rank = state.num_processes, state.process_index
+    if not cuda:
+        torch.set_num_threads(max(1, cfg.cpu_threads))
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run_name = cfg.run_name or out.resolve().name
+    k = cfg.optimizer_steps_per_step
+
+    # ---- geometry: the global batch is 6 groups x batch_per_group, split over the ranks ----
+    total = 6 * cfg.batch_per_group
+    if total % world:
+        raise ValueError(f"6 x batch_per_group = {total} does not split over {world} processes")
+    if (total // world) % 6:
+        raise ValueError("batch_per_group must be a multiple of the number of processes")
+    slots = total // world
+    per_device, accum = batch_geometry(slots, k, cfg.micro_batch_size)
+
+    eval_url: str | None = None  # CRUXEval validation needs a real executor
+    with ExitStack() as stack:
+        portal = stack.enter_context(start_blocking_portal())
+        if judge is None or store is None:
+            urls, buffer_url = stack.enter_context(_services(cfg, world))
+            eval_url = urls[0]
+            portal = stack.enter_context(start_blocking_portal())  # closes before the services
+            remote_judge, remote_store, clients = _make_clients(
+                portal, cfg, urls, buffer_url, run_name
+            )
+            for client in clients:
+                stack.callback(portal.call, client.aclose)
+            if rank == 0:
+                portal.call(remote_store.ensure_run)
+            judge, store = remote_judge, remote_store
+        state.wait_for_everyone()
+
+        # ---- model ----
+        models_dir = Path(os.environ.get("AZR_MODELS_DIR", "runs/models"))
+        model_path = resolve_model_path(cfg.model, models_dir) if rank == 0 else None
+        state.wait_for_everyone()
+        model_path = model_path or resolve_model_path(cfg.model, models_dir)
+        bf16 = cuda if cfg.bf16 is None else cfg.bf16
+        model, tokenizer = load_model_and_tokenizer(
+            model_path, dtype=torch.bfloat16 if (bf16 and cuda) else None
+        )
+
+        # ---- trainer ----
+        from datasets import Dataset
+
+        args = _grpo_config(cfg, per_device, accum, cuda)
+        generator = TrainerGenerator(tokenizer)
+        settings = StepSettings(
+            n_references=cfg.n_references,
+            n_induction_inputs=cfg.n_induction_inputs,
+            n_learnability=cfg.n_learnability,
+            solve_strategy=cfg.solve_strategy,
+            one_step_lag=cfg.one_step_lag,
+            extreme_reward=ExtremeReward(cfg.extreme_reward),
+            max_prompt_tokens=cfg.max_prompt_tokens,
+            seed=cfg.seed,
+            pad_learnability=world > 1,
+        )
+        selfplay = SelfPlay(
+            judge=judge,
+            store=store,
+            generator=generator,
+            call=portal.call,
+            settings=settings,
+            rank=rank,
+            barrier=state.wait_for_everyone,
+            agree=lambda decision: _broadcast(decision, world),
+        )
+        rollout = SeedingRollout(selfplay, generator, updates_per_step=k, cfg=cfg)
+        dataset = Dataset.from_dict({"prompt": [f"azr:{i}" for i in range(total)]})
+        trainer = AZRTrainer(
+            model=model,
+            processing_class=tokenizer,
+            reward_funcs=[azr_reward],
+            args=args,
+            train_dataset=dataset,
+            rollout_func=rollout,
+            peft_config=_peft_config(cfg),
+            token_weighted_advantages=cfg.token_weighted_advantages,
+        )
+
+        # ---- resume: checkpoint + buffer truncated to the checkpoint's step ----
+        ckpt = _last_checkpoint(out) if cfg.resume else None
+        resumed_step = 0
+        writer = MetricsWriter(out / "metrics.jsonl")
+        if ckpt is not None:
+            state_json = json.loads((ckpt / "trainer_state.json").read_text())
+            resumed_step = int(state_json["global_step"]) // k
+            if rank == 0:
+                portal.call(store.truncate, resumed_step)
+                writer.truncate(resumed_step)
+            state.wait_for_everyone()
+            logger.info("resuming from %s (AZR step %d)", ckpt, resumed_step)
+        elif rank == 0 and writer.path.exists():
+            writer.path.unlink()  # a fresh run starts a fresh metrics file
+
+        # ---- metrics at the end of every AZR step ----
+        last: dict[str, float] = {}
+        show = cfg.live_console if display is None else display
+        console = stack.enter_context(ConsoleDisplay(cfg.max_steps, enabled=show and rank == 0))
+
+        def on_step(step: int) -> None:
+            values = step_metrics(trainer.azr_rows)
+            t = selfplay.timings
+            values["time/generate_s"] = t.generate_s
+            values["time/execute_s"] = t.execute_s
+            values["time/rollout_s"] = rollout.last_rollout_s
+            values["time/seed_s"] = rollout.seed_s if step == resumed_step + 1 else 0.0
+            seed_s = values["time/seed_s"]
+            values["time/update_s"] = max(
+                0.0, trainer.azr_train_s - rollout.last_rollout_s - seed_s
+            )
+            values["time/step_s"] = trainer.azr_train_s
+            trainer.azr_train_s = 0.0
+            if cfg.eval_steps and step % cfg.eval_steps == 0 and rank == 0 and eval_url:
+                # Rank 0 only: fine for one process or DDP; not for ZeRO-3 (sharded weights).
+                from azr_trainer.evals.periodic import evaluate_cruxeval
+
+                values.update(
+                    evaluate_cruxeval(
+                        trainer.model,
+                        tokenizer,
+                        eval_url,
+                        n_items=cfg.eval_items,
+                        max_new_tokens=cfg.eval_max_new_tokens,
+                    )
+                )
+            if rank == 0:
+                for name, size in portal.call(store.sizes).items():
+                    values[f"azr/buffer/{name}"] = float(size)
+            for name, value in values.items():
+                add_train_metric(trainer, name, value)
+            if rank == 0:
+                writer.write(step, values)
+                console.update(step, values)
+            last.clear()
+            last.update(values)
+
+        trainer.add_callback(StepEndCallback(k, on_step))
+        if show:
+            from transformers.trainer_callback import PrinterCallback
+
+            trainer.remove_callback(PrinterCallback)  # the live table replaces the log dicts
+        start = time.perf_counter()
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+        logger.info(
+            "trained %d AZR steps in %.1f s",
+            cfg.max_steps - resumed_step,
+            time.perf_counter() - start,
+        )
+        trainer.save_model(str(out / "final"))
+        sizes = portal.call(store.sizes)
+    return RunResult(
+        output_dir=out,
+        metrics_path=writer.path,
+        steps=cfg.max_steps,
+        last_metrics=last,
+        buffer_sizes=sizes,
+        resumed_from_step=resumed_step,
+        last_rows=list(trainer.azr_rows),
+        last_advantages=[float(a) for a in trainer.azr_advantages],
+    )
+
+
+def _broadcast(decision: bool, world: int) -> bool:
+    """Rank 0's decision, on every rank (a collective: every rank must call it)."""
+    if world == 1:
+        return decision
+    from accelerate.utils import broadcast_object_list
+
+    box = [decision]
+    broadcast_object_list(box, from_process=0)
+    return bool(box[0])
+
+
+class SeedingRollout(SelfPlayRollout):
+    """The rollout, seeding the buffer before its first step (inside the prepared trainer)."""
+
+    def __init__(
+        self,
+        selfplay: SelfPlay,
+        generator: TrainerGenerator,
+        *,
+        updates_per_step: int,
+        cfg: AZRConfig,
+    ) -> None:
+        super().__init__(selfplay, generator, updates_per_step=updates_per_step)
+        self.cfg = cfg
+        self.seeded = False
+        self.seed_s = 0.0
+
+    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        if not self.seeded:
+            start = time.perf_counter()
+            self.generator.trainer = trainer
+            sizes = self.selfplay.seed(
+                self.cfg.seed_tasks,
+                batch=max(1, self.cfg.seed_batch // max(1, trainer.accelerator.num_processes)),
+                max_rounds=self.cfg.seed_max_rounds,
+            )
+            self.seed_s = time.perf_counter() - start
+            logger.info("buffer seeded in %.1f s: %s", self.seed_s, sizes)
+            self.seeded = True
+        return super().__call__(prompts, trainer)

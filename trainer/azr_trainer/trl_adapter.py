@@ -1,0 +1,100 @@
+"""Every use of a private TRL API, in one place, pinned to trl==1.16.0.
+
+`PRIVATE_SIGNATURES` lists the private methods this project calls or overrides with the
+parameters it relies on; `check_trl_signatures()` compares them with the installed TRL and a
+unit test fails loudly when an upgrade moves them. Private attributes read here:
+`generation_config`, `vllm_generation.temperature`, `_metrics`, `use_vllm`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import trl
+from trl.trainer.grpo_trainer import GRPOTrainer
+
+__all__ = [
+    "PRIVATE_SIGNATURES",
+    "TRL_VERSION",
+    "add_train_metric",
+    "check_trl_signatures",
+    "generate_completion_ids",
+    "sampling_temperature",
+]
+
+TRL_VERSION = "1.16.0"
+
+PRIVATE_SIGNATURES: dict[str, list[str]] = {
+    "_generate_single_turn": [
+        "self",
+        "prompt_ids",
+        "images",
+        "multimodal_fields",
+        "num_generations",
+        "has_tool_images",
+    ],
+    "_generate_and_score_completions": ["self", "inputs"],
+    "training_step": ["self", "model", "inputs", "num_items_in_batch"],
+}
+
+
+def check_trl_signatures() -> list[str]:
+    """Mismatches between the installed TRL and what this module relies on (empty when fine)."""
+    problems = []
+    if trl.__version__ != TRL_VERSION:
+        problems.append(f"trl {trl.__version__} is installed; azr is pinned to {TRL_VERSION}")
+    for name, params in PRIVATE_SIGNATURES.items():
+        method = getattr(GRPOTrainer, name, None)
+        if method is None:
+            problems.append(f"GRPOTrainer.{name} is gone")
+            continue
+        got = list(inspect.signature(method).parameters)
+        if got != params:
+            problems.append(f"GRPOTrainer.{name}{tuple(got)} != expected {tuple(params)}")
+    return problems
+
+
+@contextmanager
+def sampling_temperature(trainer: Any, temperature: float | None) -> Iterator[None]:
+    """Temporarily sample at `temperature` (learnability rollouts use 1.0 whatever the config)."""
+    if temperature is None:
+        yield
+        return
+    saved: list[tuple[Any, str, Any]] = []
+    config = getattr(trainer, "generation_config", None)
+    if config is not None:
+        saved.append((config, "temperature", config.temperature))
+        saved.append((config, "do_sample", config.do_sample))
+        config.temperature, config.do_sample = temperature, True
+    vllm = (
+        getattr(trainer, "vllm_generation", None) if getattr(trainer, "use_vllm", False) else None
+    )
+    if vllm is not None:
+        saved.append((vllm, "temperature", vllm.temperature))
+        vllm.temperature = temperature
+    try:
+        yield
+    finally:
+        for obj, attr, value in saved:
+            setattr(obj, attr, value)
+
+
+def generate_completion_ids(
+    trainer: Any, prompt_ids: list[list[int]], *, temperature: float | None = None
+) -> list[list[int]]:
+    """Generate one completion per prompt with the trainer's backend (HF generate or vLLM).
+
+    Prompts must be distinct calls with `num_generations=1`: vLLM server mode de-duplicates
+    with a stride of `num_generations`.
+    """
+    with sampling_temperature(trainer, temperature):
+        completion_ids, _ = trainer._generate_single_turn(prompt_ids, None, {}, 1)
+    return [list(map(int, ids)) for ids in completion_ids]
+
+
+def add_train_metric(trainer: Any, name: str, value: float) -> None:
+    """Add a scalar to what the trainer logs at the next `log` (console, TensorBoard, W&B)."""
+    trainer._metrics["train"][name].append(float(value))
