@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from azr_proto.executor import AssertCase, CallCase, StdioCase, TestsRequest
+from azr_proto.executor import AssertCase, CallCase, RunLimits, StdioCase, TestsRequest
 from azr_proto.executor_client import ExecutorClient
+from azr_proto.statuses import RunStatus
 
 SQUARE = "def f(x):\n    return x * x\n"
 
@@ -97,3 +98,65 @@ def test_bad_cases_get_a_clear_422(executor_server):
         resp = httpx.post(executor_server.url + "/v1/tests", json={"code": SQUARE, "cases": [case]})
         assert resp.status_code == 422, resp.text
         assert fragment in resp.json()["detail"]
+
+
+async def test_many_cases_in_one_request_keep_their_order(executor_server):
+    # More cases than one chunk (CHUNK = 200), with a wrong answer every seventh case.
+    cases = [CallCase(args=str(i), expected=str(i * i + (i % 7 == 3))) for i in range(260)]
+    answer = await _check(executor_server.url, SQUARE, cases)
+    assert [r.index for r in answer.results] == list(range(260))
+    for i, r in enumerate(answer.results):
+        assert r.verdict == ("wrong_answer" if i % 7 == 3 else "passed"), (i, r)
+        assert r.actual == str(i * i), (i, r)
+    assert answer.passed == 260 - sum(i % 7 == 3 for i in range(260))
+
+
+FLAKY = """
+import os, signal, time
+def f(x):
+    if x == 1:
+        while True:
+            pass
+    if x == 2:
+        raise ValueError("bad two")
+    if x == 3:
+        return len(bytearray(1 << 30))
+    if x == 4:
+        time.sleep(60)
+    if x == 5:
+        return "a" * 100000
+    if x == 6:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if x == 7:
+        os._exit(0)
+    return x
+"""
+
+
+async def test_a_bad_case_does_not_affect_the_others(executor_server):
+    cases = [CallCase(args=str(i), expected=str(i)) for i in range(10)]
+    limits = RunLimits(wall_timeout_s=1.5, cpu_timeout_s=1, memory_limit_mb=256,
+                       output_limit_bytes=4096)  # fmt: skip
+    answer = await _check(executor_server.url, FLAKY, cases, limits=limits)
+    statuses = [r.status for r in answer.results]
+    assert statuses[1] == RunStatus.TIMEOUT  # CPU-bound past its limit
+    assert (
+        statuses[2] == RunStatus.RUNTIME_ERROR and "ValueError: bad two" in answer.results[2].detail
+    )
+    assert statuses[3] == RunStatus.MEMORY_LIMIT
+    assert statuses[4] == RunStatus.TIMEOUT  # asleep past its wall limit
+    assert statuses[5] == RunStatus.OUTPUT_LIMIT
+    assert statuses[6] == RunStatus.KILLED
+    assert answer.results[7].verdict == "error"  # exited before reporting: never a pass
+    assert [r.verdict for r in answer.results[1:8]] == ["error"] * 7
+    for i in (0, 8, 9):
+        assert answer.results[i].verdict == "passed", answer.results[i]
+    assert answer.results[4].wall_ms < 5000
+
+
+async def test_each_case_starts_from_the_freshly_loaded_program(executor_server):
+    code = "seen = []\ndef f(x):\n    seen.append(x)\n    return len(seen)\n"
+    cases = [CallCase(args=str(i), expected="1") for i in range(30)]
+    cases.append(AssertCase(test="assert f(0) == 1\nassert f(0) == 2\n"))
+    answer = await _check(executor_server.url, code, cases)
+    assert answer.all_passed, [r for r in answer.results if r.verdict != "passed"]
