@@ -18,8 +18,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from azr_buffer.sampling import SampleSql
 from azr_buffer.settings import BufferSettings
 
 __all__ = ["Database", "migrate"]
@@ -38,6 +40,7 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _create_engine(settings, self.is_sqlite)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.sample_sql = SampleSql(self.engine.dialect.name)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
@@ -51,6 +54,37 @@ class Database:
         with self._sessions() as session, session.begin():
             session.connection(execution_options={_WRITE: True})
             yield session
+
+    @contextmanager
+    def raw_read(self) -> Iterator[Any]:
+        """A DBAPI cursor for the read hot path (sampling), outside any ORM session.
+
+        Each statement runs in autocommit (its own snapshot): the sampler's statements tolerate
+        writes between them. DBAPI errors come out as SQLAlchemy's (`OperationalError` -> 503),
+        and a connection the database dropped is discarded, not returned to the pool.
+        """
+        conn = self.engine.raw_connection()
+        dbapi_conn: Any = conn.driver_connection
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            if not self.is_sqlite:  # psycopg: no BEGIN/ROLLBACK round trips around the reads
+                dbapi_conn.autocommit = True
+            cursor = conn.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
+        except dbapi.Error as exc:
+            if self.engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                conn.invalidate(exc)
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
+        finally:
+            if not self.is_sqlite and conn.is_valid:
+                try:  # back to the pool as it came out
+                    dbapi_conn.autocommit = False
+                except dbapi.Error as exc:
+                    conn.invalidate(exc)
+            conn.close()
 
     def ping(self) -> None:
         """Raise unless the database answers."""
@@ -86,6 +120,8 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
         use_insertmanyvalues=False,
     )
     busy_ms = settings.sqlite_busy_timeout_ms
+    cache_kib = settings.sqlite_cache_mb * 1024
+    mmap_bytes = settings.sqlite_mmap_mb * 1024 * 1024
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -98,6 +134,8 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
         # NORMAL in WAL mode: a commit survives a crash of the process (SIGKILL included); only
         # an OS crash or power loss can lose the last transactions.
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        cur.execute(f"PRAGMA mmap_size={int(mmap_bytes)}")
         cur.close()
 
     @event.listens_for(engine, "begin")

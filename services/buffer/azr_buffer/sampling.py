@@ -6,29 +6,99 @@ distinct `seq` values in the pool's [min, max] range and looks them up through t
 (evicted or deleted tasks, a step filter, the exclude list) only make some draws miss; the misses are
 redrawn, and a pool too sparse for that is read whole instead, so the result is always a uniform
 sample without replacement of the matching tasks.
+
+This is the service's hot path, so it talks to the DBAPI cursor directly with SQL written out once
+per dialect (no ORM, no statement compiler): one statement finds the run and its pool's size and
+seq range, one more fetches the drawn tasks, and the response JSON is written straight from the
+rows (the JSON columns are spliced in as stored, never parsed).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import re
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from azr_proto.buffer import SampleRequest, SampleStrategy, Task, TaskSource
-from azr_proto.tasks import TaskType
-from sqlalchemy import ColumnElement, Row, func, select
-from sqlalchemy.orm import Session
+from azr_proto.buffer import SampleRequest, SampleStrategy
 
-from azr_buffer.tables import PoolRow, TaskRow
+from azr_buffer.errors import RunNotFound
 
-__all__ = ["draw_distinct", "sample_tasks"]
+__all__ = ["SampleSql", "draw_distinct", "render_tasks", "sample_rows"]
 
 SMALL_POOL = 2048  # at most this many matching tasks: read their ids and sample in Python
 MIN_DENSITY = 0.02  # below this hit rate, redrawing costs more than reading the ids
 ROUNDS = 6
 MAX_DRAWS = 4096
+
+Row = tuple[Any, ...]
+# Column positions in a task row (see SampleSql).
+_ID, _SEQ = 0, 1
+
+
+class SampleSql:
+    """The sampler's statements for one dialect (`sqlite` or `postgresql`), named-parameter style.
+
+    A task row is (id, seq, type, program, inputs, outputs, metadata, message, step, source,
+    content_hash, n_attempts, n_solved, created_at), with the three JSON columns as JSON text.
+    """
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = dialect == "postgresql"
+        as_text = "::text" if self.postgres else ""
+        self.columns = (
+            f"id, seq, type, program, inputs{as_text}, outputs{as_text}, metadata{as_text},"
+            " message, step, source, content_hash, n_attempts, n_solved, created_at"
+        )
+        pool = "run_id = r.id AND type = :type"
+        head = (
+            "SELECT r.id,"
+            f" (SELECT n_tasks FROM pools WHERE {pool}),"
+            # Separate subqueries: each min() or max() alone is one probe of the seq index.
+            f" (SELECT min(seq) FROM tasks WHERE {pool}),"
+            f" (SELECT max(seq) FROM tasks WHERE {pool})"
+        )
+        steps = " AND step >= :step_lo AND step <= :step_hi"
+        self.head = self._sql(f"{head}, NULL FROM runs r WHERE r.name = :run")
+        self.head_steps = self._sql(
+            f"{head}, (SELECT count(*) FROM tasks WHERE {pool}{steps}) FROM runs r"
+            " WHERE r.name = :run"
+        )
+        in_pool = "run_id = :run_id AND type = :type"
+        self.ids = self._sql(f"SELECT id FROM tasks WHERE {in_pool}")
+        self.ids_steps = self._sql(f"SELECT id FROM tasks WHERE {in_pool}{steps}")
+        self._by_seq = f"SELECT {self.columns} FROM tasks WHERE {in_pool} AND seq "
+        self._by_id = f"SELECT {self.columns} FROM tasks WHERE id "
+        self._steps = steps
+        # PostgreSQL takes the values as one array parameter: one statement text for any count.
+        self._pg_by_seq = [self._sql(self._by_seq + "= ANY(:vals)" + s) for s in ("", steps)]
+        self._pg_by_id = self._sql(self._by_id + "= ANY(:vals)")
+
+    def _sql(self, sql: str) -> str:
+        # psycopg's named style is %(name)s; sqlite3 takes :name as written. (Not `::text`.)
+        return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql) if self.postgres else sql
+
+    def by_seq(
+        self, params: dict[str, Any], seqs: Sequence[int], steps: bool
+    ) -> tuple[str, dict[str, Any]]:
+        """Tasks of the pool in `params` (and steps, if `steps`) whose seq is one of `seqs`."""
+        if self.postgres:
+            return self._pg_by_seq[steps], {**params, "vals": list(seqs)}
+        sql = self._by_seq + _in_list(len(seqs)) + (self._steps if steps else "")
+        return sql, {**params, **{f"v{i}": v for i, v in enumerate(seqs)}}
+
+    def by_id(self, ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
+        """Tasks by id."""
+        if self.postgres:
+            return self._pg_by_id, {"vals": list(ids)}
+        return self._by_id + _in_list(len(ids)), {f"v{i}": v for i, v in enumerate(ids)}
+
+
+def _in_list(n: int) -> str:
+    return "IN (" + ",".join(f":v{i}" for i in range(n)) + ")"
 
 
 def draw_distinct(rng: random.Random, lo: int, hi: int, n: int, seen: set[int]) -> list[int]:
@@ -50,136 +120,132 @@ def draw_distinct(rng: random.Random, lo: int, hi: int, n: int, seen: set[int]) 
     return out
 
 
-def sample_tasks(
-    *, session: Session, run_id: int, req: SampleRequest, rng: random.Random
-) -> list[Task]:
-    """The sampled tasks, in sampling order."""
-    type_ = str(req.type)
-    exclude = set(req.exclude)
-    if req.strategy is SampleStrategy.UNIFORM:
-        rows = _sample(session, run_id, type_, req.k, exclude, None, rng)
-    elif req.strategy is SampleStrategy.RECENT:
+def sample_rows(
+    *, cursor: Any, sql: SampleSql, run: str, req: SampleRequest, rng: random.Random
+) -> list[Row]:
+    """The sampled task rows of run `run`, in sampling order; raises `RunNotFound`.
+
+    - uniform: k distinct tasks of the pool, uniformly, without replacement;
+    - recent: the same among the tasks of steps (step - window, step];
+    - new_first: the tasks of `step` first (uniformly, if more than k), then the rest filled up
+      uniformly from the whole pool.
+    The exclude list is never returned.
+    """
+    steps: tuple[int, int] | None = None
+    if req.strategy is not SampleStrategy.UNIFORM:
         assert req.step is not None  # SampleRequest checks it
-        steps = (max(req.step - req.window + 1, 0), req.step)
-        rows = _sample(session, run_id, type_, req.k, exclude, steps, rng)
+        window = req.window if req.strategy is SampleStrategy.RECENT else 1
+        steps = (max(req.step - window + 1, 0), req.step)
+    params: dict[str, Any] = {"run": run, "type": str(req.type)}
+    if steps is None:
+        cursor.execute(sql.head, params)
     else:
-        assert req.step is not None
-        rows = _sample(session, run_id, type_, req.k, exclude, (req.step, req.step), rng)
-        if len(rows) < req.k:
-            taken = exclude | {r.id for r in rows}
-            rows += _sample(session, run_id, type_, req.k - len(rows), taken, None, rng)
-    return [_to_task(r) for r in rows]
+        params.update(step_lo=steps[0], step_hi=steps[1])
+        cursor.execute(sql.head_steps, params)
+    head = cursor.fetchone()
+    if head is None:
+        raise RunNotFound(run)
+    run_id, n_pool, lo, hi, n_steps = head
+    pool = _Pool(cursor, sql, {"run_id": run_id, "type": str(req.type)}, lo, hi, rng)
+    exclude = set(req.exclude)
+    if steps is None:
+        return pool.sample(req.k, exclude, n_pool, None)
+    rows = pool.sample(req.k, exclude, n_steps, steps)
+    if req.strategy is SampleStrategy.NEW_FIRST and len(rows) < req.k:
+        taken = exclude | {r[_ID] for r in rows}
+        rows += pool.sample(req.k - len(rows), taken, n_pool, None)
+    return rows
 
 
-_TASK_COLUMNS = (
-    TaskRow.id,
-    TaskRow.seq,
-    TaskRow.type,
-    TaskRow.program,
-    TaskRow.inputs,
-    TaskRow.outputs,
-    TaskRow.message,
-    TaskRow.step,
-    TaskRow.source,
-    TaskRow.meta,
-    TaskRow.content_hash,
-    TaskRow.n_attempts,
-    TaskRow.n_solved,
-    TaskRow.created_at,
-)
+class _Pool:
+    """One (run, type) pool, for the queries of one sample request."""
+
+    def __init__(
+        self,
+        cursor: Any,
+        sql: SampleSql,
+        params: dict[str, Any],
+        lo: int | None,
+        hi: int | None,
+        rng: random.Random,
+    ) -> None:
+        self.cursor, self.sql, self.params = cursor, sql, params
+        self.lo, self.hi, self.rng = lo, hi, rng
+
+    def _query(self, statement: str, params: dict[str, Any]) -> list[Row]:
+        self.cursor.execute(statement, params)
+        return list(self.cursor.fetchall())
+
+    def sample(
+        self, k: int, exclude: set[int], n: int | None, steps: tuple[int, int] | None
+    ) -> list[Row]:
+        """Up to k tasks drawn uniformly among the n that match `steps`, minus `exclude`."""
+        if not n or self.lo is None or self.hi is None:
+            return []
+        density = n / (self.hi - self.lo + 1)
+        if n > SMALL_POOL and density >= MIN_DENSITY:
+            chosen = self._draw_by_seq(k, exclude, density, steps)
+            if chosen is not None:
+                return chosen
+        params = dict(self.params)
+        if steps is not None:
+            params.update(step_lo=steps[0], step_hi=steps[1])
+        statement = self.sql.ids if steps is None else self.sql.ids_steps
+        ids = [r[0] for r in self._query(statement, params) if r[0] not in exclude]
+        picked = self.rng.sample(ids, min(k, len(ids)))
+        if not picked:
+            return []
+        found = {r[_ID]: r for r in self._query(*self.sql.by_id(picked))}
+        return [found[i] for i in picked if i in found]
+
+    def _draw_by_seq(
+        self, k: int, exclude: set[int], density: float, steps: tuple[int, int] | None
+    ) -> list[Row] | None:
+        """Rejection sampling over seq; None when too many draws missed (then read all ids)."""
+        assert self.lo is not None and self.hi is not None
+        params = dict(self.params)
+        if steps is not None:
+            params.update(step_lo=steps[0], step_hi=steps[1])
+        chosen: list[Row] = []
+        taken: set[int] = set()
+        seen: set[int] = set()
+        for _ in range(ROUNDS):
+            need = k - len(chosen)
+            draws = min(MAX_DRAWS, math.ceil((1.25 * need + 2) / density))
+            seqs = draw_distinct(self.rng, self.lo, self.hi, draws, seen)
+            if not seqs:
+                break
+            found: dict[int, list[Row]] = {}
+            for row in self._query(*self.sql.by_seq(params, seqs, steps is not None)):
+                found.setdefault(row[_SEQ], []).append(row)
+            for seq in seqs:  # the draw order is the random order
+                for row in found.get(seq, ()):
+                    if row[_ID] not in exclude and row[_ID] not in taken:
+                        taken.add(row[_ID])
+                        chosen.append(row)
+            if len(chosen) >= k:
+                return chosen[:k]
+        return None
 
 
-def _to_task(r: Row[Any]) -> Task:
-    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
-    return Task(
-        id=r.id,
-        type=TaskType(r.type),
-        program=r.program,
-        inputs=r.inputs,
-        outputs=r.outputs,
-        message=r.message,
-        step=r.step,
-        source=TaskSource(r.source),
-        metadata=r.meta,
-        content_hash=r.content_hash,
-        n_attempts=r.n_attempts,
-        n_solved=r.n_solved,
-        solve_rate=r.n_solved / r.n_attempts if r.n_attempts else None,
-        created_at=created,
+def render_tasks(rows: Sequence[Row]) -> bytes:
+    """The `SampleResponse` JSON of task rows, written directly (the stored JSON spliced in)."""
+    return ('{"tasks":[' + ",".join(_task_json(r) for r in rows) + "]}").encode()
+
+
+_dumps = json.dumps
+
+
+def _task_json(r: Row) -> str:
+    (id_, _seq, type_, program, inputs, outputs, meta, message, step, source, h, att, sol, ts) = r
+    rate = _dumps(sol / att) if att else "null"
+    created = ts if isinstance(ts, datetime) else datetime.fromisoformat(ts)
+    if created.tzinfo is None:  # SQLite drops the zone; every timestamp we store is UTC
+        created = created.replace(tzinfo=UTC)
+    return (
+        f'{{"id":{int(id_)},"type":{_dumps(type_)},"program":{_dumps(program)},'
+        f'"inputs":{inputs},"outputs":{outputs},"message":{_dumps(message)},'
+        f'"step":{int(step)},"source":{_dumps(source)},"metadata":{meta},'
+        f'"content_hash":{_dumps(h)},"n_attempts":{int(att)},"n_solved":{int(sol)},'
+        f'"solve_rate":{rate},"created_at":"{created.isoformat()}"}}'
     )
-
-
-def _fetch(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
-    if not ids:
-        return []
-    rows = {r.id: r for r in session.execute(select(*_TASK_COLUMNS).where(TaskRow.id.in_(ids)))}
-    return [rows[i] for i in ids if i in rows]
-
-
-def _sample(
-    session: Session,
-    run_id: int,
-    type_: str,
-    k: int,
-    exclude: set[int],
-    steps: tuple[int, int] | None,
-    rng: random.Random,
-) -> list[Row[Any]]:
-    where: list[ColumnElement[bool]] = [TaskRow.run_id == run_id, TaskRow.type == type_]
-    in_pool = (TaskRow.run_id == run_id, TaskRow.type == type_)
-    # One round trip for the pool size and its seq range. min() and max() are separate
-    # subqueries: SQLite answers a lone min()/max() from the index, but scans for both at once.
-    lo_q = select(func.min(TaskRow.seq)).where(*in_pool).scalar_subquery()
-    hi_q = select(func.max(TaskRow.seq)).where(*in_pool).scalar_subquery()
-    if steps is not None:
-        where += [TaskRow.step >= steps[0], TaskRow.step <= steps[1]]
-        n_q = select(func.count()).select_from(TaskRow).where(*where).scalar_subquery()
-        n, lo, hi = session.execute(select(n_q, lo_q, hi_q)).one()
-    else:
-        n_q = (
-            select(PoolRow.n_tasks)
-            .where(PoolRow.run_id == run_id, PoolRow.type == type_)
-            .scalar_subquery()
-        )
-        n, lo, hi = session.execute(select(n_q, lo_q, hi_q)).one()
-    if not n or lo is None:
-        return []
-    if n > SMALL_POOL and n / (hi - lo + 1) >= MIN_DENSITY:
-        chosen = _draw_by_seq(session, where, k, exclude, lo, hi, n / (hi - lo + 1), rng)
-        if chosen is not None:
-            return chosen
-    ids = [i for i in session.scalars(select(TaskRow.id).where(*where)) if i not in exclude]
-    return _fetch(session, rng.sample(ids, min(k, len(ids))))
-
-
-def _draw_by_seq(
-    session: Session,
-    where: Sequence[ColumnElement[bool]],
-    k: int,
-    exclude: set[int],
-    lo: int,
-    hi: int,
-    density: float,
-    rng: random.Random,
-) -> list[Row[Any]] | None:
-    """Rejection sampling over seq; None when too many draws missed (the caller reads all ids)."""
-    chosen: list[Row[Any]] = []
-    taken: set[int] = set()
-    seen: set[int] = set()
-    for _ in range(ROUNDS):
-        need = k - len(chosen)
-        draws = min(MAX_DRAWS, math.ceil((1.25 * need + 2) / density))
-        seqs = draw_distinct(rng, lo, hi, draws, seen)
-        if not seqs:
-            break
-        found: dict[int, list[Row[Any]]] = {}
-        for row in session.execute(select(*_TASK_COLUMNS).where(*where, TaskRow.seq.in_(seqs))):
-            found.setdefault(row.seq, []).append(row)
-        for seq in seqs:  # the draw order is the random order
-            for row in found.get(seq, ()):
-                if row.id not in exclude and row.id not in taken:
-                    taken.add(row.id)
-                    chosen.append(row)
-        if len(chosen) >= k:
-            return chosen[:k]
-    return None

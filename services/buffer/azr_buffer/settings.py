@@ -31,6 +31,10 @@ class BufferSettings(BaseSettings):
     max_import_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1024)
     # SQLite: how long a writer waits for another process's write lock before giving up (503).
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    # SQLite: page cache per connection, and how much of the file to read through mmap (no read()
+    # call and no copy per page: sampling touches ~10 random pages of a large file per request).
+    sqlite_cache_mb: int = Field(default=64, ge=1)
+    sqlite_mmap_mb: int = Field(default=1024, ge=0)
     # PostgreSQL connection pool per process.
     pool_size: int = Field(default=8, ge=1)
 
