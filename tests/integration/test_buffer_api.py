@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import collections
 import json
+import random
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from azr_buffer import sampling
+from azr_buffer import routes, sampling
 from azr_buffer.app import create_app
 from azr_buffer.settings import BufferSettings
 from azr_proto.buffer import (
@@ -220,7 +221,8 @@ async def test_bad_requests_get_clear_4xx(buffer):
         assert (resp.status_code, resp.json()["code"]) == (status, code), resp.text
 
 
-async def test_uniform_sample_is_distinct_respects_exclude_and_covers_the_pool(buffer, monkeypatch):
+async def test_uniform_sample_is_distinct_respects_exclude_and_is_uniform(buffer, monkeypatch):
+    monkeypatch.setattr(routes, "_rng", random.Random(5))  # deterministic; the test is chi-square
     await buffer.create_run(RunCreate(name="r"))
     ids = [t.id for t in (await buffer.insert_tasks("r", [task(i) for i in range(40)])).inserted]
     await buffer.insert_tasks("r", [task(i, ABD) for i in range(5)])
@@ -228,16 +230,43 @@ async def test_uniform_sample_is_distinct_respects_exclude_and_covers_the_pool(b
     for small_pool in (2048, 0):  # read-all path, then the seq-draw path
         monkeypatch.setattr(sampling, "SMALL_POOL", small_pool)
         counts: collections.Counter[int] = collections.Counter()
-        for _ in range(50):
+        for _ in range(120):
             got = await buffer.sample("r", SampleRequest(type=DED, k=6, exclude=sorted(excluded)))
             got_ids = [t.id for t in got]
             assert len(got_ids) == 6 == len(set(got_ids))
             assert not excluded & set(got_ids) and set(got_ids) <= set(ids)
             assert {t.type for t in got} == {DED}
             counts.update(got_ids)
-        # 300 draws over 30 tasks: 10 each on average; a biased sampler leaves some near 0.
+        # 720 draws over 30 tasks, 24 each expected: chi-square at 1e-6 on both tails (29 df).
         assert set(counts) == set(ids) - excluded
-        assert min(counts.values()) >= 1 and max(counts.values()) <= 30
+        stat = sum((c - 24) ** 2 / 24 for c in counts.values())
+        assert 5.5 < stat < 81.0, (stat, counts)
+
+
+async def test_sampled_tasks_are_the_stored_tasks(buffer):
+    """The sampler writes its JSON straight from the rows: it must say what the ORM path says."""
+    await buffer.create_run(RunCreate(name="r"))
+    odd = TaskIn(
+        type=IND,
+        program='def f(s):\n    return s + "\u00e9\\n\u2028\U0001f600"',
+        inputs=['"a"', "'\u00fc\"'"],
+        outputs=['"a\u00e9"', "'x'"],
+        message='concat\u00e8ne "x"\n\ttab',
+        step=7,
+        source=TaskSource.SEED,
+        metadata={"learnability": 0.1, "solve": [1, None, True], "\u00fc": {"k": "\U0001f600"}},
+    )
+    res = await buffer.insert_tasks("r", [odd, task(1, IND), task(2, IND, step=3)])
+    first = res.inserted[0].id
+    await buffer.record_outcomes("r", [OutcomeRecord(task_id=first, n_attempts=3, n_solved=1)])
+    got = await buffer.sample("r", SampleRequest(type=IND, k=10))
+    assert len(got) == 3
+    for t in got:
+        assert t == await buffer.get_task("r", t.id)
+    by_id = {t.id: t for t in got}
+    assert by_id[first].solve_rate == 1 / 3 and by_id[first].metadata == odd.metadata
+    assert (by_id[first].program, by_id[first].message) == (odd.program, odd.message)
+    assert by_id[first].created_at.utcoffset() is not None
 
 
 async def test_sample_returns_fewer_when_the_pool_is_small(buffer):
