@@ -4,9 +4,11 @@ writers expect a `Database.write_session()`, so a batch is stored all or nothing
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +30,7 @@ from azr_proto.buffer import (
     TypeStats,
 )
 from azr_proto.tasks import TaskType
-from sqlalchemy import Table, delete, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,7 @@ __all__ = [
     "get_run",
     "get_run_id",
     "get_task",
+    "import_tasks",
     "insert_tasks",
     "list_runs",
     "lock_pool",
@@ -214,33 +216,90 @@ def _row_values(
         "message": task.message,
         "step": task.step,
         "source": str(task.source),
-        "meta": task.metadata,
+        "metadata": task.metadata,
         "n_attempts": exported.n_attempts if exported else 0,
         "n_solved": exported.n_solved if exported else 0,
         "created_at": now,
     }
 
 
-def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """INSERT ... ON CONFLICT DO NOTHING; returns content_hash -> id of the rows inserted.
+_INSERT_COLUMNS = (
+    "run_id",
+    "type",
+    "seq",
+    "content_hash",
+    "program_hash",
+    "program",
+    "inputs",
+    "outputs",
+    "message",
+    "step",
+    "source",
+    "metadata",
+    "n_attempts",
+    "n_solved",
+    "created_at",
+)
+_JSON_COLUMNS = {"inputs", "outputs", "metadata"}
 
-    No RETURNING: a plain executemany is much cheaper (psycopg pipelines it, SQLite reuses one
-    prepared statement), and the ids come back from one lookup by hash under the pool lock.
+
+def _insert_sql(dialect: str) -> str:
+    if dialect == "postgresql":
+        marks = ", ".join("%s::json" if c in _JSON_COLUMNS else "%s" for c in _INSERT_COLUMNS)
+    else:
+        marks = ", ".join("?" for _ in _INSERT_COLUMNS)
+    return (
+        f"INSERT INTO tasks ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks})"
+        " ON CONFLICT (run_id, type, content_hash) DO NOTHING"
+    )
+
+
+_INSERT_SQL = {d: _insert_sql(d) for d in ("sqlite", "postgresql")}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _insert_rows(
+    session: Session, rows: list[dict[str, Any]], *, want_ids: bool = True
+) -> dict[str, int] | None:
+    """INSERT ... ON CONFLICT DO NOTHING; returns content_hash -> id of the rows inserted, or None
+    when `want_ids` is false and every row was inserted.
+
+    One plain executemany of driver SQL, the JSON columns serialized here: no per-row type
+    processing by SQLAlchemy, no RETURNING (psycopg pipelines the batch, SQLite reuses one prepared
+    statement). The ids come back from one lookup by hash under the pool lock.
     """
     if not rows:
         return {}
-    dialect = session.get_bind().dialect.name
-    table = _TASKS
-    values = [{("metadata" if k == "meta" else k): v for k, v in r.items()} for r in rows]
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table)
-    else:  # pragma: no cover - only the two supported dialects reach here
-        stmt = insert(table)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["run_id", "type", "content_hash"])
-    session.execute(stmt, values)
+    conn = session.connection()
+    # SQLite stores timestamps as text in SQLAlchemy's format: let the column type write it.
+    stamp = _TASKS.c.created_at.type.bind_processor(conn.dialect) or _same
+    dumps = json.dumps  # what SQLAlchemy's JSON type would store
+    params = [
+        (
+            r["run_id"],
+            r["type"],
+            r["seq"],
+            r["content_hash"],
+            r["program_hash"],
+            r["program"],
+            dumps(r["inputs"]),
+            dumps(r["outputs"]),
+            r["message"],
+            r["step"],
+            r["source"],
+            dumps(r["metadata"]),
+            r["n_attempts"],
+            r["n_solved"],
+            stamp(r["created_at"]),
+        )
+        for r in rows
+    ]
+    result = conn.exec_driver_sql(_INSERT_SQL[conn.dialect.name], params)
+    if not want_ids and result.rowcount == len(rows):
+        return None
     run_id, type_ = rows[0]["run_id"], rows[0]["type"]
     seqs = {r["content_hash"]: r["seq"] for r in rows}
     found = _existing_ids_with_seq(session, run_id, type_, list(seqs))
@@ -255,17 +314,47 @@ def insert_tasks(
 
     Pools are locked in a fixed order (by type name), so concurrent batches cannot deadlock.
     """
+    res = _insert_batch(session, run, tasks, rng, want_ids=True)
+    inserted = [InsertedTask(index=i, id=id_) for i, id_ in res.inserted if id_ is not None]
+    return InsertResponse(
+        inserted=inserted,
+        duplicates=[InsertedTask(index=i, id=id_) for i, id_ in res.duplicates],
+        discarded=res.discarded,
+        evicted=res.evicted,
+    )
+
+
+def import_tasks(
+    *, session: Session, run: RunRow, tasks: Sequence[TaskIn], rng: random.Random
+) -> tuple[int, int, int, int]:
+    """`insert_tasks` for a bulk import, which needs counts, not ids (spares a lookup per batch):
+    (inserted, duplicates, discarded, evicted)."""
+    res = _insert_batch(session, run, tasks, rng, want_ids=False)
+    return len(res.inserted), len(res.duplicates), len(res.discarded), res.evicted
+
+
+@dataclass
+class _Batch:
+    inserted: list[tuple[int, int | None]] = field(default_factory=list)  # (index, id)
+    duplicates: list[tuple[int, int]] = field(default_factory=list)
+    discarded: list[int] = field(default_factory=list)
+    evicted: int = 0
+
+
+def _insert_batch(
+    session: Session, run: RunRow, tasks: Sequence[TaskIn], rng: random.Random, *, want_ids: bool
+) -> _Batch:
     by_type: dict[str, list[tuple[int, TaskIn, str]]] = defaultdict(list)
     for index, task in enumerate(tasks):
         by_type[str(task.type)].append((index, task, task.compute_hash()))
-    inserted: list[InsertedTask] = []
-    duplicates: list[InsertedTask] = []
-    discarded: list[int] = []
-    evicted = 0
+    out = _Batch()
+    duplicates, discarded = out.duplicates, out.discarded
     now = datetime.now(UTC)
     for type_ in sorted(by_type):
         items = by_type[type_]
         pool = lock_pool(session=session, run_id=run.id, type_=type_)
+        # The pool's counters as plain ints while the batch is worked out; stored once at the end.
+        next_seq, n_tasks, n_offered = pool.next_seq, pool.n_tasks, pool.n_offered
         existing = _existing_ids(session, run.id, type_, sorted({h for _, _, h in items}))
         first_index: dict[str, int] = {}
         later: list[tuple[int, str]] = []  # repeats within the batch: resolved after the insert
@@ -273,22 +362,22 @@ def insert_tasks(
         victims: list[int] = []  # seqs of stored tasks that reservoir sampling replaces
         for index, task, h in items:
             if h in existing:
-                duplicates.append(InsertedTask(index=index, id=existing[h]))
+                duplicates.append((index, existing[h]))
                 continue
             if h in first_index:
                 later.append((index, h))
                 continue
             first_index[h] = index
-            pool.n_offered += 1
-            if run.capacity is None or pool.n_tasks < run.capacity or run.eviction == "fifo":
-                accepted[pool.next_seq] = (index, task, h)
-                pool.next_seq += 1
-                pool.n_tasks += 1
+            n_offered += 1
+            if run.capacity is None or n_tasks < run.capacity or run.eviction == "fifo":
+                accepted[next_seq] = (index, task, h)
+                next_seq += 1
+                n_tasks += 1
                 continue
             # Reservoir (Algorithm R): keep the n-th offered task with probability capacity/n, in
             # the place of a uniformly chosen one. Slot j is the task with seq j+1: a reservoir
             # pool only ever replaces in place, and truncation renumbers it from 1.
-            slot = rng.randrange(pool.n_offered)
+            slot = rng.randrange(n_offered)
             if slot >= run.capacity:
                 discarded.append(index)
                 continue
@@ -309,31 +398,32 @@ def insert_tasks(
                     )
                 )
                 victims_deleted += int(result.rowcount)  # type: ignore[attr-defined]
-            evicted += victims_deleted
+            out.evicted += victims_deleted
         rows = [_row_values(run.id, seq, t, h, now) for seq, (_, t, h) in accepted.items()]
-        ids = _insert_rows(session, rows)
-        lost = [(i, h) for _, (i, _, h) in accepted.items() if h not in ids]
-        if lost:  # only if a row slipped past the pool lock: report it as the duplicate it is
-            pool.n_tasks -= len(lost)
-            ids_now = _existing_ids(session, run.id, type_, [h for _, h in lost])
-            duplicates.extend(InsertedTask(index=i, id=ids_now[h]) for i, h in lost)
-        inserted.extend(
-            InsertedTask(index=i, id=ids[h]) for _, (i, _, h) in accepted.items() if h in ids
-        )
-        all_ids = {**existing, **ids}
-        duplicates.extend(InsertedTask(index=i, id=all_ids[h]) for i, h in later if h in all_ids)
-        discarded.extend(i for i, h in later if h not in all_ids)
+        ids = _insert_rows(session, rows, want_ids=want_ids or bool(later))
+        if ids is None:  # every accepted row was inserted; ids not wanted
+            out.inserted.extend((i, None) for i, _, _ in accepted.values())
+        else:
+            lost = [(i, h) for _, (i, _, h) in accepted.items() if h not in ids]
+            if lost:  # only if a row slipped past the pool lock: report it as the duplicate it is
+                n_tasks -= len(lost)
+                ids_now = _existing_ids(session, run.id, type_, [h for _, h in lost])
+                duplicates.extend((i, ids_now[h]) for i, h in lost)
+            out.inserted.extend((i, ids[h]) for _, (i, _, h) in accepted.items() if h in ids)
+            all_ids = {**existing, **ids}
+            duplicates.extend((i, all_ids[h]) for i, h in later if h in all_ids)
+            discarded.extend(i for i, h in later if h not in all_ids)
         # A replacement keeps the count; a victim seq that was a gap adds a task.
-        pool.n_tasks += len(victims) - victims_deleted
-        if run.eviction == "fifo" and run.capacity is not None and pool.n_tasks > run.capacity:
-            evicted += _evict_oldest(session, run.id, type_, pool.n_tasks - run.capacity)
-            pool.n_tasks = run.capacity
+        n_tasks += len(victims) - victims_deleted
+        if run.eviction == "fifo" and run.capacity is not None and n_tasks > run.capacity:
+            out.evicted += _evict_oldest(session, run.id, type_, n_tasks - run.capacity)
+            n_tasks = run.capacity
+        pool.next_seq, pool.n_tasks, pool.n_offered = next_seq, n_tasks, n_offered
     session.flush()
-    inserted.sort(key=lambda t: t.index)
-    duplicates.sort(key=lambda t: t.index)
-    return InsertResponse(
-        inserted=inserted, duplicates=duplicates, discarded=sorted(discarded), evicted=evicted
-    )
+    out.inserted.sort()
+    duplicates.sort()
+    discarded.sort()
+    return out
 
 
 def _evict_oldest(session: Session, run_id: int, type_: str, n: int) -> int:

@@ -122,8 +122,10 @@ def _parse_line(number: int, raw: bytes) -> TaskIn | None:
 def _insert(
     session: Session, run: RunRow, batch: list[TaskIn], rng: random.Random, totals: ImportResponse
 ) -> None:
-    result = repo.insert_tasks(session=session, run=run, tasks=batch, rng=rng)
-    totals.inserted += len(result.inserted)
-    totals.duplicates += len(result.duplicates)
-    totals.discarded += len(result.discarded)
-    totals.evicted += result.evicted
+    inserted, duplicates, discarded, evicted = repo.import_tasks(
+        session=session, run=run, tasks=batch, rng=rng
+    )
+    totals.inserted += inserted
+    totals.duplicates += duplicates
+    totals.discarded += discarded
+    totals.evicted += evicted
