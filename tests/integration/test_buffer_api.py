@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from azr_buffer import routes, sampling
+from azr_buffer import routes, sampling, transfer
 from azr_buffer.app import create_app
 from azr_buffer.settings import BufferSettings
 from azr_proto.buffer import (
@@ -374,7 +374,10 @@ async def test_stats_count_per_type_step_and_distinct_programs(buffer):
     ]
 
 
-async def test_export_then_import_round_trips_the_run(buffer):
+async def test_export_then_import_round_trips_the_run(buffer, monkeypatch):
+    # Several batches, and the planner statistics refreshed inside the import's transaction.
+    monkeypatch.setattr(transfer, "IMPORT_BATCH", 16)
+    monkeypatch.setattr(transfer, "ANALYZE_FIRST", 20)
     await buffer.create_run(RunCreate(name="src", capacity=1000))
     await buffer.insert_tasks(
         "src", [task(i, t, step=i % 3) for i in range(30) for t in (DED, ABD, IND)]

@@ -50,6 +50,7 @@ __all__ = [
     "list_runs",
     "lock_pool",
     "record_outcomes",
+    "refresh_planner_stats",
     "run_stats",
     "to_run",
     "to_task",
@@ -424,6 +425,16 @@ def _insert_batch(
     duplicates.sort()
     discarded.sort()
     return out
+
+
+def refresh_planner_stats(*, session: Session) -> None:
+    """PostgreSQL: ANALYZE the tasks table from inside the caller's transaction (which counts
+    the rows it inserted itself). A run that grows inside one transaction (an import) is invisible
+    to autovacuum until it commits: the planner then takes the run for nearly empty and looks up
+    content hashes by scanning the run's (run, type) index range instead of probing the unique
+    index, so the import gets quadratic. SQLite's planner needs no statistics for this."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("ANALYZE tasks"))
 
 
 def _evict_oldest(session: Session, run_id: int, type_: str, n: int) -> int:

@@ -26,6 +26,7 @@ __all__ = ["export_lines", "import_lines"]
 
 EXPORT_BATCH = 2000
 IMPORT_BATCH = 2000
+ANALYZE_FIRST = 20_000  # see repo.refresh_planner_stats
 
 _COLUMNS = (
     TaskRow.id,
@@ -91,6 +92,7 @@ def import_lines(
     with db.write_session() as session:
         run = repo.get_run(session=session, name=run_name)
         batch: list[TaskIn] = []
+        analyze_at = ANALYZE_FIRST
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
@@ -100,6 +102,9 @@ def import_lines(
             if len(batch) >= IMPORT_BATCH:
                 _insert(session, run, batch, rng, totals)
                 batch = []
+                if totals.inserted >= analyze_at:  # at 20k, 40k, 80k... inserted: log2(n) times
+                    repo.refresh_planner_stats(session=session)
+                    analyze_at *= 2
         if batch:
             _insert(session, run, batch, rng, totals)
     return totals
