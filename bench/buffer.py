@@ -212,10 +212,12 @@ def bench_backend(name: str, db_url: str, n: int, n_import: int, tmp: Path) -> d
                     dst.write(src.readline())
             http.post("/v1/runs", json={"name": "copy"}).raise_for_status()
             t = time.perf_counter()
+            cpu0 = cpu_s(proc.pid)
             with (tmp / "import.jsonl").open("rb") as f:
                 resp = http.post("/v1/runs/copy/import", content=f)
             resp.raise_for_status()
             out["import_tasks_per_s"] = n_import / (time.perf_counter() - t)
+            out["import_server_cpu_us_per_task"] = (cpu_s(proc.pid) - cpu0) / n_import * 1e6
             assert resp.json()["inserted"] == n_import, resp.text
     finally:
         proc.terminate()
@@ -231,6 +233,7 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--import-tasks", type=int, default=None, help="default: the whole run")
     args = parser.parse_args()
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="azr-bench-buffer-") as tmp_name:
         tmp = Path(tmp_name)
         n_import = args.import_tasks or args.tasks + 200 * 64
@@ -248,6 +251,7 @@ def main() -> int:
                 if backend != "sqlite":
                     server.stop()
             print(f"== {backend}: {args.tasks} tasks in the run", flush=True)
+            print(f"  load average at the end: {os.getloadavg()[0]:.1f}", flush=True)
             for key, value in figures.items():
                 print(f"  {key:30s} {value:12.1f}", flush=True)
     return 0
