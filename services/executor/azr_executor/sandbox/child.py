@@ -492,9 +492,8 @@ def _child(
     del stdin, files
     # sys.stdin/stdout/stderr, exit/quit and a fresh __main__ were prepared once in the zygote
     # (`_prepare_program_runtime`); the dup2 calls above pointed fds 0-2 at this run's streams.
-    main = _new_main()
     gc.enable()
-    exit_code = _exec_program(code, main.__dict__)
+    exit_code = _exec_program(code, _PROGRAM_MAIN.__dict__)
     os._exit(exit_code)
 
 
@@ -518,6 +517,11 @@ def _prepare_program_runtime() -> None:
     sys.argv = ["<program>"]
     builtins.exit = _Quitter("exit")  # type: ignore[assignment]
     builtins.quit = _Quitter("quit")  # type: ignore[assignment]
+    global _PROGRAM_MAIN
+    _PROGRAM_MAIN = _new_main()  # the zygote never runs code in it: pristine in every child
+
+
+_PROGRAM_MAIN: Any = None
 
 
 def _new_main() -> Any:
@@ -665,7 +669,7 @@ class Zygote:
                 result = self.stats()
             else:
                 result = {"status": "sandbox_error", "reason": f"unknown message {msg[0]!r}"}
-            payload = json.dumps(result, separators=(",", ":")).encode()
+            payload = "".join(_encode_json(result, 0)).encode()
             os.write(1, struct.pack("<I", len(payload)) + payload)
 
     def stats(self) -> dict[str, Any]:
@@ -842,8 +846,20 @@ def _has_exited(pid: int) -> bool:
 
 
 def _killpg(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:  # noqa: SIM105 (called twice per run: a plain try costs no context-manager object)
         os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _no_default(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# One compact JSON encoder for every result (json.dumps builds a new one per call).
+_encode_json = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _no_default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+)
 
 
 def workdir_of(cfg: dict[str, Any]) -> str:
