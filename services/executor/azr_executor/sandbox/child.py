@@ -731,14 +731,17 @@ class Zygote:
         open_fds = set(fds)
         reason = None
         exited = False
-        while open_fds and not exited:
+        # Until the child itself has exited: a program that closes its pipes and goes on
+        # (or sleeps) is still under the wall limit.
+        while not exited:
             left = deadline - time.monotonic()
             if left <= 0:
                 reason = "wall"
                 break
-            wait_ms = left * 1000 if pidfd >= 0 else min(left * 1000, 20)
+            # Without a pidfd (old gVisor), look at the child every few ms.
+            wait_ms = left * 1000 if pidfd >= 0 else min(left * 1000, 20 if open_fds else 1)
             events = poller.poll(wait_ms)
-            if not events and pidfd < 0:
+            if pidfd < 0 and (not events or not open_fds):
                 exited = _has_exited(pid)
             for fd, _ev in events:
                 if fd == pidfd:
@@ -758,11 +761,12 @@ class Zygote:
                 break
         if pidfd >= 0:
             os.close(pidfd)
-        if reason is not None:
-            _killpg(pid)
+        # The whole group, before the child is reaped: its id cannot be reused while the child
+        # (its leader, still a zombie when it exited by itself) exists, so this never hits
+        # another group and never fails with ESRCH.
+        _killpg(pid)
         _, status, rusage = os.wait4(pid, 0)
         t_end = time.monotonic()
-        _killpg(pid)  # whatever is left of the group once the child itself is gone
         for fd in open_fds:  # drain what the group wrote before it died
             os.set_blocking(fd, False)
             try:
