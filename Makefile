@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 TEST_ENV := HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TRL_EXPERIMENTAL_SILENCE=1 TOKENIZERS_PARALLELISM=false
 
 .PHONY: setup run test test-unit test-integration test-security lint format openapi up bench clean
-.PHONY: wheels wheels-trainer base-image images images-services images-trainer compose-ready test-compose
+.PHONY: wheels wheels-trainer base-image images images-services images-trainer image-postgres compose-ready test-compose
 
 setup: $(STAMP)
 
@@ -92,11 +92,17 @@ $(WHEELHOUSE)/deps/.stamp: proto/pyproject.toml services/executor/pyproject.toml
 wheels: $(WHEELHOUSE)/deps/.stamp
 	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr $(SERVICE_PACKAGES)
 
-# The trainer's dependencies (torch, TRL, transformers...): large, so only for images-trainer.
-wheels-trainer: wheels
+# The trainer's dependencies (torch, TRL, transformers...): large, so only for images-trainer, and
+# rebuilt only when a pyproject.toml changed. Its own wheel goes to wheelhouse/azr-trainer, so a
+# trainer code change does not touch the service images' layers.
+$(WHEELHOUSE)/trainer-deps/.stamp: proto/pyproject.toml trainer/pyproject.toml | $(STAMP)
+	@echo ">> wheelhouse/trainer-deps: dependencies of the trainer ($(TORCH_SPEC))"
 	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/trainer-deps ./proto ./trainer "$(TORCH_SPEC)"
 	rm -f $(WHEELHOUSE)/trainer-deps/azr_*.whl
-	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr ./trainer
+	@touch $@
+
+wheels-trainer: wheels $(WHEELHOUSE)/trainer-deps/.stamp
+	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr-trainer ./trainer
 
 base-image:
 	@if [ "$(AZR_BASE_IMAGE)" = azr-base:bookworm ]; then scripts/build-base-image.sh; fi
@@ -108,16 +114,27 @@ images-services: wheels base-image
 images-trainer: wheels-trainer base-image
 	$(DOCKER_BUILD) -q -f trainer/Dockerfile -t azr-trainer:local .
 
-images: images-services images-trainer
+# PostgreSQL (compose profile `postgres`) from Debian's packages, installed offline on the local
+# base image: scripts/fetch-debs.sh downloads on the host what the base lacks (once per base).
+# AZR_POSTGRES_BASE_IMAGE: a Debian bookworm image (the .deb set is resolved against it).
+AZR_POSTGRES_BASE_IMAGE ?= azr-base:bookworm
+image-postgres: base-image
+	scripts/fetch-debs.sh $(WHEELHOUSE)/debs/postgres $(AZR_POSTGRES_BASE_IMAGE) postgresql-15
+	docker build --network=none -q --build-arg BASE_IMAGE=$(AZR_POSTGRES_BASE_IMAGE) \
+		-f deploy/postgres/Dockerfile -t azr-postgres:local .
 
-# Docker Engine + runsc + Compose installed and running, service images built. On a machine where
+images: images-services images-trainer image-postgres
+
+# Docker Engine + runsc + Compose installed and running, every image built (the service images,
+# PostgreSQL and the trainer: the e2e tests run all three profiles). Unchanged inputs rebuild
+# nothing: the wheelhouses and the .deb set are stamped, the image layers cached. On a machine where
 # Docker cannot be installed this fails, unless AZR_SKIP_COMPOSE=1 (then the e2e tests skip,
 # saying so). CI never sets it.
 compose-ready: setup
 	@if [ "$${AZR_SKIP_COMPOSE:-0}" = 1 ]; then \
 		echo ">> AZR_SKIP_COMPOSE=1: not preparing Docker; the compose e2e tests will be skipped"; \
 	else \
-		scripts/ensure-docker.sh && $(MAKE) --no-print-directory images-services; \
+		scripts/ensure-docker.sh && $(MAKE) --no-print-directory images; \
 	fi
 
 test-compose: setup compose-ready
