@@ -77,6 +77,11 @@ export AZR_BASE_IMAGE
 WHEELHOUSE := wheelhouse
 SERVICE_PACKAGES := ./proto ./services/executor ./services/buffer
 DOCKER_BUILD := docker build --network=none --build-arg BASE_IMAGE=$(AZR_BASE_IMAGE)
+# $(call build_image,TAG,DOCKERFILE,PATHS): the build context is exactly PATHS (a tar on stdin), not
+# the whole checkout: a cached build then takes under a second instead of sending the trainer's
+# wheels (GBs) to every build. (`docker compose build` uses the checkout and .dockerignore.)
+build_image = tar -c $(2) $(3) | $(DOCKER_BUILD) -q -f $(2) -t $(1) -
+COMMON_CONTEXT := wheelhouse/azr proto/pyproject.toml deploy/docker/deps.py
 
 # wheelhouse/deps: third-party wheels, rebuilt only when a pyproject.toml changed.
 # wheelhouse/azr: our own wheels, every time (reproducible bytes, so unchanged code keeps the
@@ -89,8 +94,13 @@ $(WHEELHOUSE)/deps/.stamp: proto/pyproject.toml services/executor/pyproject.toml
 	@touch $@
 
 # No build isolation: the venv's setuptools builds them (an isolated build env costs a minute).
-wheels: $(WHEELHOUSE)/deps/.stamp
+# Rebuilt only when a file of these packages changed.
+package_files = $(shell find $(1) -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' -not -path '*/build/*' -not -name '*.pyc')
+$(WHEELHOUSE)/azr/.stamp: $(call package_files,proto services/executor services/buffer) $(WHEELHOUSE)/deps/.stamp
 	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr $(SERVICE_PACKAGES)
+	@touch $@
+
+wheels: $(WHEELHOUSE)/azr/.stamp
 
 # The trainer's dependencies (torch, TRL, transformers...): large, so only for images-trainer, and
 # rebuilt only when a pyproject.toml changed. Its own wheel goes to wheelhouse/azr-trainer, so a
@@ -101,18 +111,24 @@ $(WHEELHOUSE)/trainer-deps/.stamp: proto/pyproject.toml trainer/pyproject.toml |
 	rm -f $(WHEELHOUSE)/trainer-deps/azr_*.whl
 	@touch $@
 
-wheels-trainer: wheels $(WHEELHOUSE)/trainer-deps/.stamp
+$(WHEELHOUSE)/azr-trainer/.stamp: $(call package_files,trainer) $(WHEELHOUSE)/trainer-deps/.stamp
 	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr-trainer ./trainer
+	@touch $@
+
+wheels-trainer: wheels $(WHEELHOUSE)/azr-trainer/.stamp
 
 base-image:
 	@if [ "$(AZR_BASE_IMAGE)" = azr-base:bookworm ]; then scripts/build-base-image.sh; fi
 
 images-services: wheels base-image
-	$(DOCKER_BUILD) -q -f services/executor/Dockerfile -t azr-executor:local .
-	$(DOCKER_BUILD) -q -f services/buffer/Dockerfile -t azr-buffer:local .
+	$(call build_image,azr-executor:local,services/executor/Dockerfile,$(COMMON_CONTEXT) \
+		wheelhouse/deps services/executor/pyproject.toml deploy/compose/tcp_relay.py)
+	$(call build_image,azr-buffer:local,services/buffer/Dockerfile,$(COMMON_CONTEXT) \
+		wheelhouse/deps services/buffer/pyproject.toml)
 
 images-trainer: wheels-trainer base-image
-	$(DOCKER_BUILD) -q -f trainer/Dockerfile -t azr-trainer:local .
+	$(call build_image,azr-trainer:local,trainer/Dockerfile,$(COMMON_CONTEXT) \
+		wheelhouse/trainer-deps wheelhouse/azr-trainer trainer/pyproject.toml)
 
 # PostgreSQL (compose profile `postgres`) from Debian's packages, installed offline on the local
 # base image: scripts/fetch-debs.sh downloads on the host what the base lacks (once per base).
@@ -120,8 +136,8 @@ images-trainer: wheels-trainer base-image
 AZR_POSTGRES_BASE_IMAGE ?= azr-base:bookworm
 image-postgres: base-image
 	scripts/fetch-debs.sh $(WHEELHOUSE)/debs/postgres $(AZR_POSTGRES_BASE_IMAGE) postgresql-15
-	docker build --network=none -q --build-arg BASE_IMAGE=$(AZR_POSTGRES_BASE_IMAGE) \
-		-f deploy/postgres/Dockerfile -t azr-postgres:local .
+	$(call build_image,azr-postgres:local,deploy/postgres/Dockerfile,wheelhouse/debs/postgres \
+		deploy/postgres/entrypoint.sh) --build-arg BASE_IMAGE=$(AZR_POSTGRES_BASE_IMAGE)
 
 images: images-services images-trainer image-postgres
 
