@@ -81,16 +81,31 @@ DOCKER_BUILD := docker build --network=none --build-arg BASE_IMAGE=$(AZR_BASE_IM
 # the whole checkout: a cached build then takes under a second instead of sending the trainer's
 # wheels (GBs) to every build. (`docker compose build` uses the checkout and .dockerignore.)
 build_image = tar -c $(2) $(3) | $(DOCKER_BUILD) -q -f $(2) -t $(1) -
-COMMON_CONTEXT := wheelhouse/azr proto/pyproject.toml deploy/docker/deps.py
+COMMON_CONTEXT := wheelhouse/azr
 
-# wheelhouse/deps: third-party wheels, rebuilt only when a pyproject.toml changed.
-# wheelhouse/azr: our own wheels, every time (reproducible bytes, so unchanged code keeps the
-# image layer cached).
-$(WHEELHOUSE)/deps/.stamp: proto/pyproject.toml services/executor/pyproject.toml services/buffer/pyproject.toml | $(STAMP)
+# wheelhouse/requirements/IMAGE.txt: the runtime requirements of each image, read from the
+# pyproject.toml files and rewritten only when they differ, so an edit that does not change them
+# (a dev extra, a description) rebuilds no wheelhouse and no dependency layer (GNU make compares
+# mtimes after the recipe ran). The Dockerfiles install their dependency layer from these.
+REQS := $(WHEELHOUSE)/requirements
+define write_requirements
+	@mkdir -p $(REQS)
+	@$(PY) deploy/docker/deps.py $(2) > $(1).tmp
+	@if cmp -s $(1).tmp $(1); then rm $(1).tmp; else mv $(1).tmp $(1); echo ">> $(1) changed"; fi
+endef
+$(REQS)/executor.txt: proto/pyproject.toml services/executor/pyproject.toml deploy/docker/deps.py | $(STAMP)
+	$(call write_requirements,$@,$(filter %.toml,$^))
+$(REQS)/buffer.txt: proto/pyproject.toml services/buffer/pyproject.toml deploy/docker/deps.py | $(STAMP)
+	$(call write_requirements,$@,$(filter %.toml,$^))
+$(REQS)/trainer.txt: proto/pyproject.toml trainer/pyproject.toml deploy/docker/deps.py | $(STAMP)
+	$(call write_requirements,$@,$(filter %.toml,$^))
+
+# wheelhouse/deps: third-party wheels of the services, rebuilt only when their requirements change.
+# wheelhouse/azr: our own wheels (reproducible bytes, so unchanged code keeps the layer cached).
+$(WHEELHOUSE)/deps/.stamp: $(REQS)/executor.txt $(REQS)/buffer.txt
 	@echo ">> wheelhouse/deps: dependencies of the services"
 	$(PY) -m pip install -q "setuptools>=68"
-	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/deps $(SERVICE_PACKAGES)
-	rm -f $(WHEELHOUSE)/deps/azr_*.whl
+	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/deps $(addprefix -r ,$^)
 	@touch $@
 
 # No build isolation: the venv's setuptools builds them (an isolated build env costs a minute).
@@ -103,12 +118,11 @@ $(WHEELHOUSE)/azr/.stamp: $(call package_files,proto services/executor services/
 wheels: $(WHEELHOUSE)/azr/.stamp
 
 # The trainer's dependencies (torch, TRL, transformers...): large, so only for images-trainer, and
-# rebuilt only when a pyproject.toml changed. Its own wheel goes to wheelhouse/azr-trainer, so a
+# rebuilt only when its requirements change. Its own wheel goes to wheelhouse/azr-trainer, so a
 # trainer code change does not touch the service images' layers.
-$(WHEELHOUSE)/trainer-deps/.stamp: proto/pyproject.toml trainer/pyproject.toml | $(STAMP)
+$(WHEELHOUSE)/trainer-deps/.stamp: $(REQS)/trainer.txt
 	@echo ">> wheelhouse/trainer-deps: dependencies of the trainer ($(TORCH_SPEC))"
-	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/trainer-deps ./proto ./trainer "$(TORCH_SPEC)"
-	rm -f $(WHEELHOUSE)/trainer-deps/azr_*.whl
+	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/trainer-deps -r $< "$(TORCH_SPEC)"
 	@touch $@
 
 $(WHEELHOUSE)/azr-trainer/.stamp: $(call package_files,trainer) $(WHEELHOUSE)/trainer-deps/.stamp
@@ -122,13 +136,13 @@ base-image:
 
 images-services: wheels base-image
 	$(call build_image,azr-executor:local,services/executor/Dockerfile,$(COMMON_CONTEXT) \
-		wheelhouse/deps services/executor/pyproject.toml deploy/compose/tcp_relay.py)
+		wheelhouse/deps $(REQS)/executor.txt deploy/compose/tcp_relay.py)
 	$(call build_image,azr-buffer:local,services/buffer/Dockerfile,$(COMMON_CONTEXT) \
-		wheelhouse/deps services/buffer/pyproject.toml)
+		wheelhouse/deps $(REQS)/buffer.txt)
 
 images-trainer: wheels-trainer base-image
 	$(call build_image,azr-trainer:local,trainer/Dockerfile,$(COMMON_CONTEXT) \
-		wheelhouse/trainer-deps wheelhouse/azr-trainer trainer/pyproject.toml)
+		wheelhouse/trainer-deps wheelhouse/azr-trainer $(REQS)/trainer.txt)
 
 # PostgreSQL (compose profile `postgres`) from Debian's packages, installed offline on the local
 # base image: scripts/fetch-debs.sh downloads on the host what the base lacks (once per base).
