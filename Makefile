@@ -146,8 +146,9 @@ images-trainer: wheels-trainer base-image
 
 # PostgreSQL (compose profile `postgres`) from Debian's packages, installed offline on the local
 # base image: scripts/fetch-debs.sh downloads on the host what the base lacks (once per base).
-# AZR_POSTGRES_BASE_IMAGE: a Debian bookworm image (the .deb set is resolved against it).
-AZR_POSTGRES_BASE_IMAGE ?= azr-base:bookworm
+# AZR_POSTGRES_BASE_IMAGE (default AZR_BASE_IMAGE): a Debian bookworm image, such as the local base
+# or python:3.11-slim (the .deb set is resolved against its own dpkg status).
+AZR_POSTGRES_BASE_IMAGE ?= $(AZR_BASE_IMAGE)
 image-postgres: base-image
 	scripts/fetch-debs.sh $(WHEELHOUSE)/debs/postgres $(AZR_POSTGRES_BASE_IMAGE) postgresql-15
 	$(call build_image,azr-postgres:local,deploy/postgres/Dockerfile,wheelhouse/debs/postgres \

@@ -19,7 +19,7 @@ shift 2
 command -v apt-get >/dev/null || die "needs apt-get (a Debian host) to fetch ${*}"
 
 base_id=$(docker image inspect --format '{{.Id}}' "$BASE_IMAGE" 2>/dev/null) \
-    || die "base image $BASE_IMAGE not found (scripts/build-base-image.sh builds it)"
+    || die "base image $BASE_IMAGE not found: build it (scripts/build-base-image.sh) or pull it"
 want="$base_id $*"
 if [[ -f $OUTDIR/.stamp && $(cat "$OUTDIR/.stamp") == "$want" ]]; then
     exit 0
