@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 TEST_ENV := HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TRL_EXPERIMENTAL_SILENCE=1 TOKENIZERS_PARALLELISM=false
 
 .PHONY: setup run test test-unit test-integration test-security lint format openapi up bench clean
-.PHONY: wheels wheels-trainer base-image images images-services images-trainer compose-ready test-compose
+.PHONY: wheels wheels-trainer base-image images images-services images-trainer image-postgres compose-ready test-compose
 
 setup: $(STAMP)
 
@@ -77,47 +77,95 @@ export AZR_BASE_IMAGE
 WHEELHOUSE := wheelhouse
 SERVICE_PACKAGES := ./proto ./services/executor ./services/buffer
 DOCKER_BUILD := docker build --network=none --build-arg BASE_IMAGE=$(AZR_BASE_IMAGE)
+# $(call build_image,TAG,DOCKERFILE,PATHS): the build context is exactly PATHS (a tar on stdin), not
+# the whole checkout: a cached build then takes under a second instead of sending the trainer's
+# wheels (GBs) to every build. (`docker compose build` uses the checkout and .dockerignore.)
+build_image = tar -c $(2) $(3) | $(DOCKER_BUILD) -q -f $(2) -t $(1) -
+COMMON_CONTEXT := wheelhouse/azr
 
-# wheelhouse/deps: third-party wheels, rebuilt only when a pyproject.toml changed.
-# wheelhouse/azr: our own wheels, every time (reproducible bytes, so unchanged code keeps the
-# image layer cached).
-$(WHEELHOUSE)/deps/.stamp: proto/pyproject.toml services/executor/pyproject.toml services/buffer/pyproject.toml | $(STAMP)
+# wheelhouse/requirements/IMAGE.txt: the runtime requirements of each image, read from the
+# pyproject.toml files and rewritten only when they differ, so an edit that does not change them
+# (a dev extra, a description) rebuilds no wheelhouse and no dependency layer (GNU make compares
+# mtimes after the recipe ran). The Dockerfiles install their dependency layer from these.
+REQS := $(WHEELHOUSE)/requirements
+define write_requirements
+	@mkdir -p $(REQS)
+	@$(PY) deploy/docker/deps.py $(2) > $(1).tmp
+	@if cmp -s $(1).tmp $(1); then rm $(1).tmp; else mv $(1).tmp $(1); echo ">> $(1) changed"; fi
+endef
+$(REQS)/executor.txt: proto/pyproject.toml services/executor/pyproject.toml deploy/docker/deps.py | $(STAMP)
+	$(call write_requirements,$@,$(filter %.toml,$^))
+$(REQS)/buffer.txt: proto/pyproject.toml services/buffer/pyproject.toml deploy/docker/deps.py | $(STAMP)
+	$(call write_requirements,$@,$(filter %.toml,$^))
+$(REQS)/trainer.txt: proto/pyproject.toml trainer/pyproject.toml deploy/docker/deps.py | $(STAMP)
+	$(call write_requirements,$@,$(filter %.toml,$^))
+
+# wheelhouse/deps: third-party wheels of the services, rebuilt only when their requirements change.
+# wheelhouse/azr: our own wheels (reproducible bytes, so unchanged code keeps the layer cached).
+$(WHEELHOUSE)/deps/.stamp: $(REQS)/executor.txt $(REQS)/buffer.txt
 	@echo ">> wheelhouse/deps: dependencies of the services"
 	$(PY) -m pip install -q "setuptools>=68"
-	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/deps $(SERVICE_PACKAGES)
-	rm -f $(WHEELHOUSE)/deps/azr_*.whl
+	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/deps $(addprefix -r ,$^)
 	@touch $@
 
 # No build isolation: the venv's setuptools builds them (an isolated build env costs a minute).
-wheels: $(WHEELHOUSE)/deps/.stamp
+# Rebuilt only when a file of these packages changed.
+package_files = $(shell find $(1) -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' -not -path '*/build/*' -not -name '*.pyc')
+$(WHEELHOUSE)/azr/.stamp: $(call package_files,proto services/executor services/buffer) $(WHEELHOUSE)/deps/.stamp
 	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr $(SERVICE_PACKAGES)
+	@touch $@
 
-# The trainer's dependencies (torch, TRL, transformers...): large, so only for images-trainer.
-wheels-trainer: wheels
-	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/trainer-deps ./proto ./trainer "$(TORCH_SPEC)"
-	rm -f $(WHEELHOUSE)/trainer-deps/azr_*.whl
-	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr ./trainer
+wheels: $(WHEELHOUSE)/azr/.stamp
+
+# The trainer's dependencies (torch, TRL, transformers...): large, so only for images-trainer, and
+# rebuilt only when its requirements change. Its own wheel goes to wheelhouse/azr-trainer, so a
+# trainer code change does not touch the service images' layers.
+$(WHEELHOUSE)/trainer-deps/.stamp: $(REQS)/trainer.txt
+	@echo ">> wheelhouse/trainer-deps: dependencies of the trainer ($(TORCH_SPEC))"
+	$(PY) -m pip wheel -q --wheel-dir $(WHEELHOUSE)/trainer-deps -r $< "$(TORCH_SPEC)"
+	@touch $@
+
+$(WHEELHOUSE)/azr-trainer/.stamp: $(call package_files,trainer) $(WHEELHOUSE)/trainer-deps/.stamp
+	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr-trainer ./trainer
+	@touch $@
+
+wheels-trainer: wheels $(WHEELHOUSE)/azr-trainer/.stamp
 
 base-image:
 	@if [ "$(AZR_BASE_IMAGE)" = azr-base:bookworm ]; then scripts/build-base-image.sh; fi
 
 images-services: wheels base-image
-	$(DOCKER_BUILD) -q -f services/executor/Dockerfile -t azr-executor:local .
-	$(DOCKER_BUILD) -q -f services/buffer/Dockerfile -t azr-buffer:local .
+	$(call build_image,azr-executor:local,services/executor/Dockerfile,$(COMMON_CONTEXT) \
+		wheelhouse/deps $(REQS)/executor.txt deploy/compose/tcp_relay.py)
+	$(call build_image,azr-buffer:local,services/buffer/Dockerfile,$(COMMON_CONTEXT) \
+		wheelhouse/deps $(REQS)/buffer.txt)
 
 images-trainer: wheels-trainer base-image
-	$(DOCKER_BUILD) -q -f trainer/Dockerfile -t azr-trainer:local .
+	$(call build_image,azr-trainer:local,trainer/Dockerfile,$(COMMON_CONTEXT) \
+		wheelhouse/trainer-deps wheelhouse/azr-trainer $(REQS)/trainer.txt)
 
-images: images-services images-trainer
+# PostgreSQL (compose profile `postgres`) from Debian's packages, installed offline on the local
+# base image: scripts/fetch-debs.sh downloads on the host what the base lacks (once per base).
+# AZR_POSTGRES_BASE_IMAGE (default AZR_BASE_IMAGE): a Debian bookworm image, such as the local base
+# or python:3.11-slim (the .deb set is resolved against its own dpkg status).
+AZR_POSTGRES_BASE_IMAGE ?= $(AZR_BASE_IMAGE)
+image-postgres: base-image
+	scripts/fetch-debs.sh $(WHEELHOUSE)/debs/postgres $(AZR_POSTGRES_BASE_IMAGE) postgresql-15
+	$(call build_image,azr-postgres:local,deploy/postgres/Dockerfile,wheelhouse/debs/postgres \
+		deploy/postgres/entrypoint.sh) --build-arg BASE_IMAGE=$(AZR_POSTGRES_BASE_IMAGE)
 
-# Docker Engine + runsc + Compose installed and running, service images built. On a machine where
+images: images-services images-trainer image-postgres
+
+# Docker Engine + runsc + Compose installed and running, every image built (the service images,
+# PostgreSQL and the trainer: the e2e tests run all three profiles). Unchanged inputs rebuild
+# nothing: the wheelhouses and the .deb set are stamped, the image layers cached. On a machine where
 # Docker cannot be installed this fails, unless AZR_SKIP_COMPOSE=1 (then the e2e tests skip,
 # saying so). CI never sets it.
 compose-ready: setup
 	@if [ "$${AZR_SKIP_COMPOSE:-0}" = 1 ]; then \
 		echo ">> AZR_SKIP_COMPOSE=1: not preparing Docker; the compose e2e tests will be skipped"; \
 	else \
-		scripts/ensure-docker.sh && $(MAKE) --no-print-directory images-services; \
+		scripts/ensure-docker.sh && $(MAKE) --no-print-directory images; \
 	fi
 
 test-compose: setup compose-ready

@@ -1,7 +1,8 @@
 """Print the third-party requirements of azr packages, read from their pyproject.toml files.
 
-Used inside the image builds: the dependency layer is installed from these (and the wheelhouse),
-so it stays cached until a pyproject.toml changes; the azr wheels themselves go in a later layer.
+`make wheels` writes them to wheelhouse/requirements/IMAGE.txt (only when they changed); each
+image's dependency layer installs from that file and the wheelhouse, so it stays cached until the
+requirements themselves change; the azr wheels go in a later layer.
 Usage: python3 deps.py PYPROJECT... > requirements.txt   (stdlib only; Python 3.11+)
 """
 

@@ -10,7 +10,10 @@ tests skip, saying why.
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from tests_e2e_support import (
     EXECUTOR_TOKENS_FILE,
     HEALTHY_TIMEOUT_S,
     IMAGES,
+    PG_BUFFER_PORT,
+    POSTGRES_IMAGE,
     PROJECT,
     ROOT,
     SERVICES,
@@ -44,13 +49,15 @@ class Stack:
     client: docker.DockerClient
     executor_url: str
     buffer_url: str
+    project: str = PROJECT
+    env: dict[str, str] | None = None
 
     def container(self, service: str) -> Container:
         found = self.client.containers.list(
             all=True,
             filters={
                 "label": [
-                    f"com.docker.compose.project={PROJECT}",
+                    f"com.docker.compose.project={self.project}",
                     f"com.docker.compose.service={service}",
                 ]
             },
@@ -59,10 +66,10 @@ class Stack:
         return found[0]
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return compose(*args)
+        return compose(*args, project=self.project, env=self.env)
 
     def wait_healthy(self, services: tuple[str, ...] = SERVICES) -> None:
-        wait_healthy(self.client, services)
+        wait_healthy(self.client, services, self.project, self.env)
 
 
 def compose_env() -> dict[str, str]:
@@ -77,18 +84,25 @@ def compose_env() -> dict[str, str]:
     return env
 
 
-def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run scripts/compose.sh (Compose v2 or v1) on the e2e project."""
-    cmd = [str(ROOT / "scripts" / "compose.sh"), "-p", PROJECT, *args]
+def compose(
+    *args: str, check: bool = True, project: str = PROJECT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run scripts/compose.sh (Compose v2 or v1) on the e2e project (or `project`, with `env`)."""
+    cmd = [str(ROOT / "scripts" / "compose.sh"), "-p", project, *args]
     proc = subprocess.run(
-        cmd, cwd=ROOT, env=compose_env(), capture_output=True, text=True, timeout=300
+        cmd, cwd=ROOT, env=env or compose_env(), capture_output=True, text=True, timeout=300
     )
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc
 
 
-def wait_healthy(client: docker.DockerClient, services: tuple[str, ...]) -> None:
+def wait_healthy(
+    client: docker.DockerClient,
+    services: tuple[str, ...],
+    project: str = PROJECT,
+    env: dict[str, str] | None = None,
+) -> None:
     """Wait on the compose healthchecks (what `docker compose up --wait` does in Compose v2)."""
     deadline = time.monotonic() + HEALTHY_TIMEOUT_S
     states: dict[str, str] = {}
@@ -98,7 +112,7 @@ def wait_healthy(client: docker.DockerClient, services: tuple[str, ...]) -> None
                 all=True,
                 filters={
                     "label": [
-                        f"com.docker.compose.project={PROJECT}",
+                        f"com.docker.compose.project={project}",
                         f"com.docker.compose.service={service}",
                     ]
                 },
@@ -108,12 +122,15 @@ def wait_healthy(client: docker.DockerClient, services: tuple[str, ...]) -> None
         if all(s == "healthy" for s in states.values()):
             return
         time.sleep(0.5)
-    logs = {s: compose("logs", "--tail", "30", s, check=False).stdout for s in services}
+    logs = {
+        s: compose("logs", "--tail", "30", s, check=False, project=project, env=env).stdout
+        for s in services
+    }
     raise RuntimeError(f"services not healthy after {HEALTHY_TIMEOUT_S:.0f} s: {states}\n{logs}")
 
 
-def project_leftovers(client: docker.DockerClient) -> list[str]:
-    label = {"label": f"com.docker.compose.project={PROJECT}"}
+def project_leftovers(client: docker.DockerClient, project: str = PROJECT) -> list[str]:
+    label = {"label": f"com.docker.compose.project={project}"}
     return (
         [f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
         + [f"volume {v.name}" for v in client.volumes.list(filters=label)]
@@ -156,6 +173,48 @@ def stack() -> Iterator[Stack]:
         leftovers = project_leftovers(client)
         client.close()
         os.unlink(EXECUTOR_TOKENS_FILE)
+        assert not leftovers, f"compose down left {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def pg_stack(stack: Stack) -> Iterator[Stack]:
+    """The buffer on PostgreSQL (profile `postgres`), as a second compose project of its own.
+
+    Only postgres and buffer run there (no executor); the password reaches PostgreSQL as a compose
+    secret and the buffer in its database URL, the way README tells users to set it up.
+    """
+    if not stack.client.images.list(name=POSTGRES_IMAGE):
+        pytest.fail(f"image {POSTGRES_IMAGE} not built: run `make image-postgres`", pytrace=False)
+    project = f"{PROJECT}-pg"
+    password = secrets.token_urlsafe(18)
+    secret_dir = tempfile.mkdtemp(prefix="azr-e2e-pg-")
+    password_file = os.path.join(secret_dir, "postgres_password")
+    with open(password_file, "w") as f:
+        f.write(password + "\n")
+    os.chmod(password_file, 0o644)  # read by uid 10004 in the container (the folder is 0700)
+    env = compose_env()
+    env.update(
+        AZR_BUFFER_PUBLISH_PORT=str(PG_BUFFER_PORT),
+        AZR_POSTGRES_PASSWORD_FILE=password_file,
+        AZR_BUFFER_DATABASE_URL=f"postgresql+psycopg://azr:{password}@postgres:5432/azr",
+    )
+    pg = Stack(
+        client=stack.client,
+        executor_url="",
+        buffer_url=f"http://127.0.0.1:{PG_BUFFER_PORT}",
+        project=project,
+        env=env,
+    )
+    profile = ("--profile", "postgres")
+    pg.compose(*profile, "down", "--volumes", "--remove-orphans")
+    try:
+        pg.compose(*profile, "up", "--detach", "--no-build", "postgres", "buffer")
+        pg.wait_healthy(("postgres", "buffer"))
+        yield pg
+    finally:
+        pg.compose(*profile, "down", "--volumes", "--remove-orphans", "--timeout", "5")
+        shutil.rmtree(secret_dir)
+        leftovers = project_leftovers(stack.client, project)
         assert not leftovers, f"compose down left {leftovers}"
 
 

@@ -18,7 +18,7 @@ from azr_proto.executor import BatchRunRequest, RunLimits, RunRequest
 from azr_proto.executor_client import ExecutorClient
 from azr_proto.statuses import RunStatus
 from azr_proto.tasks import TaskType
-from tests_e2e_support import BUFFER_TOKEN, EXECUTOR_TOKEN, exec_out
+from tests_e2e_support import BUFFER_TOKEN, EXECUTOR_TOKEN, PROJECT, exec_out
 
 pytestmark = pytest.mark.compose
 
@@ -54,7 +54,7 @@ def test_buffer_requires_its_token(stack):
 
 async def test_network_connection_attempt_is_contained(stack, executor):
     # Target a local address: the buffer container on the edge network.
-    buffer_ip = stack.container("buffer").attrs["NetworkSettings"]["Networks"]["azr-e2e_edge"][
+    buffer_ip = stack.container("buffer").attrs["NetworkSettings"]["Networks"][f"{PROJECT}_edge"][
         "IPAddress"
     ]
     code = f"import socket\nsocket.create_connection(({buffer_ip!r}, 8020), timeout=3)\nprint('connected')\n"

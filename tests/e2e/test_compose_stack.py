@@ -10,7 +10,7 @@ import os
 
 import docker
 import pytest
-from tests_e2e_support import cap_mask, exec_ok, exec_out
+from tests_e2e_support import PROJECT, cap_mask, exec_ok, exec_out
 
 pytestmark = pytest.mark.compose
 
@@ -95,15 +95,15 @@ def test_ports_are_published_on_loopback_only(stack, service):
 def test_executor_sits_only_on_an_internal_network(stack):
     executor = stack.container("executor")
     networks = executor.attrs["NetworkSettings"]["Networks"]
-    assert list(networks) == ["azr-e2e_executor-internal"]
-    assert stack.client.networks.get("azr-e2e_executor-internal").attrs["Internal"] is True
+    assert list(networks) == [f"{PROJECT}_executor-internal"]
+    assert stack.client.networks.get(f"{PROJECT}_executor-internal").attrs["Internal"] is True
     assert executor.attrs["NetworkSettings"]["Ports"] in ({}, None)
 
 
 def test_executor_has_no_route_out(stack):
     # Target: the buffer's address on the edge network (a local address, on this machine). The
     # gateway, which is on that network, reaches it; the executor must not.
-    buffer_ip = stack.container("buffer").attrs["NetworkSettings"]["Networks"]["azr-e2e_edge"][
+    buffer_ip = stack.container("buffer").attrs["NetworkSettings"]["Networks"][f"{PROJECT}_edge"][
         "IPAddress"
     ]
     probe = (
@@ -124,7 +124,7 @@ def test_docker_sdk_sees_the_whole_project(stack):
     services = {
         c.labels["com.docker.compose.service"]
         for c in stack.client.containers.list(
-            filters={"label": "com.docker.compose.project=azr-e2e"}
+            filters={"label": f"com.docker.compose.project={PROJECT}"}
         )
     }
     assert services == {"executor", "executor-gateway", "buffer"}

@@ -3,17 +3,55 @@ container, capability masks. (A uniquely named module: tests import from here, n
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import socket
 import tempfile
 from pathlib import Path
 
 from docker.models.containers import Container
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "azr-e2e"
-EXECUTOR_PORT = 18010
-BUFFER_PORT = 18020
+
+
+_PICKED: set[int] = set()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the kernel picks it), never one picked before."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _PICKED:
+            _PICKED.add(port)
+            return port
+
+
+def env_port(name: str) -> int:
+    """The port in environment variable `name`, or a free one when it is unset or 0."""
+    value = os.environ.get(name, "").strip()
+    if not value or value == "0":
+        return free_port()
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{name}={value!r} is not a TCP port")
+    return int(value)
+
+
+# Several checkouts may run the e2e suite on one Docker engine at once (developers, CI runners
+# sharing a host): the default project name is unique per checkout and the published ports are
+# picked free, so two stacks never tear each other down or fight over a port. AZR_E2E_PROJECT,
+# AZR_E2E_EXECUTOR_PORT and AZR_E2E_BUFFER_PORT fix them.
+PROJECT = os.environ.get("AZR_E2E_PROJECT") or (
+    "azr-e2e-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+)
+EXECUTOR_PORT = env_port("AZR_E2E_EXECUTOR_PORT")
+BUFFER_PORT = env_port("AZR_E2E_BUFFER_PORT")
+# The buffer of the PostgreSQL project (profile postgres), a second stack next to the first.
+PG_BUFFER_PORT = env_port("AZR_E2E_PG_BUFFER_PORT")
+POSTGRES_IMAGE = "azr-postgres:local"
+TRAINER_IMAGE = "azr-trainer:local"
 SERVICES = ("executor", "executor-gateway", "buffer")
 IMAGES = ("azr-executor:local", "azr-buffer:local")
 HEALTHY_TIMEOUT_S = 120.0
