@@ -63,10 +63,10 @@ def run_experiment(
     from that seed's warm start and only self-play (and sampling) varies across seeds. `n_per_type` held-out tasks per type are each
     answered `n_samples` times; `n_proposals` proposer prompts per type are validated.
     """
+    import torch
+
     from azr_trainer.config import load_config
     from azr_trainer.train import main as train_main
-
-    import torch
 
     # One thread, as the trainer runs on CPU (cpu_threads): the executor needs the other core.
     torch.set_num_threads(1)
