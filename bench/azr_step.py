@@ -52,9 +52,10 @@ class CountingRunner(PoolRunner):
     by_phase: dict[str, list[float]] = {}  # phase -> [jobs, forks, sandbox CPU ms]
 
     async def run(self, code: str, stdin: bytes, **kwargs: Any):  # type: ignore[override]
-        # one fork per unit, plus one per call of a forked unit (the spec is our own JSON)
+        # one fork per unit, plus one per call but the last of a forked unit (the last call runs
+        # in the unit's own process); the spec is our own JSON
         units = json.loads(stdin)["units"]
-        forks = sum(1 + (len(u["calls"]) if u["mode"] == "forked" else 0) for u in units)
+        forks = sum(1 + (len(u["calls"]) - 1 if u["mode"] == "forked" else 0) for u in units)
         CountingRunner.jobs += 1
         CountingRunner.forks += forks
         outcome = await super().run(code, stdin, **kwargs)

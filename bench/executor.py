@@ -144,7 +144,13 @@ def main() -> None:
     parser.add_argument("--gvisor-runs", type=int, default=200)
     parser.add_argument("--skip-gvisor", action="store_true")
     parser.add_argument("--batch", type=int, default=200, help="runs per HTTP batch request")
+    parser.add_argument(
+        "--zygotes",
+        default="1,2",
+        help="zygote counts to measure, comma-separated (default 1,2: one per core is the default)",
+    )
     args = parser.parse_args()
+    counts = [int(x) for x in args.zygotes.split(",")]
     n = 400 if args.quick else args.runs
     progs = workloads()
     print(
@@ -154,14 +160,14 @@ def main() -> None:
     if not (args.quick or args.skip_gvisor) and shutil.which("runsc"):
         modes.append(("gvisor", "gvisor", args.gvisor_runs))
     for label, sandbox, runs in modes:
-        for zygotes in (1, 2):
+        for zygotes in counts:
             settings = ExecutorSettings(sandbox=sandbox, zygotes=zygotes, spare_zygote=False)  # type: ignore[arg-type]
             for name, programs in progs.items():
                 res = asyncio.run(bench_api(settings, programs, runs))
                 print(f"api   {label:6} zygotes={zygotes} {name:8} runs/s={res['runs_per_s']:7.1f} "
                       f"p50={res['p50_ms']:6.2f}ms p99={res['p99_ms']:7.2f}ms cpu/run={res['cpu_ms']:5.2f}ms "
                       f"failed={res['failed']} load={load()}")  # fmt: skip
-        for zygotes in (1, 2):
+        for zygotes in counts:
             env = {"AZR_EXECUTOR_SANDBOX": sandbox, "AZR_EXECUTOR_ZYGOTES": str(zygotes),
                    "AZR_EXECUTOR_SPARE_ZYGOTE": "false"}  # fmt: skip
             proc, url = start_server(env)

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -44,11 +43,12 @@ from azr_proto.errors import (
     TransportError,
     raise_for_proto_status,
 )
+from azr_proto.http_client import ServiceClient
 
 __all__ = ["BufferClient"]
 
 
-class BufferClient:
+class BufferClient(ServiceClient):
     """Async client of one buffer service. Use as an async context manager, or call `aclose()`."""
 
     def __init__(
@@ -61,27 +61,9 @@ class BufferClient:
         backoff_s: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout_s, headers=headers, transport=transport
-        )
+        super().__init__(base_url=base_url, token=token, timeout_s=timeout_s, transport=transport)
         self.retries = retries
         self.backoff_s = backoff_s
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     # -- runs -----------------------------------------------------------------------------------
 

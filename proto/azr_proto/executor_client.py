@@ -19,7 +19,6 @@ import asyncio
 import itertools
 import random
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -45,6 +44,7 @@ from azr_proto.executor import (
     TestsRequest,
     TestsResponse,
 )
+from azr_proto.http_client import ServiceClient
 from azr_proto.statuses import RunStatus
 
 __all__ = ["ExecutorClient"]
@@ -52,7 +52,7 @@ __all__ = ["ExecutorClient"]
 M = TypeVar("M", bound=BaseModel)
 
 
-class ExecutorClient:
+class ExecutorClient(ServiceClient):
     """Async client of one or several executor replicas (round-robin)."""
 
     def __init__(
@@ -73,24 +73,8 @@ class ExecutorClient:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(timeout=timeout_s, transport=transport, headers=headers)
+        super().__init__(token=token, timeout_s=timeout_s, transport=transport)
         self._next_url = itertools.cycle(range(len(self.base_urls)))
-
-    async def __aenter__(self) -> ExecutorClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     # ---- endpoints
 

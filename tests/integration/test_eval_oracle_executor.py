@@ -122,3 +122,24 @@ def test_cruxeval_wrong_answers_score_nothing(executor_url, kind):
     assert [
         p.id for p, v in zip(problems, _score(executor_url, pairs), strict=True) if v.correct
     ] == []
+
+
+def test_a_program_the_executor_refuses_fails_its_problem_only(executor_url):
+    """Over the executor's code cap, and a program whose checks have a 6,000-digit expected int
+    (a decimal literal that long does not parse; the judge writes it in hex)."""
+    problems = _code_problems()[:2]
+    huge = dataclasses.replace(
+        problems[1],
+        gold=["def big(n):\n    return 10 ** n"],
+        entry_point="big",
+        tests=[(6000,), (5,)],
+    )
+    pairs = [
+        (problems[0], _answer("x = 1\n" * 200_000)),  # 1.2 MB of code
+        (huge, _answer(huge.gold[0])),
+        (huge, _answer("def big(n):\n    return 10 ** n + 1")),
+    ]
+    refused, gold, wrong = _score(executor_url, pairs)
+    assert not refused.correct and "rejected by the executor" in refused.detail
+    assert gold.correct and gold.detail == "2 cases passed"
+    assert not wrong.correct

@@ -48,6 +48,26 @@ async def test_assert_cases_mbpp_and_humaneval_styles(executor_server):
     assert "check 1" in answer.results[2].detail
 
 
+async def test_assert_rewriting_keeps_the_source_and_huge_int_literals(executor_server):
+    # A 6,000-digit expected value written in hex (a decimal literal that long does not parse):
+    # the service must neither print it back (it used to answer 500) nor lose the check.
+    big = hex(10**6000)
+    code = "def f(n):\n    return 10 ** n\n"
+    cases = [
+        AssertCase(test=f"assert f(6000) == {big}\n"),
+        AssertCase(test=f"assert f(6000) == {big} + 1\n"),
+        AssertCase(test=f"x = [{big}]\nassert f(2) == 100  # é\nassert [f(6000)] == x\n"),
+        AssertCase(test="if True:\n    assert (f(1)\n            ) == 11; y = 1\n"),
+    ]
+    answer = await _check(executor_server.url, code, cases)
+    verdicts = [r.verdict for r in answer.results]
+    assert verdicts == ["passed", "error", "passed", "wrong_answer"], answer
+    assert answer.results[0].detail == "rewritten=0"  # checked by the assert in the sandbox
+    assert "AssertionError" in answer.results[1].detail
+    assert answer.results[2].detail == "rewritten=1"
+    assert answer.results[3].detail.startswith("check 0: expected 11")
+
+
 async def test_stdio_cases_ignore_trailing_whitespace(executor_server):
     code = "n = int(input())\nfor i in range(n):\n    print(i, end='  \\n')\n"
     answer = await _check(executor_server.url, code, [

@@ -1,8 +1,10 @@
 """Two training processes (torchrun, gloo, CPU) against one executor and one buffer.
 
 Checks that both ranks computed the same TRR++ advantages over the global batch (both ranks'
-rows, in rank order) and that the shared buffer stayed consistent (the zero triplet stored once,
-both ranks see the same sizes).
+rows, in rank order), that each rank trained on its own slice of them, and that the shared buffer
+stayed consistent (the zero triplet stored once, both ranks see the same sizes). The script
+scripts the rewards so that they differ between the ranks: normalizing per rank instead of
+globally then gives different advantages, which the test checks it can tell apart.
 """
 
 from __future__ import annotations
@@ -69,6 +71,17 @@ def test_two_ranks_share_buffer_and_global_advantages(tmp_path, tmp_path_factory
         rewards, groups, torch.tensor([float(r["length"]) for r in r0["rows"]])
     )
     assert r0["advantages"] == pytest.approx(expected.tolist(), abs=1e-6)
+    # The scripted rewards differ between ranks, so the advantages are not trivial, and
+    # normalizing each rank's rows on its own would have given something else.
+    assert len(set(rewards[:6].tolist()) & set(rewards[6:].tolist())) == 0
+    assert expected.abs().min() > 0.1
+    per_rank = torch.cat(
+        [trr_advantages(rewards[h], groups[h], torch.ones(6)) for h in (slice(0, 6), slice(6, 12))]
+    )
+    assert not torch.allclose(per_rank, expected, atol=1e-3)
+    # Each rank's loss used its own rows' slice of the global advantages.
+    assert r0["local_advantages"] == pytest.approx(expected[:6].tolist(), abs=1e-6)
+    assert r1["local_advantages"] == pytest.approx(expected[6:].tolist(), abs=1e-6)
     # Each rank's half holds every group once: the groups span both ranks.
     first_half = {(r["task_type"], r["role"]) for r in r0["rows"][:6]}
     second_half = {(r["task_type"], r["role"]) for r in r0["rows"][6:]}

@@ -1,6 +1,11 @@
 """Run by `torchrun --nproc_per_node 2` from test_trainer_ddp.py: two AZR steps, gloo, CPU.
 
 Each rank writes what the test checks to `<out>/rank<k>.json`.
+
+A random tiny model only writes format errors, so every real reward would be -1 and every
+advantage 0, which cannot tell global normalization from per-rank normalization. The rewards are
+therefore replaced by known values that differ between the ranks (`_scripted_reward`); everything
+else (generation, judging, the gather, TRR++, the update) is the real code path.
 """
 
 from __future__ import annotations
@@ -9,12 +14,43 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+import azr_trainer.trainer as trainer_mod
 from azr_trainer.config import load_config
 from azr_trainer.train import main
 
+LOCAL_ADVANTAGES: list[list[float]] = []
+
+
+def _scripted_reward(rank: int, index: int) -> float:
+    """Rank 0 scores low and rank 1 high, varying by row, so the groups span both ranks."""
+    return (-1.0 + 0.1 * index) if rank == 0 else (0.5 + 0.2 * index)
+
+
+def _patch() -> None:
+    rank = int(os.environ["RANK"])
+    real_row = trainer_mod.sample_row
+    counter = iter(range(10**6))
+
+    def scripted_row(sample: Any) -> dict[str, Any]:
+        row = real_row(sample)
+        row["reward"] = _scripted_reward(rank, next(counter) % 6)
+        return row
+
+    real_score = trainer_mod.AZRTrainer._generate_and_score_completions
+
+    def recording_score(self: Any, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        output = real_score(self, inputs)
+        LOCAL_ADVANTAGES.append(output["advantages"].tolist())
+        return output
+
+    trainer_mod.sample_row = scripted_row  # type: ignore[assignment]
+    trainer_mod.AZRTrainer._generate_and_score_completions = recording_score  # type: ignore[method-assign]
+
 
 def run() -> None:
+    _patch()
     out = Path(sys.argv[1])
     cfg = load_config(
         preset="tiny-cpu",
@@ -38,6 +74,7 @@ def run() -> None:
                 "rows": result.last_rows,
                 "advantages": result.last_advantages,
                 "buffer": result.buffer_sizes,
+                "local_advantages": LOCAL_ADVANTAGES[-1],
             }
         )
     )

@@ -42,6 +42,16 @@ def test_cpu_spin_ends_in_wall_timeout(ex):
     assert r.kill_reason == "wall"
 
 
+def test_program_that_closes_its_pipes_and_sleeps_still_times_out(ex):
+    # The wall limit holds even when nothing is left to read from the child: the zygote used
+    # to block in wait4 here, until the pool killed it as stuck (a sandbox_error, retried).
+    code = "import os, time\nos.close(1)\nos.close(2)\nos.close(3)\ntime.sleep(30)\n"
+    r = ex.run(code, wall_s=0.7)
+    assert r.status is RunStatus.TIMEOUT, r
+    assert r.kill_reason == "wall"
+    assert r.wall_ms < 3000
+
+
 def test_cpu_limit_ends_in_cpu_timeout(ex):
     r = ex.run("while True:\n    pass\n", wall_s=10.0, cpu_s=1)
     assert r.status is RunStatus.TIMEOUT

@@ -230,11 +230,29 @@ def _literal(source: str, what: str) -> Any:
         raise InvalidRequest(f"{what} is not a Python literal: {exc}") from None
 
 
-class _AssertRewriter(ast.NodeTransformer):
+# Expected values with ints longer than this are left to an in-sandbox assert: their decimal repr
+# is refused by Python's int_max_str_digits (4,300 digits), so they cannot travel back as text.
+_MAX_REPORTED_INT_BITS = 13_000
+
+
+def _has_huge_int(value: Any) -> bool:
+    if isinstance(value, int):
+        return value.bit_length() > _MAX_REPORTED_INT_BITS
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_huge_int(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_huge_int(k) or _has_huge_int(v) for k, v in value.items())
+    return False
+
+
+class _AssertFinder(ast.NodeVisitor):
+    """Finds `assert <expr> == <literal>` (either side) and records what to check outside."""
+
     def __init__(self) -> None:
         self.expected: list[Any] = []
+        self.found: list[tuple[ast.Assert, ast.expr]] = []
 
-    def visit_Assert(self, node: ast.Assert) -> ast.AST:
+    def visit_Assert(self, node: ast.Assert) -> None:
         test = node.test
         if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
             left, right = test.left, test.comparators[0]
@@ -243,24 +261,52 @@ class _AssertRewriter(ast.NodeTransformer):
                     value = ast.literal_eval(lit)
                 except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                     continue
-                call = ast.Call(
-                    func=ast.Name(id="_azr_check_", ctx=ast.Load()),
-                    args=[ast.Constant(value=len(self.expected)), expr],
-                    keywords=[],
-                )
+                if _has_huge_int(value):
+                    return
                 self.expected.append(value)
-                return ast.copy_location(ast.Expr(value=call), node)
-        return node
+                self.found.append((node, expr))
+                return
 
 
 def _rewrite_asserts(test: str) -> tuple[str, list[Any]]:
+    """Each found assert becomes `_azr_check_(i, (<expr>))`, spliced into the source text.
+
+    Splicing (instead of `ast.unparse`) leaves every other byte as written: unparse would have to
+    print each constant again, and a huge int cannot be printed under the default digit limit.
+    """
     try:
         tree = ast.parse(test)
     except SyntaxError as exc:
         raise InvalidRequest(f"test code does not parse: {exc.msg} (line {exc.lineno})") from None
-    rewriter = _AssertRewriter()
-    tree = ast.fix_missing_locations(rewriter.visit(tree))
-    return ast.unparse(tree), rewriter.expected
+    finder = _AssertFinder()
+    finder.visit(tree)
+    if not finder.found:
+        return test, []
+    raw = test.encode()
+    line_starts = [0]
+    for line in raw.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+
+    def offset(lineno: int | None, col: int | None) -> int:
+        assert lineno is not None and col is not None  # statements and expressions have both
+        return line_starts[lineno - 1] + col  # ast columns are UTF-8 byte offsets
+
+    edits = []
+    for index, (node, expr) in enumerate(finder.found):
+        inner = raw[
+            offset(expr.lineno, expr.col_offset) : offset(expr.end_lineno, expr.end_col_offset)
+        ]
+        call = b"_azr_check_(%d, (" % index + inner + b"))"
+        edits.append(
+            (
+                offset(node.lineno, node.col_offset),
+                offset(node.end_lineno, node.end_col_offset),
+                call,
+            )
+        )
+    for begin, end, call in sorted(edits, reverse=True):
+        raw = raw[:begin] + call + raw[end:]
+    return raw.decode(), finder.expected
 
 
 def _reports(stdout: str, nonce: str) -> list[dict[str, Any]]:

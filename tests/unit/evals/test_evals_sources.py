@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ast
 import math
+import sys
 
 import pytest
 from azr_trainer.evals.benchmarks import load_benchmark
-from azr_trainer.evals.evalplus import to_source
+from azr_trainer.evals.evalplus import COMPARE_SOURCE, to_source
 from azr_trainer.evals.scoring import cruxeval_test
 
 
@@ -73,3 +74,22 @@ def test_gold_answers_become_one_assertion():
     assert cruxeval_test(o, o.gold[0]) == f"assert ({o.meta['output']}) == ({o.gold[0]})"
     i = load_benchmark("cruxeval_i", limit=1)[0]
     assert cruxeval_test(i, i.gold[0]).startswith(f"assert f({i.gold[0]}) == ")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [10**6000, -(10**6000) + 7, [3**20000, (2**50000,)]],
+    ids=["big", "negative", "nested"],
+)
+def test_huge_ints_are_written_so_that_they_parse(value):
+    # A decimal literal over 4,300 digits is refused by the parser (the executor parses test
+    # code before running it): such ints go as hex, host side and sandbox side alike.
+    assert sys.get_int_max_str_digits() == 4300
+    assert _eval_literal(to_source(value)) == value
+    namespace: dict = {}
+    try:
+        exec(COMPARE_SOURCE, namespace)  # it lifts the limit, as the sandbox needs
+        in_sandbox = namespace["_azr_src"](value)
+    finally:
+        sys.set_int_max_str_digits(4300)
+    assert _eval_literal(in_sandbox) == value

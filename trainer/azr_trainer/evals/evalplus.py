@@ -95,11 +95,14 @@ def deserialize_mbpp_inputs(task_id: str, inputs: list[Any]) -> list[Any]:
 def to_source(value: Any) -> str:
     """Python source that evaluates to `value` (lists, tuples, sets, dicts, scalars).
 
-    Unlike `repr`, non-finite floats come out as `float('inf')` / `float('nan')`.
+    Unlike `repr`, non-finite floats come out as `float('inf')` / `float('nan')`, and ints too long
+    for a decimal literal (Python refuses to parse over 4,300 digits) as hex literals.
 
     >>> to_source([1.5, float("inf"), (2,), {3}])
     "[1.5, float('inf'), (2,), {3}]"
     """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > HEX_BITS:
+        return hex(value)
     if isinstance(value, bool) or value is None or isinstance(value, int | str | bytes):
         return repr(value)
     if isinstance(value, float):
@@ -124,6 +127,9 @@ def to_source(value: Any) -> str:
 NOT_NONE_TASKS = ("check_str", "text_match_three", "text_starta_endb")
 # Expected outputs whose source is longer than this travel as a SHA-256 of the source.
 MAX_EXPECTED_CHARS = 8192
+# Ints longer than this many bits are written in hex: a decimal literal over 4,300 digits
+# (about 14,280 bits) does not parse under Python's default int_max_str_digits.
+HEX_BITS = 13_000
 
 # Runs inside the sandbox, before the candidate's checks. Stdlib only.
 _COMPARE = """
@@ -245,6 +251,8 @@ def expected_program(
 _TO_SOURCE_IN_SANDBOX = """
 def _azr_src(v):
     import math
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > _HEX_BITS_:
+        return hex(v)
     if isinstance(v, bool) or v is None or isinstance(v, (int, str, bytes)):
         return repr(v)
     if isinstance(v, float):
@@ -261,7 +269,7 @@ def _azr_src(v):
     if isinstance(v, dict):
         return "{" + ", ".join("%s: %s" % (_azr_src(k), _azr_src(x)) for k, x in v.items()) + "}"
     raise TypeError("unserialisable output of type " + type(v).__name__)
-"""
+""".replace("_HEX_BITS_", str(HEX_BITS))
 
 
 def check_program(

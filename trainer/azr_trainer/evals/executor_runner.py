@@ -24,6 +24,7 @@ from azr_proto.executor import (
 )
 from azr_proto.executor_client import ExecutorClient
 from azr_proto.statuses import RunStatus
+from pydantic import ValidationError
 
 from azr_trainer.evals import scoring
 from azr_trainer.evals.benchmarks import Problem
@@ -84,14 +85,20 @@ class ExecutorTestRunner:
             memory_limit_mb=self.memory_limit_mb,
         )
         for start in range(0, len(cases), MAX_CASES_PER_REQUEST):
-            req = TestsRequest(
-                code=program,
-                entry_point=entry_point,
-                cases=list(cases[start : start + MAX_CASES_PER_REQUEST]),
-                early_stop=True,
-                limits=limits,
-            )
-            resp = await self.client.tests(req)
+            try:
+                req = TestsRequest(
+                    code=program,
+                    entry_point=entry_point,
+                    cases=list(cases[start : start + MAX_CASES_PER_REQUEST]),
+                    early_stop=True,
+                    limits=limits,
+                )
+                resp = await self.client.tests(req)
+            except (BadRequest, ValidationError) as exc:
+                # A model's program the executor refuses (too large, bad entry point...) fails
+                # this problem; it must not end a whole evaluation run.
+                out.append(scoring.CaseResult(False, f"rejected by the executor: {exc}"[:300]))
+                break
             part = [_case(r) for r in resp.results if r.verdict != "not_run"]
             out.extend(part)
             if not resp.all_passed:

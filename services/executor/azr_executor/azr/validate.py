@@ -11,7 +11,8 @@ A proposal is valid only when every check below holds, in this order:
    `fresh_process_per_call=False`, in reverse order in one process). Outputs must equal job A's
    by value (else `nondeterministic`).
 Proposals are packed into a few jobs (`jobs.py`); inside a job each program runs in its own fork,
-so process creation is two forks per program plus, for induction, one fork per input in job B.
+so process creation is two forks per program plus, for induction, one fork per input but the
+last in job B (the last call runs in the unit's own process, which no other call touched).
 """
 
 from __future__ import annotations

@@ -178,12 +178,20 @@ _PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
 _PR_SET_CHILD_SUBREAPER, _PR_SET_PDEATHSIG = 36, 1
 
 
+# Typed once here, so a call in the child converts plain ints without building ctypes objects
+# (every object a forked child touches costs it a copy-on-write page fault).
+_libc_prctl = _libc.prctl
+_libc_prctl.argtypes = (ctypes.c_int,) + (ctypes.c_ulong,) * 4
+_libc_prctl.restype = ctypes.c_int
+
+
 def _prctl(option: int, arg2: int, arg3: int = 0) -> None:
-    if _libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), 0, 0) != 0:
+    if _libc_prctl(option, arg2, arg3, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl({option}): {os.strerror(err)}")
 
 
+_CLOSE_ALL = 1 << 30  # os.closerange bound: every descriptor above 3
 _PID_MARK = 0x3FFFFFF1  # placeholder pid in the prebuilt filter; patched in each child
 _templates: dict[bool, tuple[bytearray, list[int], list[int]]] = {}
 
@@ -199,17 +207,34 @@ def _template(uid_dropped: bool) -> tuple[bytearray, list[int], list[int]]:
     return _templates[uid_dropped]
 
 
+class _PreparedFilter:
+    """The packed filter in a ctypes buffer, built once in the zygote before it forks.
+
+    A child only patches its own pid into the buffer (its private copy-on-write page) and makes
+    one prctl call: no list, bytes or ctypes object is built per run.
+    """
+
+    __slots__ = ("buf", "fprog", "fprog_addr", "neg", "pos")
+
+    def __init__(self, uid_dropped: bool) -> None:
+        template, self.pos, self.neg = _template(uid_dropped)
+        self.buf = ctypes.create_string_buffer(bytes(template), len(template))
+        self.fprog = _SockFprog(len(template) // 8, ctypes.addressof(self.buf))
+        self.fprog_addr = ctypes.addressof(self.fprog)
+
+    def install(self, own_pid: int) -> None:
+        """Load the filter for `own_pid` into the calling (single-threaded) process."""
+        buf = self.buf
+        for off in self.pos:
+            struct.pack_into("=I", buf, off, own_pid)
+        for off in self.neg:
+            struct.pack_into("=I", buf, off, (-own_pid) & 0xFFFFFFFF)
+        _prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, self.fprog_addr)
+
+
 def install_seccomp(own_pid: int, uid_dropped: bool) -> None:
     """Load the filter into the calling (single-threaded) process; no_new_privs must be set."""
-    template, pos, neg = _template(uid_dropped)
-    raw = bytearray(template)
-    for off in pos:
-        struct.pack_into("=I", raw, off, own_pid)
-    for off in neg:
-        struct.pack_into("=I", raw, off, (-own_pid) & 0xFFFFFFFF)
-    buf = ctypes.create_string_buffer(bytes(raw), len(raw))
-    fprog = _SockFprog(len(raw) // 8, ctypes.addressof(buf))
-    _prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+    _PreparedFilter(uid_dropped).install(own_pid)
 
 
 # --------------------------------------------------------------------------------------------
@@ -395,7 +420,11 @@ class _Quitter:
 
 
 def _child(
-    job: tuple[Any, ...], cfg: dict[str, Any], fds: tuple[int, int, int], workdir: str
+    job: tuple[Any, ...],
+    cfg: dict[str, Any],
+    fds: tuple[int, int, int],
+    workdir: str,
+    seccomp: _PreparedFilter | None,
 ) -> None:
     """Confine this freshly forked process, then run the program. Never returns."""
     out_w, err_w, res_w = fds
@@ -420,14 +449,17 @@ def _child(
         stdin_fd = os.memfd_create("stdin", 0)
         if stdin_fd != 0:
             os.dup2(stdin_fd, 0)
-        # Close what is open rather than a huge range: under gVisor's ptrace platform every
-        # close is an expensive syscall, and old runsc has no close_range.
-        for name in os.listdir("/proc/self/fd"):
-            if int(name) > 3:
-                try:  # noqa: SIM105 (no contextlib import in the child's hot path)
-                    os.close(int(name))
-                except OSError:
-                    pass
+        if cfg["gvisor"]:
+            # Close what is open rather than a huge range: under gVisor's ptrace platform every
+            # close is an expensive syscall, and old runsc has no close_range.
+            for name in os.listdir("/proc/self/fd"):
+                if int(name) > 3:
+                    try:  # noqa: SIM105 (no contextlib import in the child's hot path)
+                        os.close(int(name))
+                    except OSError:
+                        pass
+        else:  # one close_range(2) call; listing /proc/self/fd costs the child ~35 page faults
+            os.closerange(4, _CLOSE_ALL)
         os.chdir(workdir)
         uid = cfg["uid"]
         if uid is not None:
@@ -437,8 +469,8 @@ def _child(
         # The environment is already clean: the server started the zygote with a fixed minimal
         # one, and `main()` reduced it to exactly this run's once (the workdir path is fixed).
         _prctl(_PR_SET_NO_NEW_PRIVS, 1)
-        if cfg["seccomp"]:
-            install_seccomp(own_pid, uid is not None)
+        if seccomp is not None:
+            seccomp.install(own_pid)
     except BaseException as exc:  # confinement failed: a sandbox fault, never the program's
         try:
             msg = f"S\0{type(exc).__name__}: {exc}".encode()
@@ -460,9 +492,8 @@ def _child(
     del stdin, files
     # sys.stdin/stdout/stderr, exit/quit and a fresh __main__ were prepared once in the zygote
     # (`_prepare_program_runtime`); the dup2 calls above pointed fds 0-2 at this run's streams.
-    main = _new_main()
     gc.enable()
-    exit_code = _exec_program(code, main.__dict__)
+    exit_code = _exec_program(code, _PROGRAM_MAIN.__dict__)
     os._exit(exit_code)
 
 
@@ -486,6 +517,11 @@ def _prepare_program_runtime() -> None:
     sys.argv = ["<program>"]
     builtins.exit = _Quitter("exit")  # type: ignore[assignment]
     builtins.quit = _Quitter("quit")  # type: ignore[assignment]
+    global _PROGRAM_MAIN
+    _PROGRAM_MAIN = _new_main()  # the zygote never runs code in it: pristine in every child
+
+
+_PROGRAM_MAIN: Any = None
 
 
 def _new_main() -> Any:
@@ -618,6 +654,7 @@ class Zygote:
         self.counter = 0
         self.has_pidfd = hasattr(os, "pidfd_open")
         self.workdir = workdir_of(cfg)
+        self.seccomp = _PreparedFilter(self.uid is not None) if cfg["seccomp"] else None
 
     def serve(self) -> None:
         while True:
@@ -632,7 +669,7 @@ class Zygote:
                 result = self.stats()
             else:
                 result = {"status": "sandbox_error", "reason": f"unknown message {msg[0]!r}"}
-            payload = json.dumps(result, separators=(",", ":")).encode()
+            payload = "".join(_encode_json(result, 0)).encode()
             os.write(1, struct.pack("<I", len(payload)) + payload)
 
     def stats(self) -> dict[str, Any]:
@@ -656,7 +693,7 @@ class Zygote:
         res_r, res_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:
-            _child(job, self.cfg, (out_w, err_w, res_w), workdir)
+            _child(job, self.cfg, (out_w, err_w, res_w), workdir, self.seccomp)
         t_fork = time.monotonic()
         os.close(out_w)
         os.close(err_w)
@@ -694,14 +731,17 @@ class Zygote:
         open_fds = set(fds)
         reason = None
         exited = False
-        while open_fds and not exited:
+        # Until the child itself has exited: a program that closes its pipes and goes on
+        # (or sleeps) is still under the wall limit.
+        while not exited:
             left = deadline - time.monotonic()
             if left <= 0:
                 reason = "wall"
                 break
-            wait_ms = left * 1000 if pidfd >= 0 else min(left * 1000, 20)
+            # Without a pidfd (old gVisor), look at the child every few ms.
+            wait_ms = left * 1000 if pidfd >= 0 else min(left * 1000, 20 if open_fds else 1)
             events = poller.poll(wait_ms)
-            if not events and pidfd < 0:
+            if pidfd < 0 and (not events or not open_fds):
                 exited = _has_exited(pid)
             for fd, _ev in events:
                 if fd == pidfd:
@@ -721,11 +761,12 @@ class Zygote:
                 break
         if pidfd >= 0:
             os.close(pidfd)
-        if reason is not None:
-            _killpg(pid)
+        # The whole group, before the child is reaped: its id cannot be reused while the child
+        # (its leader, still a zombie when it exited by itself) exists, so this never hits
+        # another group and never fails with ESRCH.
+        _killpg(pid)
         _, status, rusage = os.wait4(pid, 0)
         t_end = time.monotonic()
-        _killpg(pid)  # whatever is left of the group once the child itself is gone
         for fd in open_fds:  # drain what the group wrote before it died
             os.set_blocking(fd, False)
             try:
@@ -809,8 +850,20 @@ def _has_exited(pid: int) -> bool:
 
 
 def _killpg(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    try:  # noqa: SIM105 (called twice per run: a plain try costs no context-manager object)
         os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _no_default(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# One compact JSON encoder for every result (json.dumps builds a new one per call).
+_encode_json = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _no_default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True
+)
 
 
 def workdir_of(cfg: dict[str, Any]) -> str:
@@ -847,8 +900,9 @@ def main() -> None:
             __import__(name)
         except ImportError as exc:
             warnings.append(f"preload {name}: {exc}")
-    if cfg["seccomp"]:
-        _template(cfg["uid"] is not None)
+    # The first compile() in a process builds the AST types (about 100 heap types): done once
+    # here, so no child pays for it again (it was ~70 page faults per run).
+    compile("def _warm(a, *b, c=1, **d):\n    return [x for x in (a, b, c, d)]\n", "<warm>", "exec")
     gc.collect()
     gc.freeze()  # keeps the shared pages shared across forks
     gc.disable()
