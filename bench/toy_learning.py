@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from azr_trainer.toy.experiment import run_experiment, summarize
+from azr_trainer.toy.experiment import SeedResult, run_experiment, summarize
 
 
 def main() -> None:
@@ -25,23 +25,44 @@ def main() -> None:
     p.add_argument("--out", default="runs/toy-experiment")
     p.add_argument("--models-dir", default=os.environ.get("AZR_MODELS_DIR", "runs/models"))
     p.add_argument("--executor-url")
+    p.add_argument(
+        "--warmstart-seed",
+        type=int,
+        help="start every seed from this seed's warm start (only self-play varies)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--combine",
+        nargs="+",
+        metavar="DIR",
+        help="run nothing: summarize the results.jsonl of these --out folders (seeds run apart)",
+    )
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     out = Path(args.out)
-    results = run_experiment(
-        out,
-        seeds=args.seeds,
-        steps=args.steps,
-        models_dir=Path(args.models_dir),
-        executor_url=args.executor_url,
-        overrides=args.set,
-    )
+    if args.combine:
+        results = [
+            SeedResult(**json.loads(line))
+            for d in args.combine
+            for line in (Path(d) / "results.jsonl").read_text().splitlines()
+        ]
+    else:
+        results = run_experiment(
+            out,
+            seeds=args.seeds,
+            steps=args.steps,
+            models_dir=Path(args.models_dir),
+            executor_url=args.executor_url,
+            overrides=args.set,
+            warmstart_seed=args.warmstart_seed,
+        )
     summary = summarize(results)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"seeds={args.seeds} steps={args.steps}")
+    print(f"seeds={[r.seed for r in results]} steps={[r.steps for r in results]}")
+    print(f"self-play CPU-s per seed (trainer process): {[r.selfplay_cpu_s for r in results]}")
     for key, s in summary.items():
         lo_b, hi_b = s["before_range"]
         lo_a, hi_a = s["after_range"]

@@ -25,7 +25,8 @@ async def test_one_trainer_step_against_the_compose_services(stack, tmp_path):
     # The tiny model and tokenizer are built locally, cached where `make run` caches them.
     env["AZR_MODELS_DIR"] = str(ROOT / "runs" / "models")
     cmd = [
-        str(azr), "run", "--steps", "1", "--no-live", "--output-dir", str(out),
+        str(azr), "run", "--preset", "tiny-cpu",  # `make run` defaults to toy (a warm start)
+        "--steps", "1", "--no-live", "--output-dir", str(out),
         "--set", f"executor_urls={stack.executor_url}",
         "--set", f"buffer_url={stack.buffer_url}",
         "--set", f"api_token={BUFFER_TOKEN}",

@@ -77,7 +77,7 @@ def _train_and_report(args: argparse.Namespace, **defaults: object) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """The main job on CPU: a fresh run directory under ./runs, the tiny-cpu preset."""
+    """The main job on CPU: a fresh run directory under ./runs, the toy preset (warm start)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     defaults: dict[str, object] = {}
     if not args.output_dir:
@@ -112,7 +112,7 @@ def _cmd_services(args: argparse.Namespace) -> int:
 
 
 def _setup_run(p: argparse.ArgumentParser) -> None:
-    _add_config_args(p, preset="tiny-cpu")
+    _add_config_args(p, preset="toy")
 
 
 def _setup_train(p: argparse.ArgumentParser) -> None:
@@ -132,7 +132,7 @@ SUBCOMMANDS: dict[
     str,
     tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]],
 ] = {
-    "run": ("the main job: local self-play on CPU with a tiny model", _setup_run, _cmd_run),
+    "run": ("the main job: self-play on CPU from the toy warm start", _setup_run, _cmd_run),
     "train": ("self-play training of a real model (paper defaults)", _setup_train, _cmd_train),
     "report": ("write PNG plots and an HTML page for a run", _setup_report, _cmd_report),
     "services": ("start the executor and buffer locally", _setup_services, _cmd_services),

@@ -1,5 +1,5 @@
 """The toy preset starts from the toy warm start, with task shapes it was trained on; `azr run`
-stays on tiny-cpu until the warm start proposes valid tasks."""
+uses it by default, and `--preset tiny-cpu` stays available."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ def test_toy_preset_matches_the_warm_start_corpus() -> None:
     assert cfg.n_references == corpus.n_references
 
 
-def test_azr_run_defaults_to_the_tiny_cpu_preset(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_azr_run_defaults_to_the_toy_preset(capsys) -> None:  # type: ignore[no-untyped-def]
     try:
         main(["run", "--help"])
     except SystemExit as exc:
         assert exc.code == 0
-    assert "default tiny-cpu" in capsys.readouterr().out
+    assert "default toy" in capsys.readouterr().out
+    assert load_config(preset="tiny-cpu").model == "tiny-random"

@@ -8,9 +8,10 @@ import pytest
 from azr_trainer import parsing, prompts
 from azr_trainer.toy.corpus import CorpusSpec, build_corpus
 from azr_trainer.toy.oracle import SubprocessOracle
-from azr_trainer.toy.tasks import make_induction_tasks, make_triplets
+from azr_trainer.toy.tasks import make_induction_tasks, make_triplets, task_key
 from azr_trainer.toy.texts import (
     GUESS_THINK,
+    Example,
     induction_proposer_example,
     io_proposer_example,
     solver_example,
@@ -77,13 +78,22 @@ def test_corpus_mix_follows_the_spec(oracle: SubprocessOracle) -> None:
         assert not parsing.is_format_error(parsing.split_answer(e.completion))
 
 
-def test_corpus_excludes_given_programs(oracle: SubprocessOracle) -> None:
+def test_corpus_excludes_given_tasks(oracle: SubprocessOracle) -> None:
     spec = CorpusSpec(n_solver_per_type=40, n_proposer_per_type=5)
     first = build_corpus(random.Random(4), spec, oracle)
-    some = next(e for e in first if e.role == "solve" and e.task_type == "deduction")
-    source = next(b.body for b in parsing.fenced_blocks(some.prompt) if b.label == "python") + "\n"
-    again = build_corpus(random.Random(4), spec, oracle, exclude={source})
-    assert all(source.strip() not in e.prompt for e in again if e.task_type == "deduction")
+
+    def block(e: Example, label: str) -> str:
+        return next(b.body for b in parsing.fenced_blocks(e.prompt) if b.label == label)
+
+    ded = next(e for e in first if e.role == "solve" and e.task_type == "deduction")
+    source, arg = block(ded, "python") + "\n", block(ded, "input")
+    again = build_corpus(random.Random(4), spec, oracle, exclude={task_key(source, arg)})
+    solved = [
+        (block(e, "python") + "\n", block(e, "input"))
+        for e in again
+        if e.role == "solve" and e.task_type == "deduction"
+    ]
+    assert solved and (source, arg) not in solved
 
 
 def test_prompt_tokens_are_a_prefix_of_prompt_and_completion(oracle: SubprocessOracle) -> None:

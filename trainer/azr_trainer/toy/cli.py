@@ -2,7 +2,7 @@
 
 azr warmstart                       the default recipe, cached under ./runs/warmstart/
 azr warmstart --eval                then print held-out solver accuracy and proposal validity
-azr warmstart --small --seed 3      the quicker test recipe
+azr warmstart --small --seed 3      a quicker recipe
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def setup_warmstart(p: argparse.ArgumentParser) -> None:
         help="the cache lives in RUNS_DIR/warmstart/ (default: $AZR_MODELS_DIR or runs/models)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the corpus and the model")
-    p.add_argument("--small", action="store_true", help="the quicker recipe the tests use")
+    p.add_argument(
+        "--small", action="store_true", help="a quicker recipe (a third of the SFT steps)"
+    )
     p.add_argument("--force", action="store_true", help="rebuild even when cached")
     p.add_argument("--eval", action="store_true", help="measure the model on the held-out set")
     p.add_argument("--executor-url", help="an executor to use (default: start one locally)")
@@ -43,9 +45,9 @@ def cmd_warmstart(args: argparse.Namespace) -> int:
     config = WarmstartConfig.small(args.seed) if args.small else WarmstartConfig(seed=args.seed)
     runs = Path(args.runs_dir)
     with judge_session(runs / "warmstart" / "services", executor_url=args.executor_url) as s:
-        heldout = make_heldout(s.oracle())
+        heldout = make_heldout(s.oracle(), max_steps=config.corpus.max_steps)
         result = ensure_warmstart(
-            runs, config, s.oracle(), exclude=heldout.sources(), force=args.force
+            runs, config, s.oracle(), exclude=heldout.task_keys(), force=args.force
         )
         logger.info(
             "warm start %s (%s): %s",

@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from azr_trainer.toy.heldout import evaluate, make_heldout
+from azr_trainer.toy.oracle import Oracle
 from azr_trainer.toy.session import judge_session
 from azr_trainer.toy.warmstart import WarmstartConfig, ensure_warmstart, load_warmstart
 
@@ -35,6 +38,7 @@ class SeedResult:
     after: dict[str, float]
     run_dir: str
     steps: int
+    selfplay_cpu_s: float  # CPU seconds of this process (the trainer) during self-play
 
 
 def run_experiment(
@@ -46,21 +50,43 @@ def run_experiment(
     executor_url: str | None = None,
     overrides: list[str] | None = None,
     n_samples: int = 4,
+    n_per_type: int = 32,
+    n_proposals: int = 32,
+    recipe: Callable[[int], WarmstartConfig] | None = None,
+    corpus_oracle: Oracle | None = None,
+    warmstart_seed: int | None = None,
 ) -> list[SeedResult]:
-    """Run the experiment for every seed; results are also appended to out_dir/results.jsonl."""
+    """Run the experiment for every seed; results are also appended to out_dir/results.jsonl.
+
+    `recipe(seed)` is the warm start of a seed (default: the default recipe); `corpus_oracle`
+    computes its corpus (default: the executor). With `warmstart_seed`, every seed starts
+    from that seed's warm start and only self-play (and sampling) varies across seeds. `n_per_type` held-out tasks per type are each
+    answered `n_samples` times; `n_proposals` proposer prompts per type are validated.
+    """
+    import torch
+
     from azr_trainer.config import load_config
     from azr_trainer.train import main as train_main
 
+    # One thread, as the trainer runs on CPU (cpu_threads): the executor needs the other core.
+    torch.set_num_threads(1)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[SeedResult] = []
     with judge_session(out_dir / "services", executor_url=executor_url) as s:
-        heldout = make_heldout(s.oracle())
         for seed in seeds:
-            ws = ensure_warmstart(
-                models_dir, WarmstartConfig(seed=seed), s.oracle(), exclude=heldout.sources()
-            )
+            ws_seed = seed if warmstart_seed is None else warmstart_seed
+            config = recipe(ws_seed) if recipe else WarmstartConfig(seed=ws_seed)
+            oracle = corpus_oracle or s.oracle()
+            heldout = make_heldout(oracle, n_per_type=n_per_type, max_steps=config.corpus.max_steps)
+            ws = ensure_warmstart(models_dir, config, oracle, exclude=heldout.task_keys())
             model, tok = load_warmstart(ws.path)
-            before = evaluate(model, tok, heldout, s.judge, s.call, n_samples=n_samples, seed=seed)
+            opts: dict[str, Any] = {
+                "n_samples": n_samples,
+                "n_proposals": n_proposals,
+                "n_inputs": config.corpus.n_inputs,
+                "seed": seed,
+            }
+            before = evaluate(model, tok, heldout, s.judge, s.call, **opts)
             run_dir = out_dir / f"seed-{seed}"
             cfg = load_config(
                 preset="toy",
@@ -70,15 +96,24 @@ def run_experiment(
                     f"seed={seed}",
                     f"max_steps={steps}",
                     f"executor_urls={s.executor_url}",
+                    *(
+                        [f"buffer_url={s.buffer_url}", f"run_name=seed-{seed}"]
+                        if s.buffer_url
+                        else []
+                    ),
                     "live_console=false",
                     "resume=false",
                     *(overrides or []),
                 ],
             )
+            cpu0 = time.process_time()
             run = train_main(cfg)
+            selfplay_cpu_s = time.process_time() - cpu0
             model, tok = load_warmstart(run.output_dir / "final")
-            after = evaluate(model, tok, heldout, s.judge, s.call, n_samples=n_samples, seed=seed)
-            result = SeedResult(seed, before, after, str(run.output_dir), run.steps)
+            after = evaluate(model, tok, heldout, s.judge, s.call, **opts)
+            result = SeedResult(
+                seed, before, after, str(run.output_dir), run.steps, round(selfplay_cpu_s, 1)
+            )
             with (out_dir / "results.jsonl").open("a") as f:
                 f.write(json.dumps(result.__dict__) + "\n")
             logger.info("seed %d: before %s after %s", seed, before, after)

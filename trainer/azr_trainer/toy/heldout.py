@@ -17,7 +17,13 @@ from typing import Any
 from azr_trainer import parsing, prompts
 from azr_trainer.tasks import Check, Proposal, Task, TaskJudge, Verdict
 from azr_trainer.toy.oracle import Oracle
-from azr_trainer.toy.tasks import InductionTask, Triplet, make_induction_tasks, make_triplets
+from azr_trainer.toy.tasks import (
+    InductionTask,
+    Triplet,
+    make_induction_tasks,
+    make_triplets,
+    task_key,
+)
 from azr_trainer.toy.texts import induction_solver_prompt, io_solver_prompt, snippet
 
 __all__ = ["HELDOUT_SEED", "HeldoutSet", "evaluate", "make_heldout"]
@@ -44,14 +50,30 @@ class HeldoutSet:
         out = {t.source for t in (*self.deduction, *self.abduction, *self.references)}
         return out | {t.source for t in self.induction}
 
+    def task_keys(self) -> set[str]:
+        """The `task_key` of every task in the set (what the warm start never trains on)."""
+        out = {task_key(t.source, t.input) for t in (*self.deduction, *self.abduction)}
+        out |= {task_key(t.source, t.input) for t in self.references}
+        return out | {task_key(t.source) for t in self.induction}
+
 
 def make_heldout(
-    oracle: Oracle, *, n_per_type: int = 32, n_inputs: int = 6, n_references: int = 2
+    oracle: Oracle,
+    *,
+    n_per_type: int = 32,
+    n_inputs: int = 6,
+    n_references: int = 2,
+    max_steps: int = 1,
 ) -> HeldoutSet:
-    """The held-out set: the same for the same arguments, on any machine."""
+    """The held-out set: the same for the same arguments, on any machine.
+
+    `max_steps` is the world's program length: the warm start's `CorpusSpec.max_steps`.
+    """
     rng = random.Random(HELDOUT_SEED)
-    io = make_triplets(rng, 2 * n_per_type + 4 * n_references, oracle)
-    ind = make_induction_tasks(rng, n_per_type, oracle, n_inputs=n_inputs)
+    io = make_triplets(rng, 2 * n_per_type + 4 * n_references, oracle, max_steps=max_steps)
+    ind = make_induction_tasks(
+        rng, n_per_type, oracle, n_inputs=n_inputs, max_steps=min(max_steps, 2)
+    )
     return HeldoutSet(
         deduction=tuple(io[:n_per_type]),
         abduction=tuple(io[n_per_type : 2 * n_per_type]),

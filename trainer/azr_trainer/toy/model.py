@@ -18,7 +18,7 @@ SPECIAL_TOKENS = ("<unk>", "<pad>", "<s>", "</s>")
 class ModelSpec:
     """Size of the tiny model and of its vocabulary."""
 
-    vocab_size: int = 4096
+    vocab_size: int = 2048
     hidden_size: int = 128
     intermediate_size: int = 384
     num_hidden_layers: int = 4

@@ -29,6 +29,7 @@ class JudgeSession:
     judge: ExecutorJudge
     call: Any  # BlockingPortal.call
     executor_url: str
+    buffer_url: str = ""  # set when the session started the services itself
 
     def oracle(self) -> JudgeOracle:
         """An `Oracle` for the task generator, computing through this judge."""
@@ -44,10 +45,12 @@ def judge_session(
     from azr_proto.executor_client import ExecutorClient
 
     with ExitStack() as stack:
+        buffer_url = ""
         if executor_url is None:
             from azr_trainer.services import local_services
 
-            executor_url = stack.enter_context(local_services(workdir)).executor_url
+            services = stack.enter_context(local_services(workdir))
+            executor_url, buffer_url = services.executor_url, services.buffer_url
         portal = stack.enter_context(start_blocking_portal())
 
         async def make() -> tuple[ExecutorClient, ExecutorJudge]:
@@ -56,4 +59,6 @@ def judge_session(
 
         client, judge = portal.call(make)
         stack.callback(portal.call, client.aclose)
-        yield JudgeSession(judge=judge, call=portal.call, executor_url=executor_url)
+        yield JudgeSession(
+            judge=judge, call=portal.call, executor_url=executor_url, buffer_url=buffer_url
+        )

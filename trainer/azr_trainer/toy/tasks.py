@@ -15,9 +15,24 @@ from dataclasses import dataclass
 from azr_trainer.toy.grammar import ToyProgram, random_input, sample_program
 from azr_trainer.toy.oracle import Job, Oracle
 
-__all__ = ["InductionTask", "Triplet", "make_induction_tasks", "make_triplets"]
+__all__ = [
+    "InductionTask",
+    "Triplet",
+    "make_induction_tasks",
+    "make_triplets",
+    "task_key",
+]
 
 MAX_OUTPUT_CHARS = 60
+
+
+def task_key(source: str, input: str | None = None) -> str:
+    """What identifies a task for held-out exclusion: a program on one input, or a program.
+
+    Deduction and abduction tasks are a program *on an input*: the toy world's programs are
+    few, so the same program on another input is another task. An induction task is its program.
+    """
+    return source if input is None else f"{source}\0{input}"
 
 
 @dataclass(frozen=True)
