@@ -9,6 +9,7 @@ extrapolated to all of them (a full run would take about an hour on 2 cores).
 
     python bench/eval.py                      # both datasets, all ~165k plus tests
     python bench/eval.py --limit 20           # first 20 problems of each
+    python bench/eval.py --problems Mbpp/255  # only these problems (comma-separated ids)
     python bench/eval.py --math               # also the full math oracle (gold and perturbed)
     python bench/eval.py --executor-url URL   # an executor already running
 """
@@ -100,6 +101,7 @@ def executor(url):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--problems", default=None, help="comma-separated problem ids (default: all)")
     ap.add_argument("--baseline-cases", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--executor-url", default=None)
@@ -108,6 +110,11 @@ def main():
     problems = [
         p for b in ("humanevalplus", "mbppplus") for p in load_benchmark(b, limit=args.limit)
     ]
+    if args.problems:
+        wanted = set(args.problems.split(","))
+        problems = [p for p in problems if p.id in wanted]
+        if missing := wanted - {p.id for p in problems}:
+            ap.error(f"unknown problem ids: {', '.join(sorted(missing))}")
     n_cases = sum(len(p.tests) for p in problems)
     print(
         f"{len(problems)} problems, {n_cases} test cases; {os.cpu_count()} cores, "
