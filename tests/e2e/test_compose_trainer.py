@@ -54,7 +54,7 @@ async def test_one_trainer_step_inside_the_trainer_container(stack):
         pytest.fail(f"image {TRAINER_IMAGE} not built: run `make images-trainer`", pytrace=False)
     out = "/work/runs/e2e"
     azr_run = [
-        "azr", "run", "--steps", "1", "--no-live", "--output-dir", out,
+        "azr", "run", "--preset", "tiny-cpu", "--steps", "1", "--no-live", "--output-dir", out,
         "--set", "executor_urls=http://executor:8010",
         "--set", "buffer_url=http://buffer:8020",
         "--set", f"api_token={BUFFER_TOKEN}",
