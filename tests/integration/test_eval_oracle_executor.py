@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
 from azr_trainer.evals.benchmarks import load_benchmark
 from azr_trainer.evals.executor_runner import executor_runner
-from azr_trainer.evals.scoring import Judge
+from azr_trainer.evals.scoring import ExpectedCache, Judge
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +144,29 @@ def test_a_program_the_executor_refuses_fails_its_problem_only(executor_url):
     assert not refused.correct and "rejected by the executor" in refused.detail
     assert gold.correct and gold.detail == "2 cases passed"
     assert not wrong.correct
+
+
+def test_a_slow_canonical_case_is_skipped_once_and_the_rest_kept(executor_url):
+    """Phase 1 keeps the cases finished before a timeout and runs only those after it: the
+    slow case costs one time limit, not one per halving level."""
+    base = _code_problems()[0]
+    slow = dataclasses.replace(
+        base,
+        id="slow/1",
+        gold=[
+            "def f(x):\n    import time\n    if x == 3:\n        time.sleep(60)\n    return x * 2"
+        ],
+        entry_point="f",
+        tests=[(i,) for i in range(8)],
+    )
+
+    async def go():
+        async with executor_runner(executor_url) as runner:
+            cache = ExpectedCache(runner, timeout_s=2.0)
+            start = time.perf_counter()
+            got = await cache.get(slow)
+            return got, time.perf_counter() - start
+
+    (expected, _canonical_s), elapsed_s = asyncio.run(go())
+    assert expected == ["0", "2", "4", None, "8", "10", "12", "14"]
+    assert elapsed_s < 2 * 2.0 + 1.5, elapsed_s  # one timeout (halving would hit it 4 times)

@@ -244,6 +244,7 @@ def expected_program(
         "    except BaseException as _azr_e:\n"
         "        _azr_line = 'err ' + type(_azr_e).__name__\n"
         "    _azr_sys.stdout.write(_azr_line + '\\n')\n"
+        "    _azr_sys.stdout.flush()\n"
     )
 
 

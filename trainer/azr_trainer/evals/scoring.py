@@ -171,8 +171,14 @@ class ExpectedCache:
     async def _run_part(
         self, problem: Problem, part: list[tuple[object, ...]]
     ) -> tuple[list[str | None], float]:
-        """Expected outputs of `part`; a failed run is split in halves down to single cases, and
-        a case the canonical solution cannot finish within the limits gets None (not scored)."""
+        """Expected outputs of `part`; a case the canonical solution cannot finish within the
+        limits gets None (not scored).
+
+        The program writes (and flushes) one line per case as it goes. When a run dies of a
+        timeout or the memory limit, the case it was on is the culprit: the lines before it are
+        kept and only the cases after it run again (halving would re-run that slow case at every
+        level: 7 x 60 s for one case of Mbpp/255). Other failures are split in halves.
+        """
         program = expected_program(
             problem.gold[0], problem.entry_point, part, dataset=problem.benchmark
         )
@@ -185,6 +191,19 @@ class ExpectedCache:
                 "canonical solution of %s failed on a case: %s", problem.id, result.detail
             )
             return [None], result.wall_s
+        if result.detail.startswith(("timeout", "memory_limit")) and len(lines) < len(part):
+            done = [expected_from_line(line) for line in lines]
+            logger.warning(
+                "canonical solution of %s failed on case %d of a run: %s",
+                problem.id,
+                len(done),
+                result.detail,
+            )
+            rest = part[len(done) + 1 :]
+            if not rest:
+                return [*done, None], result.wall_s
+            after, seconds = await self._run_part(problem, rest)
+            return [*done, None, *after], result.wall_s + seconds
         half = len(part) // 2
         first, s1 = await self._run_part(problem, part[:half])
         second, s2 = await self._run_part(problem, part[half:])
