@@ -107,16 +107,14 @@ def draw_distinct(rng: random.Random, lo: int, hi: int, n: int, seen: set[int]) 
     n = min(n, max(free, 0))
     out: list[int] = []
     if n > free // 2:  # dense request: enumerate instead of rejection
-        rest = [v for v in range(lo, hi + 1) if v not in seen]
-        out = rng.sample(rest, n)
-    else:
-        while len(out) < n:
-            v = rng.randint(lo, hi)
-            if v not in seen:
-                seen.add(v)
-                out.append(v)
+        out = rng.sample([v for v in range(lo, hi + 1) if v not in seen], n)
+        seen.update(out)
         return out
-    seen.update(out)
+    while len(out) < n:
+        v = rng.randint(lo, hi)
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
     return out
 
 
@@ -182,14 +180,14 @@ class _Pool:
         """Up to k tasks drawn uniformly among the n that match `steps`, minus `exclude`."""
         if not n or self.lo is None or self.hi is None:
             return []
-        density = n / (self.hi - self.lo + 1)
-        if n > SMALL_POOL and density >= MIN_DENSITY:
-            chosen = self._draw_by_seq(k, exclude, density, steps)
-            if chosen is not None:
-                return chosen
         params = dict(self.params)
         if steps is not None:
             params.update(step_lo=steps[0], step_hi=steps[1])
+        density = n / (self.hi - self.lo + 1)
+        if n > SMALL_POOL and density >= MIN_DENSITY:
+            chosen = self._draw_by_seq(k, exclude, density, params, steps is not None)
+            if chosen is not None:
+                return chosen
         statement = self.sql.ids if steps is None else self.sql.ids_steps
         ids = [r[0] for r in self._query(statement, params) if r[0] not in exclude]
         picked = self.rng.sample(ids, min(k, len(ids)))
@@ -199,13 +197,10 @@ class _Pool:
         return [found[i] for i in picked if i in found]
 
     def _draw_by_seq(
-        self, k: int, exclude: set[int], density: float, steps: tuple[int, int] | None
+        self, k: int, exclude: set[int], density: float, params: dict[str, Any], steps: bool
     ) -> list[Row] | None:
         """Rejection sampling over seq; None when too many draws missed (then read all ids)."""
         assert self.lo is not None and self.hi is not None
-        params = dict(self.params)
-        if steps is not None:
-            params.update(step_lo=steps[0], step_hi=steps[1])
         chosen: list[Row] = []
         taken: set[int] = set()
         seen: set[int] = set()
@@ -216,7 +211,7 @@ class _Pool:
             if not seqs:
                 break
             found: dict[int, list[Row]] = {}
-            for row in self._query(*self.sql.by_seq(params, seqs, steps is not None)):
+            for row in self._query(*self.sql.by_seq(params, seqs, steps)):
                 found.setdefault(row[_SEQ], []).append(row)
             for seq in seqs:  # the draw order is the random order
                 for row in found.get(seq, ()):
