@@ -232,11 +232,6 @@ class _PreparedFilter:
         _prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, self.fprog_addr)
 
 
-def install_seccomp(own_pid: int, uid_dropped: bool) -> None:
-    """Load the filter into the calling (single-threaded) process; no_new_privs must be set."""
-    _PreparedFilter(uid_dropped).install(own_pid)
-
-
 # --------------------------------------------------------------------------------------------
 # Zygote setup (runs once, as the zygote's own user)
 
@@ -850,7 +845,7 @@ def _has_exited(pid: int) -> bool:
 
 
 def _killpg(pgid: int) -> None:
-    try:  # noqa: SIM105 (called twice per run: a plain try costs no context-manager object)
+    try:  # noqa: SIM105 (once per run: a plain try costs no context-manager object)
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
