@@ -80,3 +80,28 @@ def test_induction_tasks_have_distinct_inputs_and_varied_outputs(oracle: Subproc
         assert t.n_shown == 3
         assert t.message.startswith("Given a ")
         assert parsing.fenced_blocks(f"```python\n{t.source}```")[0].label == "python"
+
+
+def test_tiny_world_is_one_line_steps_on_small_domains(oracle: SubprocessOracle) -> None:
+    rng = random.Random(6)
+    sources = set()
+    for _ in range(200):
+        prog = sample_program(rng, max_steps=1, world="tiny")
+        assert prog.kind in ("int", "str") and len(prog.steps) == 1 and not prog.helpers
+        assert prog.steps[0].inverse is not None
+        sources.add(prog.source())
+        value = ast.literal_eval(random_input(rng, prog.kind, "tiny"))
+        if prog.kind == "int":
+            assert 0 <= value <= 9
+        else:
+            assert 1 <= len(value) <= 3 and set(value) <= set("abc")
+    assert 10 <= len(sources) <= 30  # a few dozen programs: the whole world
+    with pytest.raises(ValueError, match="unknown toy world"):
+        sample_program(rng, world="huge")  # type: ignore[arg-type]
+
+
+def test_tiny_world_inverse_gives_the_input_back(oracle: SubprocessOracle) -> None:
+    for t in make_triplets(random.Random(7), 60, oracle, max_steps=1, world="tiny"):
+        (step,) = t.program.steps
+        assert repr(eval(step.worked(t.input))) == t.output  # the worked deduction
+        assert repr(eval(step.worked_inverse(t.output))) == t.input  # the worked abduction

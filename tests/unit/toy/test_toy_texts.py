@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from azr_trainer import parsing, prompts
@@ -105,3 +106,26 @@ def test_prompt_tokens_are_a_prefix_of_prompt_and_completion(oracle: SubprocessO
     for e in examples:
         prompt_ids = tok(e.prompt).input_ids
         assert tok(e.prompt + e.completion).input_ids[: len(prompt_ids)] == prompt_ids
+
+
+def test_tiny_world_careful_answers_are_worked_and_right(oracle: SubprocessOracle) -> None:
+    rng = random.Random(6)
+    for t in make_triplets(rng, 20, oracle, max_steps=1, world="tiny"):
+        ded = solver_example(rng, "deduction", t, careful=True, world="tiny")
+        assert f"= {t.output}." in ded.completion.split("</think>")[0]
+        assert parsing.parse_solver_answer(ded.completion, "deduction") == t.output
+        abd = solver_example(rng, "abduction", t, careful=True, world="tiny")
+        assert parsing.parse_solver_answer(abd.completion, "abduction") == t.input
+
+
+def test_tiny_corpus_repeats_tasks_and_keeps_its_world(oracle: SubprocessOracle) -> None:
+    spec = CorpusSpec(world="tiny", n_solver_per_type=200, n_proposer_per_type=40)
+    examples = build_corpus(random.Random(7), spec, oracle)
+    assert len(examples) == 3 * 200 + 3 * 40  # more io tasks than the world holds: repeats
+    step = re.compile(r"    y = x( [+*-] [1-5]|\[::-1\]|\.upper\(\)| \+ '[abc]')")
+    for e in examples:
+        if e.role == "solve" and e.task_type != "induction":
+            program = next(b.body for b in parsing.fenced_blocks(e.prompt) if b.label == "python")
+            assert step.fullmatch(program.splitlines()[1]), program
+    with pytest.raises(ValueError, match="unknown toy world"):
+        CorpusSpec(world="huge")  # type: ignore[arg-type]

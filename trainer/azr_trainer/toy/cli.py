@@ -45,7 +45,9 @@ def cmd_warmstart(args: argparse.Namespace) -> int:
     config = WarmstartConfig.small(args.seed) if args.small else WarmstartConfig(seed=args.seed)
     runs = Path(args.runs_dir)
     with judge_session(runs / "warmstart" / "services", executor_url=args.executor_url) as s:
-        heldout = make_heldout(s.oracle(), max_steps=config.corpus.max_steps)
+        heldout = make_heldout(
+            s.oracle(), max_steps=config.corpus.max_steps, world=config.corpus.world
+        )
         result = ensure_warmstart(
             runs, config, s.oracle(), exclude=heldout.task_keys(), force=args.force
         )

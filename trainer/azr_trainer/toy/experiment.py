@@ -77,7 +77,12 @@ def run_experiment(
             ws_seed = seed if warmstart_seed is None else warmstart_seed
             config = recipe(ws_seed) if recipe else WarmstartConfig(seed=ws_seed)
             oracle = corpus_oracle or s.oracle()
-            heldout = make_heldout(oracle, n_per_type=n_per_type, max_steps=config.corpus.max_steps)
+            heldout = make_heldout(
+                oracle,
+                n_per_type=n_per_type,
+                max_steps=config.corpus.max_steps,
+                world=config.corpus.world,
+            )
             ws = ensure_warmstart(models_dir, config, oracle, exclude=heldout.task_keys())
             model, tok = load_warmstart(ws.path)
             opts: dict[str, Any] = {

@@ -6,6 +6,9 @@ update or a call of a helper function defined above `f`. Every step carries a sh
 description, so a program comes with a message for induction tasks, and every program has a
 *trace* twin that returns the list of intermediate values (used for step-by-step think texts).
 
+A second, much narrower *world* ("tiny": one-line steps such as `x + 3`, `x * 2`, `x[::-1]`,
+`x.upper()` on single digits and 1-3 letter strings) is what the CI learning test trains in.
+
 The grammar only writes source text; it never runs it. Outputs come from the executor.
 """
 
@@ -16,12 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Kind", "Step", "ToyProgram", "random_input", "sample_program"]
+__all__ = ["WORLDS", "Kind", "Step", "ToyProgram", "World", "random_input", "sample_program"]
 
 Kind = Literal["int", "str", "list", "dict"]
+# "default": every kind and step below. "tiny": one-line arithmetic and string steps on single
+# digits and 1-3 letter strings, a world a model of 1 M parameters learns in about a CPU-minute
+# (the CI learning test's world).
+World = Literal["default", "tiny"]
+WORLDS: tuple[World, ...] = ("default", "tiny")
 
 _VARS = ("x", "y", "z", "w", "v")
 _LETTERS = "abcde"
+_TINY_LETTERS = "abc"
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,19 @@ class Step:
     lines: tuple[str, ...]
     description: str
     helper: str | None = None  # source of a helper function this step calls
+    # The tiny world's steps are one line `{o} = <expression of {i}>`; `inverse` is the
+    # expression of `{o}` that gives `{i}` back (the worked abduction answer).
+    inverse: str | None = None
+
+    def worked(self, value: str) -> str:
+        """The step's expression on `value` (a repr), for a worked answer: `4 + 3`."""
+        return self.lines[0].split(" = ", 1)[1].format(i=value)
+
+    def worked_inverse(self, value: str) -> str:
+        """The inverse expression on the output `value`: `7 - 3`."""
+        if self.inverse is None:
+            raise ValueError("this step has no inverse")
+        return self.inverse.format(o=value)
 
 
 @dataclass(frozen=True)
@@ -233,21 +255,54 @@ def _steps(rng: random.Random, src: Kind) -> list[Step]:
     return s
 
 
-def sample_program(rng: random.Random, *, max_steps: int = 3) -> ToyProgram:
-    """Draw a program: an argument kind, then 1..max_steps steps chained by kind."""
-    kind: Kind = rng.choice(("int", "str", "list", "dict"))
+def _tiny_steps(rng: random.Random, src: Kind) -> list[Step]:
+    """The tiny world's steps from kind `src` (int or str), with fresh random constants."""
+    a = rng.randint(1, 5)
+    b = rng.randint(2, 3)
+    c = rng.choice(_TINY_LETTERS)
+    if src == "int":
+        return [
+            Step("int", "int", (f"{{o}} = {{i}} + {a}",), f"add {a}", inverse=f"{{o}} - {a}"),
+            Step("int", "int", (f"{{o}} = {{i}} - {a}",), f"subtract {a}", inverse=f"{{o}} + {a}"),
+            Step(
+                "int", "int", (f"{{o}} = {{i}} * {b}",), f"multiply by {b}", inverse=f"{{o}} // {b}"
+            ),
+        ]
+    if src == "str":
+        return [
+            Step("str", "str", ("{o} = {i}[::-1]",), "reverse it", inverse="{o}[::-1]"),
+            Step("str", "str", ("{o} = {i}.upper()",), "make it upper case", inverse="{o}.lower()"),
+            Step("str", "str", (f"{{o}} = {{i}} + '{c}'",), f"append '{c}'", inverse="{o}[:-1]"),
+        ]
+    raise ValueError(f"the tiny world has no {src} steps")
+
+
+def _world_kinds(world: World) -> tuple[Kind, ...]:
+    if world == "default":
+        return ("int", "str", "list", "dict")
+    if world == "tiny":
+        return ("int", "str")
+    raise ValueError(f"unknown toy world {world!r}; choose from {WORLDS}")
+
+
+def sample_program(
+    rng: random.Random, *, max_steps: int = 3, world: World = "default"
+) -> ToyProgram:
+    """Draw a program of `world`: an argument kind, then 1..max_steps steps chained by kind."""
+    kind: Kind = rng.choice(_world_kinds(world))
+    step_maker = _tiny_steps if world == "tiny" else _steps
     n_steps = rng.randint(1, max_steps)
     steps: list[Step] = []
     cur: Kind = kind
     for _ in range(n_steps):
-        step = rng.choice(_steps(rng, cur))
+        step = rng.choice(step_maker(rng, cur))
         # One helper named g per program keeps the source unambiguous.
         if step.helper is not None and any(s.helper for s in steps):
             continue
         steps.append(step)
         cur = step.dst
     if not steps:
-        steps.append(next(s for s in _steps(rng, kind) if s.helper is None))
+        steps.append(next(s for s in step_maker(rng, kind) if s.helper is None))
     helpers = tuple(s.helper for s in steps if s.helper is not None)
     return ToyProgram(kind=kind, steps=tuple(steps), helpers=helpers)
 
@@ -260,6 +315,18 @@ _INPUT_MAKERS: dict[str, Callable[[random.Random], str]] = {
 }
 
 
-def random_input(rng: random.Random, kind: Kind) -> str:
-    """A random argument of `kind`, as the Python source that goes inside `f(...)`."""
+_TINY_INPUT_MAKERS: dict[str, Callable[[random.Random], str]] = {
+    "int": lambda r: repr(r.randint(0, 9)),
+    "str": lambda r: repr("".join(r.choice(_TINY_LETTERS) for _ in range(r.randint(1, 3)))),
+}
+
+
+def random_input(rng: random.Random, kind: Kind, world: World = "default") -> str:
+    """A random argument of `kind`, as the Python source that goes inside `f(...)`.
+
+    The tiny world draws its own kinds (int, str) from its small domains; any other kind (a
+    deliberately wrong argument) comes from the default world's makers.
+    """
+    if world == "tiny" and kind in _TINY_INPUT_MAKERS:
+        return _TINY_INPUT_MAKERS[kind](rng)
     return _INPUT_MAKERS[kind](rng)

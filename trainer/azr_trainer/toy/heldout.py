@@ -16,10 +16,12 @@ from typing import Any
 
 from azr_trainer import parsing, prompts
 from azr_trainer.tasks import Check, Proposal, Task, TaskJudge, Verdict
+from azr_trainer.toy.grammar import World
 from azr_trainer.toy.oracle import Oracle
 from azr_trainer.toy.tasks import (
     InductionTask,
     Triplet,
+    induction_key,
     make_induction_tasks,
     make_triplets,
     task_key,
@@ -44,6 +46,7 @@ class HeldoutSet:
     induction: tuple[InductionTask, ...]
     references: tuple[Triplet, ...]
     n_references: int
+    world: World = "default"
 
     def sources(self) -> set[str]:
         """Every program source in the set (the warm start excludes them)."""
@@ -54,7 +57,7 @@ class HeldoutSet:
         """The `task_key` of every task in the set (what the warm start never trains on)."""
         out = {task_key(t.source, t.input) for t in (*self.deduction, *self.abduction)}
         out |= {task_key(t.source, t.input) for t in self.references}
-        return out | {task_key(t.source) for t in self.induction}
+        return out | {induction_key(t, self.world) for t in self.induction}
 
 
 def make_heldout(
@@ -64,15 +67,18 @@ def make_heldout(
     n_inputs: int = 6,
     n_references: int = 2,
     max_steps: int = 1,
+    world: World = "default",
 ) -> HeldoutSet:
     """The held-out set: the same for the same arguments, on any machine.
 
-    `max_steps` is the world's program length: the warm start's `CorpusSpec.max_steps`.
+    `max_steps` and `world` are the warm start's (`CorpusSpec.max_steps`, `CorpusSpec.world`).
     """
     rng = random.Random(HELDOUT_SEED)
-    io = make_triplets(rng, 2 * n_per_type + 4 * n_references, oracle, max_steps=max_steps)
+    io = make_triplets(
+        rng, 2 * n_per_type + 4 * n_references, oracle, max_steps=max_steps, world=world
+    )
     ind = make_induction_tasks(
-        rng, n_per_type, oracle, n_inputs=n_inputs, max_steps=min(max_steps, 2)
+        rng, n_per_type, oracle, n_inputs=n_inputs, max_steps=min(max_steps, 2), world=world
     )
     return HeldoutSet(
         deduction=tuple(io[:n_per_type]),
@@ -80,6 +86,7 @@ def make_heldout(
         induction=tuple(ind),
         references=tuple(io[2 * n_per_type :]),
         n_references=n_references,
+        world=world,
     )
 
 

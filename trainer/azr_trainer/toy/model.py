@@ -25,6 +25,7 @@ class ModelSpec:
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     max_position_embeddings: int = 2048
+    initializer_range: float = 0.02  # std of the initial weights (Qwen2's default)
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int):  # type: ignore[no-untyped-def]
@@ -76,6 +77,7 @@ def build_model(spec: ModelSpec, tokenizer, seed: int):  # type: ignore[no-untyp
         num_attention_heads=spec.num_attention_heads,
         num_key_value_heads=spec.num_key_value_heads,
         max_position_embeddings=spec.max_position_embeddings,
+        initializer_range=spec.initializer_range,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

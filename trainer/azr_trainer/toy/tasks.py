@@ -12,12 +12,13 @@ import ast
 import random
 from dataclasses import dataclass
 
-from azr_trainer.toy.grammar import ToyProgram, random_input, sample_program
+from azr_trainer.toy.grammar import ToyProgram, World, random_input, sample_program
 from azr_trainer.toy.oracle import Job, Oracle
 
 __all__ = [
     "InductionTask",
     "Triplet",
+    "induction_key",
     "make_induction_tasks",
     "make_triplets",
     "task_key",
@@ -33,6 +34,18 @@ def task_key(source: str, input: str | None = None) -> str:
     few, so the same program on another input is another task. An induction task is its program.
     """
     return source if input is None else f"{source}\0{input}"
+
+
+def induction_key(task: InductionTask, world: World) -> str:
+    """The `task_key` of an induction task in `world`.
+
+    The default world has many programs, so an induction task is its program. The tiny world
+    has a few dozen, so a held-out set that banned its programs would ban most of the world:
+    there an induction task is its program *with its inputs*.
+    """
+    if world == "default":
+        return task_key(task.source)
+    return task_key(task.source, "\0".join(task.inputs))
 
 
 @dataclass(frozen=True)
@@ -95,21 +108,28 @@ def _run_traces(
 
 
 def make_triplets(
-    rng: random.Random, n: int, oracle: Oracle, *, max_steps: int = 3
+    rng: random.Random,
+    n: int,
+    oracle: Oracle,
+    *,
+    max_steps: int = 3,
+    world: World = "default",
+    distinct: bool = True,
 ) -> list[Triplet]:
-    """`n` valid triplets, distinct by (program, input); outputs come from `oracle`."""
+    """`n` valid triplets, distinct by (program, input) unless `distinct=False` (a world too
+    small to hold `n` distinct ones, such as the tiny world's corpus); outputs from `oracle`."""
     triplets: list[Triplet] = []
     seen: set[tuple[str, str]] = set()
     while len(triplets) < n:
         want = max(8, (n - len(triplets)) * 2)
-        programs = [sample_program(rng, max_steps=max_steps) for _ in range(want)]
-        inputs = [[random_input(rng, p.kind)] for p in programs]
+        programs = [sample_program(rng, max_steps=max_steps, world=world) for _ in range(want)]
+        inputs = [[random_input(rng, p.kind, world)] for p in programs]
         for prog, ins, traces in zip(
             programs, inputs, _run_traces(oracle, programs, inputs), strict=True
         ):
             trace = traces[0]
             key = (prog.source(), ins[0])
-            if trace is None or key in seen:
+            if trace is None or (distinct and key in seen):
                 continue
             seen.add(key)
             triplets.append(Triplet(prog, ins[0], trace[-1], trace))
@@ -119,15 +139,21 @@ def make_triplets(
 
 
 def make_induction_tasks(
-    rng: random.Random, n: int, oracle: Oracle, *, n_inputs: int = 6, max_steps: int = 2
+    rng: random.Random,
+    n: int,
+    oracle: Oracle,
+    *,
+    n_inputs: int = 6,
+    max_steps: int = 2,
+    world: World = "default",
 ) -> list[InductionTask]:
     """`n` induction tasks with `n_inputs` distinct, valid pairs each (half shown, half hidden)."""
     tasks: list[InductionTask] = []
     while len(tasks) < n:
         want = max(8, (n - len(tasks)) * 2)
-        programs = [sample_program(rng, max_steps=max_steps) for _ in range(want)]
+        programs = [sample_program(rng, max_steps=max_steps, world=world) for _ in range(want)]
         inputs = [
-            list(dict.fromkeys(random_input(rng, p.kind) for _ in range(n_inputs * 2)))
+            list(dict.fromkeys(random_input(rng, p.kind, world) for _ in range(n_inputs * 2)))
             for p in programs
         ]
         for prog, ins, traces in zip(

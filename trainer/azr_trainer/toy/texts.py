@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from azr_trainer import prompts
-from azr_trainer.toy.grammar import ToyProgram, random_input, sample_program
+from azr_trainer.toy.grammar import Kind, ToyProgram, World, random_input, sample_program
 from azr_trainer.toy.tasks import InductionTask, Triplet
 
 __all__ = [
@@ -78,6 +78,12 @@ def induction_solver_prompt(t: InductionTask) -> str:
 
 
 def _careful_think(task_type: str, t: Triplet) -> str:
+    if len(t.program.steps) == 1 and t.program.steps[0].inverse is not None:
+        # The tiny world's worked answers: the step's expression on the value, then the value.
+        (step,) = t.program.steps
+        if task_type == "deduction":
+            return f"Step by step: x = {t.input}, y = {step.worked(t.input)} = {t.output}."
+        return f"Work back: y = {t.output}, so x = {step.worked_inverse(t.output)} = {t.input}."
     names = _VARS[1 : len(t.trace) + 1]
     if task_type == "deduction":
         steps = ", ".join(f"{n} = {v}" for n, v in zip(names, t.trace, strict=True))
@@ -94,6 +100,7 @@ def solver_example(
     *,
     careful: bool,
     wrong: Triplet | InductionTask | None = None,
+    world: World = "default",
 ) -> Example:
     """A solver example; `careful=False` gives the guess style with the answer of `wrong`.
 
@@ -126,7 +133,11 @@ def solver_example(
     else:
         if not isinstance(wrong, Triplet):
             raise ValueError("a guess needs a wrong triplet to borrow an answer from")
-        answer = wrong.output if task_type == "deduction" else random_input(rng, task.program.kind)
+        answer = (
+            wrong.output
+            if task_type == "deduction"
+            else random_input(rng, task.program.kind, world)
+        )
         think = GUESS_THINK
     return Example(prompt, _completion(think, _fence(label, answer)), "solve", task_type, careful)
 
@@ -142,6 +153,7 @@ def io_proposer_example(
     references: Sequence[Triplet],
     *,
     valid: bool,
+    world: World = "default",
 ) -> Example:
     """A deduction/abduction proposer example writing `new`; `valid=False` breaks its input.
 
@@ -151,13 +163,19 @@ def io_proposer_example(
     prompt = prompts.r1_wrap(prompts.propose_io_prompt(task_type, [snippet(r) for r in references]))
     arg = new.input
     if not valid:
-        other = rng.choice([k for k in ("int", "str", "list", "dict") if k != new.program.kind])
-        arg = random_input(rng, other)  # type: ignore[arg-type]
+        arg = random_input(rng, _other_kind(rng, new.program.kind, world), world)
     completion = _completion(_plan(new.program), _fence("python", new.source), _fence("input", arg))
     return Example(prompt, completion, "propose", task_type, valid)
 
 
-def induction_proposer_example(rng: random.Random, task: InductionTask, *, valid: bool) -> Example:
+def _other_kind(rng: random.Random, kind: Kind, world: World) -> Kind:
+    kinds: tuple[Kind, ...] = ("int", "str") if world == "tiny" else ("int", "str", "list", "dict")
+    return rng.choice([k for k in kinds if k != kind])
+
+
+def induction_proposer_example(
+    rng: random.Random, task: InductionTask, *, valid: bool, world: World = "default"
+) -> Example:
     """An induction proposer example: the program's inputs and its message as the hint.
 
     `valid=False` swaps one input for an argument of another kind, so the proposal fails.
@@ -166,16 +184,19 @@ def induction_proposer_example(rng: random.Random, task: InductionTask, *, valid
     prompt = prompts.r1_wrap(prompts.propose_induction_prompt(task.source, n))
     inputs = list(task.inputs)
     if not valid:
-        other = rng.choice([k for k in ("int", "str", "list", "dict") if k != task.program.kind])
-        inputs[rng.randrange(n)] = random_input(rng, other)  # type: ignore[arg-type]
+        inputs[rng.randrange(n)] = random_input(
+            rng, _other_kind(rng, task.program.kind, world), world
+        )
     blocks = [_fence("input", i) for i in inputs] + [_fence("message", task.message)]
     think = f"{n} different {task.program.kind} inputs and a hint."
     return Example(prompt, _completion(think, *blocks), "propose", "induction", valid)
 
 
-def sample_guess_program(rng: random.Random, program: ToyProgram) -> ToyProgram:
+def sample_guess_program(
+    rng: random.Random, program: ToyProgram, world: World = "default"
+) -> ToyProgram:
     """Another program on the same argument kind (the guess style's wrong induction answer)."""
     while True:
-        other = sample_program(rng, max_steps=2)
+        other = sample_program(rng, max_steps=2 if world == "default" else 1, world=world)
         if other.kind == program.kind and other.source() != program.source():
             return other

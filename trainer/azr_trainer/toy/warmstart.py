@@ -40,7 +40,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # bump when the meaning of the recipe changes without a field changing
-CI_STEPS = 400  # SFT steps of the CI test's warm start (WarmstartConfig.ci)
+
+
+TINY_CORPUS = CorpusSpec(
+    world="tiny", n_solver_per_type=300, n_proposer_per_type=100, careful_fraction=0.4
+)
+TINY_MODEL = ModelSpec(vocab_size=4096)
+TINY_STEPS = 600
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,21 @@ class WarmstartConfig:
         return cls(seed=seed, max_steps=400, cpu_budget_s=240.0)
 
     @classmethod
-    def ci(cls, seed: int = 0) -> WarmstartConfig:
-        """The CI test's recipe (tests/integration/test_toy_learning.py): about a minute."""
-        return cls(seed=seed, max_steps=CI_STEPS, cpu_budget_s=180.0)
+    def tiny(cls, seed: int = 0) -> WarmstartConfig:
+        """The tiny world's recipe (the CI learning test, tests/integration/test_toy_learning.py).
+
+        One-line programs on digits and short strings; about a CPU-minute on one thread. Its
+        solver answers carefully 40 % of the time, so it solves some held-out tasks and
+        self-play has room to raise that.
+        """
+        return cls(
+            seed=seed,
+            corpus=TINY_CORPUS,
+            model=TINY_MODEL,
+            max_steps=TINY_STEPS,
+            learning_rate=3e-3,
+            cpu_budget_s=180.0,
+        )
 
     def key(self) -> str:
         """A short hash of the recipe and of the source that turns tasks into texts."""
@@ -271,5 +289,5 @@ def resolve_warmstart(
         return final
     with judge_session(runs_dir / "warmstart" / "services", executor_url=executor_url) as s:
         oracle = s.oracle()
-        heldout = make_heldout(oracle, max_steps=config.corpus.max_steps)
+        heldout = make_heldout(oracle, max_steps=config.corpus.max_steps, world=config.corpus.world)
         return ensure_warmstart(runs_dir, config, oracle, exclude=heldout.task_keys()).path
