@@ -17,7 +17,6 @@ from azr_trainer.toy.oracle import Oracle
 from azr_trainer.toy.tasks import (
     InductionTask,
     Triplet,
-    induction_key,
     make_induction_tasks,
     make_triplets,
     task_key,
@@ -101,7 +100,7 @@ def build_corpus(
             max_steps=min(spec.max_steps, 2),
             world=spec.world,
         )
-        if induction_key(t, spec.world) not in banned
+        if task_key(t.source) not in banned
     ]
     examples: list[Example] = []
     pool = list(triplets)

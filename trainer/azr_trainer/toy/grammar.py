@@ -6,7 +6,7 @@ update or a call of a helper function defined above `f`. Every step carries a sh
 description, so a program comes with a message for induction tasks, and every program has a
 *trace* twin that returns the list of intermediate values (used for step-by-step think texts).
 
-A second, much narrower *world* ("tiny": one-line steps such as `x + 3`, `x * 2`, `x[::-1]`,
+A second, much narrower *world* ("tiny": the one-line steps `x + a`, `x * b`, `x[::-1]` and
 `x.upper()` on single digits and 1-3 letter strings) is what the CI learning test trains in.
 
 The grammar only writes source text; it never runs it. Outputs come from the executor.
@@ -22,9 +22,9 @@ from typing import Literal
 __all__ = ["WORLDS", "Kind", "Step", "ToyProgram", "World", "random_input", "sample_program"]
 
 Kind = Literal["int", "str", "list", "dict"]
-# "default": every kind and step below. "tiny": one-line arithmetic and string steps on single
-# digits and 1-3 letter strings, a world a model of 1 M parameters learns in about a CPU-minute
-# (the CI learning test's world).
+# "default": every kind and step below. "tiny": `x + a`, `x * b`, `x[::-1]` and `x.upper()` on
+# single digits and 1-3 letter strings (9 programs, about 150 tasks per type), a world a model
+# of half a million parameters learns in a couple of CPU-minutes (the CI learning test's world).
 World = Literal["default", "tiny"]
 WORLDS: tuple[World, ...] = ("default", "tiny")
 
@@ -259,11 +259,9 @@ def _tiny_steps(rng: random.Random, src: Kind) -> list[Step]:
     """The tiny world's steps from kind `src` (int or str), with fresh random constants."""
     a = rng.randint(1, 5)
     b = rng.randint(2, 3)
-    c = rng.choice(_TINY_LETTERS)
     if src == "int":
         return [
             Step("int", "int", (f"{{o}} = {{i}} + {a}",), f"add {a}", inverse=f"{{o}} - {a}"),
-            Step("int", "int", (f"{{o}} = {{i}} - {a}",), f"subtract {a}", inverse=f"{{o}} + {a}"),
             Step(
                 "int", "int", (f"{{o}} = {{i}} * {b}",), f"multiply by {b}", inverse=f"{{o}} // {b}"
             ),
@@ -272,7 +270,6 @@ def _tiny_steps(rng: random.Random, src: Kind) -> list[Step]:
         return [
             Step("str", "str", ("{o} = {i}[::-1]",), "reverse it", inverse="{o}[::-1]"),
             Step("str", "str", ("{o} = {i}.upper()",), "make it upper case", inverse="{o}.lower()"),
-            Step("str", "str", (f"{{o}} = {{i}} + '{c}'",), f"append '{c}'", inverse="{o}[:-1]"),
         ]
     raise ValueError(f"the tiny world has no {src} steps")
 

@@ -18,7 +18,6 @@ from azr_trainer.toy.oracle import Job, Oracle
 __all__ = [
     "InductionTask",
     "Triplet",
-    "induction_key",
     "make_induction_tasks",
     "make_triplets",
     "task_key",
@@ -34,18 +33,6 @@ def task_key(source: str, input: str | None = None) -> str:
     few, so the same program on another input is another task. An induction task is its program.
     """
     return source if input is None else f"{source}\0{input}"
-
-
-def induction_key(task: InductionTask, world: World) -> str:
-    """The `task_key` of an induction task in `world`.
-
-    The default world has many programs, so an induction task is its program. The tiny world
-    has a few dozen, so a held-out set that banned its programs would ban most of the world:
-    there an induction task is its program *with its inputs*.
-    """
-    if world == "default":
-        return task_key(task.source)
-    return task_key(task.source, "\0".join(task.inputs))
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,9 @@ FORMAT_VERSION = 1  # bump when the meaning of the recipe changes without a fiel
 
 
 TINY_CORPUS = CorpusSpec(
-    world="tiny", n_solver_per_type=300, n_proposer_per_type=100, careful_fraction=0.4
+    world="tiny", n_solver_per_type=300, n_proposer_per_type=60, careful_fraction=0.5
 )
-TINY_MODEL = ModelSpec(vocab_size=4096)
+TINY_MODEL = ModelSpec(vocab_size=4096, num_hidden_layers=2, initializer_range=0.05)
 TINY_STEPS = 600
 
 
@@ -89,7 +89,7 @@ class WarmstartConfig:
             corpus=TINY_CORPUS,
             model=TINY_MODEL,
             max_steps=TINY_STEPS,
-            learning_rate=3e-3,
+            learning_rate=1e-3,
             cpu_budget_s=180.0,
         )
 
