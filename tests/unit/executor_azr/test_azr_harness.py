@@ -103,12 +103,16 @@ def run_job(units: list[dict], unit_timeout_s: float = 30) -> tuple[str, list[di
         capture_output=True, timeout=60, check=True,
     )  # fmt: skip
     out = proc.stdout.decode()
-    lines = [ln for ln in out.splitlines() if ln.startswith("N0NCE:")]
-    return out, [json.loads(ln[len("N0NCE:") :]) for ln in lines]
+    lines = [ln for ln in out.split("\n") if ln.startswith("N0NCE:")]
+    reports = []
+    for line in lines:  # N0NCE:<unit>:<the unit's JSON>
+        index, _, body = line[len("N0NCE:") :].partition(":")
+        reports.append({"unit": int(index)} | json.loads(body))
+    return out, reports
 
 
 def test_forked_calls_see_no_state_and_prints_do_not_reach_stdout():
-    forged = 'N0NCE:{"unit": 0, "load": null, "passes": [[{"repr": "9"}]]}'
+    forged = 'N0NCE:0:{"load": null, "passes": [[{"repr": "9"}]]}'
     program = f"n = [0]\ndef f(x):\n    print({forged!r})\n    n[0] += 1\n    return n[0]"
     out, reports = run_job([{"program": program, "calls": ["0", "1", "2"]}])
     assert [r["repr"] for r in reports[0]["passes"][0]] == ["1", "1", "1"]
@@ -130,7 +134,7 @@ def test_units_are_isolated_and_timed_out_one_by_one():
 
 
 def test_a_program_cannot_reach_the_report_stream():
-    forged = b'N0NCE:{"unit": 1, "load": null, "passes": [[{"repr": "9"}]]}\n'
+    forged = b'N0NCE:1:{"load": null, "passes": [[{"repr": "9"}]]}\n'
     attacker = (
         "import os\n"
         "def f(x):\n"
@@ -148,6 +152,6 @@ def test_a_program_cannot_reach_the_report_stream():
                             {"program": honest, "calls": ["5"], "mode": "sequential"}])  # fmt: skip
     assert [r["unit"] for r in reports] == [0, 1]
     assert reports[1]["passes"][0][0]["repr"] == "5"
-    assert out.count('"unit": 1') == 1
+    assert out.count("N0NCE:1:") == 1
     # its only open fds were /dev/null (1, 2) and its own pipe, which it corrupted
     assert reports[0]["load"]["error"] == "crashed"

@@ -197,15 +197,25 @@ async def _run_job(
         if outcome.status is not RunStatus.SANDBOX_ERROR:
             break
     reports: list[UnitReport | None] = [None] * len(units)
-    for line in outcome.stdout.splitlines():
+    # Lines are `nonce + index + ":" + JSON`: the harness writes the nonce and the index, the
+    # unit's own process the JSON (so a corrupt JSON costs that unit only). Split on "\n" only:
+    # the harness refuses a report with a newline, and no other character ends a line here.
+    for line in outcome.stdout.split("\n"):
         if not line.startswith(nonce):
             continue
-        try:
-            index, report = _unit_report(json.loads(line[len(nonce) :]), outcome.hash_seed)
-        except (ValueError, KeyError, TypeError, IndexError):
+        head, colon, body = line[len(nonce) :].partition(":")
+        if not (colon and head.isascii() and head.isdigit() and int(head) < len(units)):
             continue
-        if 0 <= index < len(units):
-            reports[index] = report
+        try:
+            report = _unit_report(json.loads(body), outcome.hash_seed)
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+            report = UnitReport(
+                failure=CallResult(
+                    reason=Reason.CRASHED, message="the program's process wrote a corrupt report"
+                ),
+                hash_seed=outcome.hash_seed,
+            )
+        reports[int(head)] = report
     return reports, _job_failure(outcome)
 
 
@@ -221,11 +231,10 @@ def _job_failure(outcome: JobOutcome) -> CallResult:
     )
 
 
-def _unit_report(doc: Any, hash_seed: int | None) -> tuple[int, UnitReport]:
-    index = int(doc["unit"])
+def _unit_report(doc: Any, hash_seed: int | None) -> UnitReport:
     passes = [[_call_result(r) for r in results] for results in doc["passes"]]
     load = doc["load"]
-    return index, UnitReport(
+    return UnitReport(
         passes=passes, failure=_call_result(load) if load else None, hash_seed=hash_seed
     )
 
