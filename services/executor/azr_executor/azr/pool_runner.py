@@ -37,7 +37,8 @@ class PoolRunner:
             output_bytes=8 << 20,
         )
         result = await self._pool.run(
-            Job(code=code, stdin=stdin, limits=limits), avoid_hash_seed=avoid_hash_seed
+            Job(code=code, stdin=stdin, limits=limits, pipelined=False),
+            avoid_hash_seed=avoid_hash_seed,
         )
         detail = result.kill_reason or ""
         if result.exception is not None:

@@ -43,6 +43,10 @@ class Job:
     stdin: bytes = b""
     files: dict[str, bytes] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    # False for long jobs (many programs each): sent only to a zygote with nothing in flight, so
+    # that none waits in one zygote's pipe while another zygote is idle (jobs cannot move once
+    # sent). Short runs are pipelined (`zygote_window`) to hide the round trip to the zygote.
+    pipelined: bool = True
 
 
 @dataclass(frozen=True, slots=True)

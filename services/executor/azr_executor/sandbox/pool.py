@@ -216,6 +216,8 @@ class SandboxPool:
             self.on_result(future.result())
 
     def _eligible(self, zyg: ZygoteProcess, item: _Pending) -> bool:
+        if not item.job.pipelined and zyg.inflight:
+            return False
         if item.avoid_hash_seed is None:
             return not zyg.config.spare
         return zyg.hash_seed != item.avoid_hash_seed
