@@ -118,6 +118,25 @@ def test_avoid_hash_seed_works_with_a_single_zygote(tmp_path):
     assert sorted(rest[1:]) == sorted([a, b])
 
 
+def test_long_jobs_wait_in_the_pool_not_behind_a_busy_zygote(tmp_path):
+    # `pipelined=False` jobs go only to an idle zygote: while one zygote runs a slow job, the
+    # short ones all run on the other, instead of one of them waiting in the slow one's pipe.
+    async def scenario() -> tuple[list[int], int]:
+        settings = ExecutorSettings(zygotes=2, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            slow = asyncio.ensure_future(
+                pool.run(Job(code="import time\ntime.sleep(1.5)", pipelined=False))
+            )
+            await asyncio.sleep(0.2)  # the slow job is on a zygote
+            short = [pool.run(Job(code="pass", pipelined=False)) for _ in range(4)]
+            done = await asyncio.gather(*short)
+            assert not slow.done()  # every short job finished while the slow one ran
+            return [r.hash_seed for r in done], (await slow).hash_seed
+
+    short_seeds, slow_seed = asyncio.run(scenario())
+    assert slow_seed not in short_seeds
+
+
 def test_queue_bound_answers_429_with_retry_after(tmp_path):
     from azr_executor.app import create_app
 
