@@ -72,6 +72,10 @@ class ZygoteConfig:
             "LANG": "C.UTF-8",
             "PYTHONHASHSEED": str(self.hash_seed),
             "PYTHONDONTWRITEBYTECODE": "1",
+            # Every library symbol is resolved once, at the zygote's start: with lazy binding
+            # each forked run resolved again the ones only runs call, writing (and so copying)
+            # the GOT pages: about 13 page faults per run.
+            "LD_BIND_NOW": "1",
         }
 
 
