@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from azr_trainer.config import load_config
 from azr_trainer.metrics import read_metrics
 from azr_trainer.models import RANDOM_SHAPES, build_random_model
