@@ -26,7 +26,9 @@ class FakeRunner:
     def __init__(self, status: RunStatus, stdout: str = "") -> None:
         self.status, self.stdout, self.calls = status, stdout, 0
 
-    async def run(self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None):
+    async def run(
+        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, spread=False
+    ):
         self.calls += 1
         return JobOutcome(self.status, self.stdout, 7, "boom")
 

@@ -28,6 +28,7 @@ class PoolRunner:
         timeout_s: float,
         memory_limit_mb: int,
         avoid_hash_seed: int | None = None,
+        spread: bool = False,
     ) -> JobOutcome:
         limits = Limits(
             wall_s=timeout_s,
@@ -37,7 +38,10 @@ class PoolRunner:
             output_bytes=8 << 20,
         )
         result = await self._pool.run(
-            Job(code=code, stdin=stdin, limits=limits, pipelined=False),
+            # Not pipelined: a job waits in the pool for the first idle zygote, instead of in
+            # one zygote's pipe behind a long job while another idles. Spread jobs are
+            # pipelined, which deals them out in turn as they come.
+            Job(code=code, stdin=stdin, limits=limits, pipelined=spread),
             avoid_hash_seed=avoid_hash_seed,
         )
         detail = result.kill_reason or ""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ from azr_executor.azr.inputs import (
     check_program_tree,
 )
 from azr_executor.azr.jobs import (
+    MAX_UNITS_PER_JOB,
     CallResult,
     JobRunner,
     Unit,
@@ -62,58 +64,90 @@ async def verify_items(
     """Grade every answer of every item; raises `BadTask` before any run if a task is unusable."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
     facts = [_check_task(item.task, options, checker, index) for index, item in enumerate(items)]
-    # One representative per distinct answer (same syntax tree, same behaviour), each answer
-    # parsed once for both its key and its static checks.
-    keys: list[list[Hashable]] = []
+    keys: list[list[Hashable]] = [[] for _ in items]
     graded: list[dict[Hashable, AnswerVerdict]] = [{} for _ in items]
-    abductions: list[tuple[int, list[tuple[Hashable, str]]]] = []  # (item, runnable answers)
-    inductions: list[tuple[int, Hashable, str]] = []  # (item, key, answer program)
-    for i, (item, fact) in enumerate(zip(items, facts, strict=True)):
-        task = item.task
-        item_keys: list[Hashable] = []
-        seen: set[Hashable] = set()
-        for answer in item.answers:
-            key, tree = _parse_answer(task.task_type, answer)
-            item_keys.append(key)
-            if key in seen:
-                continue
-            seen.add(key)
-            verdict = _static_verdict(task, fact, answer, tree, options, checker)
-            if verdict is not None:
-                graded[i][key] = verdict
-            elif task.task_type is TaskType.ABDUCTION:
-                if not abductions or abductions[-1][0] != i:
-                    abductions.append((i, []))
-                abductions[-1][1].append((key, answer))
-            else:
-                inductions.append((i, key, answer))
-        keys.append(item_keys)
-    units = [Unit(items[i].task.program, [a.strip() for _, a in answers], stop_on_error=False)
-             for i, answers in abductions]  # fmt: skip
-    units += [
-        Unit(
-            answer,
-            [items[i].task.inputs[k] for k in items[i].task.hidden_indices],
-            stop_on_error=False,
-        )
-        for i, _, answer in inductions
-    ]
-    reports = await run_chunked(runner, units, options)
     retry: list[tuple[int, Hashable, str]] = []  # abduction answers whose shared unit failed
-    for (i, answers), report in zip(abductions, reports, strict=False):
-        if _failed_whole(report) and len(answers) > 1:
-            retry += [(i, key, a) for key, a in answers]
-            continue
-        for k, (key, _) in enumerate(answers):
-            graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0])
-    for (i, key, _), report in zip(inductions, reports[len(abductions) :], strict=True):
-        graded[i][key] = _judge_induction(items[i].task, facts[i].golds, report, options)
+
+    async def grade(group: list[int]) -> None:
+        # Screened group by group: the first group's job starts while the others are screened.
+        abductions: list[tuple[int, list[tuple[Hashable, str]]]] = []  # (item, runnable answers)
+        inductions: list[tuple[int, Hashable, str]] = []  # (item, key, answer program)
+        for i in group:
+            queued = _screen(items[i], facts[i], options, checker, keys[i], graded[i])
+            if items[i].task.task_type is TaskType.ABDUCTION and queued:
+                abductions.append((i, queued))
+            else:
+                inductions += [(i, key, answer) for key, answer in queued]
+        units = [Unit(items[i].task.program, [a.strip() for _, a in answers], stop_on_error=False)
+                 for i, answers in abductions]  # fmt: skip
+        units += [
+            Unit(
+                answer,
+                [items[i].task.inputs[k] for k in items[i].task.hidden_indices],
+                stop_on_error=False,
+            )
+            for i, _, answer in inductions
+        ]
+        if len(units) > MAX_UNITS_PER_JOB:
+            reports = await run_chunked(runner, units, options)
+        else:
+            reports = await run_units(runner, units, options)
+        for (i, answers), report in zip(abductions, reports, strict=False):
+            if _failed_whole(report) and len(answers) > 1:
+                retry.extend((i, key, a) for key, a in answers)
+                continue
+            for k, (key, _) in enumerate(answers):
+                graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0])
+        for (i, key, _), report in zip(inductions, reports[len(abductions) :], strict=True):
+            graded[i][key] = _judge_induction(items[i].task, facts[i].golds, report, options)
+
+    await asyncio.gather(*(grade(group) for group in _groups(items, runner.parallelism)))
     alone = await run_chunked(
         runner, [Unit(items[i].task.program, [a.strip()]) for i, _, a in retry], options
     )
     for (i, key, _), report in zip(retry, alone, strict=True):
         graded[i][key] = _judge(_call(report, 0, 0), facts[i].golds[0])
     return [[graded[i][key] for key in keys[i]] for i in range(len(items))]
+
+
+def _groups(items: Sequence[VerifyItem], parallelism: int) -> list[list[int]]:
+    """Item indices dealt round-robin into groups of about `MAX_UNITS_PER_JOB` runnable units
+    (counted before de-duplication: one per abduction task, one per induction answer), and at
+    least `2 * parallelism` groups, as `chunked` cuts units."""
+    units = sum(
+        1 if item.task.task_type is TaskType.ABDUCTION else len(item.answers)
+        for item in items
+        if item.task.task_type is not TaskType.DEDUCTION
+    )
+    n_groups = max(2 * parallelism, math.ceil(units / MAX_UNITS_PER_JOB))
+    return chunked(range(len(items)), parallelism, n_chunks=n_groups)
+
+
+def _screen(
+    item: VerifyItem,
+    facts: _TaskFacts,
+    options: ExecutionOptions,
+    checker: PolicyChecker,
+    keys: list[Hashable],
+    graded: dict[Hashable, AnswerVerdict],
+) -> list[tuple[Hashable, str]]:
+    """Key every answer of an item (into `keys`) and grade those that need no run (into
+    `graded`); the (key, answer) pairs left to run. One representative per distinct answer
+    (same syntax tree, same behaviour), each answer parsed once for its key and its checks."""
+    queued: list[tuple[Hashable, str]] = []
+    seen: set[Hashable] = set()
+    for answer in item.answers:
+        key, tree = _parse_answer(item.task.task_type, answer)
+        keys.append(key)
+        if key in seen:
+            continue
+        seen.add(key)
+        verdict = _static_verdict(item.task, facts, answer, tree, options, checker)
+        if verdict is not None:
+            graded[key] = verdict
+        else:
+            queued.append((key, answer))
+    return queued
 
 
 def answer_key(task_type: TaskType, answer: str) -> Hashable:
