@@ -137,6 +137,28 @@ def test_long_jobs_wait_in_the_pool_not_behind_a_busy_zygote(tmp_path):
     assert slow_seed not in short_seeds
 
 
+def test_zygotes_and_their_runs_are_pinned_to_one_cpu_each(tmp_path):
+    import os
+
+    async def scenario(pin: bool) -> tuple[list[set[int]], list[str]]:
+        settings = ExecutorSettings(
+            zygotes=2, pin_zygotes=pin, work_root=tmp_path if _not_root() else None
+        )
+        async with SandboxPool.start(settings) as pool:
+            zygotes = [z for z in pool._zygotes if z is not None]
+            code = "import os\nprint(sorted(os.sched_getaffinity(0)))"
+            runs = await asyncio.gather(*(pool.run(Job(code=code)) for _ in range(6)))
+            return [os.sched_getaffinity(z.proc.pid) for z in zygotes], [r.stdout for r in runs]
+
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned, outputs = asyncio.run(scenario(True))
+    assert pinned == [{cpus[0]}, {cpus[1 % len(cpus)]}]
+    assert {out.strip() for out in outputs} <= {f"[{c}]" for c in cpus[:2]}
+    free, outputs = asyncio.run(scenario(False))
+    assert free == [set(cpus)] * 2
+    assert {out.strip() for out in outputs} == {str(cpus)}
+
+
 def test_queue_bound_answers_429_with_retry_after(tmp_path):
     from azr_executor.app import create_app
 

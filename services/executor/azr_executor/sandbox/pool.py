@@ -121,7 +121,14 @@ class SandboxPool:
             spare=self._wants_spare() and index == s.zygotes,
         )
         Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
-        return await ZygoteProcess.spawn(config)
+        zygote = await ZygoteProcess.spawn(config)
+        if s.pin_zygotes and s.sandbox == "process" and hasattr(os, "sched_setaffinity"):
+            cpus = sorted(os.sched_getaffinity(0))
+            try:
+                os.sched_setaffinity(zygote.proc.pid, {cpus[index % len(cpus)]})
+            except OSError as exc:  # e.g. a CPU set changed under us: run unpinned
+                logger.warning("zygote=%d not pinned to a CPU: %s", index, exc)
+        return zygote
 
     def _claim_uid(self, index: int) -> int:
         """A sandbox uid no other pool on this host uses: an flock per uid, held while we live.
