@@ -159,6 +159,25 @@ def test_zygotes_and_their_runs_are_pinned_to_one_cpu_each(tmp_path):
     assert {out.strip() for out in outputs} == {str(cpus)}
 
 
+def test_server_code_may_be_sent_compiled_to_zygotes_of_its_bytecode_version(tmp_path):
+    import marshal
+
+    # The compiled code differs from the source only so that the test sees which one ran.
+    compiled = marshal.dumps(compile("print(2)", "<program>", "exec"))
+
+    async def scenario() -> list[str]:
+        settings = ExecutorSettings(zygotes=1, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            same = await pool.run(Job(code="print(1)", compiled=compiled))
+            for zygote in pool._zygotes:
+                if zygote is not None:
+                    zygote.magic = "another interpreter"
+            other = await pool.run(Job(code="print(1)", compiled=compiled))
+            return [same.stdout, other.stdout]
+
+    assert asyncio.run(scenario()) == ["2\n", "1\n"]
+
+
 def test_queue_bound_answers_429_with_retry_after(tmp_path):
     from azr_executor.app import create_app
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import marshal
 import math
 
-from azr_executor.azr.jobs import JobOutcome
+from azr_executor.azr.jobs import HARNESS_SOURCE, JobOutcome
 from azr_executor.sandbox import Job, Limits, SandboxPool
 
 __all__ = ["PoolRunner"]
+
+
+_harness_compiled: list[bytes] = []
+
+
+def _compiled(code: str) -> bytes | None:
+    """The harness, compiled once per service (our own code, never a submitted one)."""
+    if code != HARNESS_SOURCE:
+        return None
+    if not _harness_compiled:
+        _harness_compiled.append(marshal.dumps(compile(code, "<program>", "exec")))
+    return _harness_compiled[0]
 
 
 class PoolRunner:
@@ -41,7 +54,7 @@ class PoolRunner:
             # Not pipelined: a job waits in the pool for the first idle zygote, instead of in
             # one zygote's pipe behind a long job while another idles. Spread jobs are
             # pipelined, which deals them out in turn as they come.
-            Job(code=code, stdin=stdin, limits=limits, pipelined=spread),
+            Job(code=code, stdin=stdin, limits=limits, pipelined=spread, compiled=_compiled(code)),
             avoid_hash_seed=avoid_hash_seed,
         )
         detail = result.kill_reason or ""

@@ -425,7 +425,7 @@ def _child(
     """Confine this freshly forked process, then run the program. Never returns."""
     out_w, err_w, res_w = fds
     try:
-        _, _job_id, code, stdin, files, limits, _flags = job
+        _, _job_id, code, stdin, files, limits, flags = job
         _wall_s, cpu_s, memory_mb, _output_bytes, nproc, nofile, fsize_mb = limits
         own_pid = os.getpid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote died: so does the run
@@ -489,7 +489,7 @@ def _child(
     # sys.stdin/stdout/stderr, exit/quit and a fresh __main__ were prepared once in the zygote
     # (`_prepare_program_runtime`); the dup2 calls above pointed fds 0-2 at this run's streams.
     gc.enable()
-    exit_code = _exec_program(code, _PROGRAM_MAIN.__dict__)
+    exit_code = _exec_program(code, _PROGRAM_MAIN.__dict__, bool(flags & _FLAG_COMPILED))
     os._exit(exit_code)
 
 
@@ -542,12 +542,22 @@ def _write_file(name: str, data: bytes) -> None:
         os.close(fd)
 
 
-def _exec_program(code: str, namespace: dict[str, Any]) -> int:
+# Job flag: `code` is the server's own program, compiled by the server (`marshal` bytes of a
+# code object for this very bytecode version, see `hello["magic"]`), so the run skips compiling
+# it. Submitted code never takes this path: the API only ever sends source.
+_FLAG_COMPILED = 1
+
+
+def _exec_program(code: str | bytes, namespace: dict[str, Any], compiled: bool = False) -> int:
     """Run the program like `python prog.py` would; report an uncaught exception on fd 3."""
     exit_code = 0
     try:
         try:
-            exec(compile(code, "<program>", "exec"), namespace)
+            if compiled and isinstance(code, bytes):
+                program = marshal.loads(code)
+            else:
+                program = compile(code, "<program>", "exec")
+            exec(program, namespace)
         finally:
             if "threading" in sys.modules:
                 sys.modules["threading"]._shutdown()
@@ -902,8 +912,10 @@ def main() -> None:
     gc.collect()
     gc.freeze()  # keeps the shared pages shared across forks
     gc.disable()
+    import _frozen_importlib_external  # always loaded: the import system's bootstrap
+
     hello = {"status": "ready", "pid": os.getpid(), "hash_seed": os.environ.get("PYTHONHASHSEED"),
-             "warnings": warnings}  # fmt: skip
+             "warnings": warnings, "magic": _frozen_importlib_external.MAGIC_NUMBER.hex()}  # fmt: skip
     workdir = workdir_of(cfg)
     if os.path.lexists(workdir):
         shutil.rmtree(workdir, ignore_errors=True)
