@@ -367,11 +367,13 @@ def main() -> None:
     # Everything is compiled and warmed before the first fork: after a fork, every page this
     # process writes costs it a copy, so the loop below does as little as it can.
     units = spec["units"]
+    for unit in units:
+        unit["max_output_chars"] = spec["max_output_chars"]
+    timeout_s = float(spec["unit_timeout_s"])
     prepared = [prepare(unit) for unit in units]
     _warm_up()
     gc.freeze()
     for index, unit in enumerate(units):
-        unit["max_output_chars"] = spec["max_output_chars"]
-        report = _run_unit_forked(unit, prepared[index], float(spec["unit_timeout_s"]))
+        report = _run_unit_forked(unit, prepared[index], timeout_s)
         _write_all(report_fd, b"%s%d:%s\n" % (nonce, index, report))
     os._exit(0)  # skip atexit hooks and finalizers
