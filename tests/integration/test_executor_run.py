@@ -152,8 +152,10 @@ def test_zygotes_and_their_runs_are_pinned_to_one_cpu_each(tmp_path):
 
     cpus = sorted(os.sched_getaffinity(0))
     pinned, outputs = asyncio.run(scenario(True))
-    assert pinned == [{cpus[0]}, {cpus[1 % len(cpus)]}]
-    assert {out.strip() for out in outputs} <= {f"[{c}]" for c in cpus[:2]}
+    assert all(len(p) == 1 and p <= set(cpus) for p in pinned)
+    if len(cpus) > 1:
+        assert pinned[0] != pinned[1]  # the two zygotes of a pool use two CPUs
+    assert {out.strip() for out in outputs} <= {f"[{c}]" for p in pinned for c in p}
     free, outputs = asyncio.run(scenario(False))
     assert free == [set(cpus)] * 2
     assert {out.strip() for out in outputs} == {str(cpus)}
