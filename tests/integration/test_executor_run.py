@@ -118,6 +118,68 @@ def test_avoid_hash_seed_works_with_a_single_zygote(tmp_path):
     assert sorted(rest[1:]) == sorted([a, b])
 
 
+def test_long_jobs_wait_in_the_pool_not_behind_a_busy_zygote(tmp_path):
+    # `pipelined=False` jobs go only to an idle zygote: while one zygote runs a slow job, the
+    # short ones all run on the other, instead of one of them waiting in the slow one's pipe.
+    async def scenario() -> tuple[list[int], int]:
+        settings = ExecutorSettings(zygotes=2, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            slow = asyncio.ensure_future(
+                pool.run(Job(code="import time\ntime.sleep(1.5)", pipelined=False))
+            )
+            await asyncio.sleep(0.2)  # the slow job is on a zygote
+            short = [pool.run(Job(code="pass", pipelined=False)) for _ in range(4)]
+            done = await asyncio.gather(*short)
+            assert not slow.done()  # every short job finished while the slow one ran
+            return [r.hash_seed for r in done], (await slow).hash_seed
+
+    short_seeds, slow_seed = asyncio.run(scenario())
+    assert slow_seed not in short_seeds
+
+
+def test_zygotes_and_their_runs_are_pinned_to_one_cpu_each(tmp_path):
+    import os
+
+    async def scenario(pin: bool) -> tuple[list[set[int]], list[str]]:
+        settings = ExecutorSettings(
+            zygotes=2, pin_zygotes=pin, work_root=tmp_path if _not_root() else None
+        )
+        async with SandboxPool.start(settings) as pool:
+            zygotes = [z for z in pool._zygotes if z is not None]
+            code = "import os\nprint(sorted(os.sched_getaffinity(0)))"
+            runs = await asyncio.gather(*(pool.run(Job(code=code)) for _ in range(6)))
+            return [os.sched_getaffinity(z.proc.pid) for z in zygotes], [r.stdout for r in runs]
+
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned, outputs = asyncio.run(scenario(True))
+    assert all(len(p) == 1 and p <= set(cpus) for p in pinned)
+    if len(cpus) > 1:
+        assert pinned[0] != pinned[1]  # the two zygotes of a pool use two CPUs
+    assert {out.strip() for out in outputs} <= {f"[{c}]" for p in pinned for c in p}
+    free, outputs = asyncio.run(scenario(False))
+    assert free == [set(cpus)] * 2
+    assert {out.strip() for out in outputs} == {str(cpus)}
+
+
+def test_server_code_may_be_sent_compiled_to_zygotes_of_its_bytecode_version(tmp_path):
+    import marshal
+
+    # The compiled code differs from the source only so that the test sees which one ran.
+    compiled = marshal.dumps(compile("print(2)", "<program>", "exec"))
+
+    async def scenario() -> list[str]:
+        settings = ExecutorSettings(zygotes=1, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            same = await pool.run(Job(code="print(1)", compiled=compiled))
+            for zygote in pool._zygotes:
+                if zygote is not None:
+                    zygote.magic = "another interpreter"
+            other = await pool.run(Job(code="print(1)", compiled=compiled))
+            return [same.stdout, other.stdout]
+
+    assert asyncio.run(scenario()) == ["2\n", "1\n"]
+
+
 def test_queue_bound_answers_429_with_retry_after(tmp_path):
     from azr_executor.app import create_app
 

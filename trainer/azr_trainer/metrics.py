@@ -12,6 +12,9 @@ Metric names (one JSON object per step in `metrics.jsonl`, also sent to `report_
     azr/judge_errors                     samples left out (sandbox_error)
     azr/buffer/<type>                    tasks in the buffer
     time/generate_s, time/execute_s, time/update_s, time/step_s
+    time/rollout_s, time/seed_s          the whole rollout; buffer seeding (first step only)
+    memory/peak_allocated_gib            on CUDA: this rank's peak over the step (also
+    memory/peak_reserved_gib             what the caching allocator held)
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "RANDOM_SHAPES",
     "TINY_RANDOM",
     "TOY_WARMSTART",
+    "build_random_model",
     "build_tiny_model",
     "load_model_and_tokenizer",
     "tokenizer_corpus",
@@ -62,15 +64,36 @@ def tokenizer_corpus() -> list[str]:
     return texts + answers + programs
 
 
-def build_tiny_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
-    """Build (or reuse) the tiny random Qwen2 model and its tokenizer under `directory`."""
-    if (directory / "config.json").exists() and (directory / "tokenizer.json").exists():
-        return directory
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+# Model shapes that can be built with random weights (no hub here). `qwen2.5-1.5b` is
+# Qwen2.5-1.5B's config (hidden 1536, 28 layers, 12 heads / 2 KV heads, MLP 8960, 151,936-entry
+# embedding): the GPU benchmark's stand-in for the real model, whose weights cannot be fetched.
+RANDOM_SHAPES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+    },
+    "qwen2.5-1.5b": {
+        "vocab_size": 151936,
+        "hidden_size": 1536,
+        "intermediate_size": 8960,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 12,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 32768,
+        "rope_theta": 1000000.0,
+        "rms_norm_eps": 1e-6,
+    },
+}
 
-    logger.info("building the tiny random model under %s", directory)
+
+def _train_tokenizer(vocab_size: int) -> Any:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -80,7 +103,7 @@ def build_tiny_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) 
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(tokenizer_corpus() * 4, trainer=trainer)
-    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         unk_token="<unk>",
         pad_token="<pad>",
@@ -88,25 +111,51 @@ def build_tiny_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) 
         eos_token="</s>",
         padding_side="left",
     )
+
+
+def build_random_model(
+    directory: Path,
+    *,
+    shape: str = "tiny",
+    vocab_size: int = 1024,
+    seed: int = 0,
+    dtype: Any = None,
+    device: str = "cpu",
+) -> Path:
+    """Build (or reuse) a random Qwen2 of a `RANDOM_SHAPES` shape and a locally trained
+    tokenizer under `directory`. A shape's own `vocab_size` (the real model's embedding size)
+    wins over the tokenizer's: the extra rows are simply never produced by the tokenizer."""
+    if (directory / "config.json").exists() and (directory / "tokenizer.json").exists():
+        return directory
+    if shape not in RANDOM_SHAPES:
+        raise ValueError(f"unknown model shape {shape!r}; known: {sorted(RANDOM_SHAPES)}")
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    logger.info("building a random %s model under %s", shape, directory)
+    fast = _train_tokenizer(vocab_size)
     torch.manual_seed(seed)
+    dims = {"vocab_size": len(fast), **RANDOM_SHAPES[shape]}
     config = Qwen2Config(
-        vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
+        **dims,
         tie_word_embeddings=True,
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
     )
-    model = Qwen2ForCausalLM(config)
+    with torch.device(device):  # a 1.5B model initializes in seconds on a GPU, minutes on a CPU
+        model = Qwen2ForCausalLM(config)
+    if dtype is not None:
+        model = model.to(dtype)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     fast.save_pretrained(directory)
     return directory
+
+
+def build_tiny_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
+    """Build (or reuse) the tiny random Qwen2 model and its tokenizer under `directory`."""
+    return build_random_model(directory, shape="tiny", vocab_size=vocab_size, seed=seed)
 
 
 def resolve_model_path(source: str, models_dir: Path) -> str:

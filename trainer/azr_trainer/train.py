@@ -313,6 +313,10 @@ def main(
             )
             values["time/step_s"] = trainer.azr_train_s
             trainer.azr_train_s = 0.0
+            if cuda:  # this rank's peak over the step: generation, optimizer state, activations
+                values["memory/peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                values["memory/peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
+                torch.cuda.reset_peak_memory_stats()
             if cfg.eval_steps and step % cfg.eval_steps == 0 and rank == 0 and eval_url:
                 # Rank 0 only: fine for one process or DDP; not for ZeRO-3 (sharded weights).
                 from azr_trainer.evals.periodic import evaluate_cruxeval

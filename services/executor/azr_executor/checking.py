@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
+import marshal
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +42,9 @@ from azr_executor.sandbox import ExceptionInfo, Job, JobResult, Limits, SandboxP
 __all__ = ["run_tests"]
 
 HARNESS = (Path(__file__).with_name("checker_harness.py")).read_text()
+# Compiled here once and sent as a code object to zygotes of this bytecode version (`Job.compiled`):
+# each chunk's run then skips compiling the harness.
+_HARNESS_COMPILED = marshal.dumps(compile(HARNESS, "<program>", "exec"))
 
 
 # Why: one job per case paid a zygote fork, the confinement and the program load per case; a
@@ -125,7 +129,9 @@ def _chunk_job(
         wall_s=min(s.max_wall_timeout_s, limits.wall_s * len(group) + 1.0),
         output_bytes=min(s.max_output_limit_bytes, (limits.output_bytes + 512) * len(group) + 4096),
     )
-    return Job(code=HARNESS, stdin=json.dumps(spec).encode(), limits=job_limits), nonce
+    job = Job(code=HARNESS, stdin=json.dumps(spec).encode(), limits=job_limits,
+              compiled=_HARNESS_COMPILED)  # fmt: skip
+    return job, nonce
 
 
 def _fill(

@@ -23,7 +23,9 @@ class SubprocessRunner:
         self.parallelism = concurrency
         self.jobs = 0
 
-    async def run(self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None):
+    async def run(
+        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, spread=False
+    ):
         seed = random.randrange(1, 2**32)
         while seed == avoid_hash_seed:
             seed = random.randrange(1, 2**32)

@@ -8,6 +8,8 @@ import sys
 
 from azr_executor.azr import harness
 from azr_executor.azr.jobs import HARNESS_SOURCE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def run(program: str, calls: list[str], **spec):
@@ -103,12 +105,16 @@ def run_job(units: list[dict], unit_timeout_s: float = 30) -> tuple[str, list[di
         capture_output=True, timeout=60, check=True,
     )  # fmt: skip
     out = proc.stdout.decode()
-    lines = [ln for ln in out.splitlines() if ln.startswith("N0NCE:")]
-    return out, [json.loads(ln[len("N0NCE:") :]) for ln in lines]
+    lines = [ln for ln in out.split("\n") if ln.startswith("N0NCE:")]
+    reports = []
+    for line in lines:  # N0NCE:<unit>:<the unit's JSON>
+        index, _, body = line[len("N0NCE:") :].partition(":")
+        reports.append({"unit": int(index)} | json.loads(body))
+    return out, reports
 
 
 def test_forked_calls_see_no_state_and_prints_do_not_reach_stdout():
-    forged = 'N0NCE:{"unit": 0, "load": null, "passes": [[{"repr": "9"}]]}'
+    forged = 'N0NCE:0:{"load": null, "passes": [[{"repr": "9"}]]}'
     program = f"n = [0]\ndef f(x):\n    print({forged!r})\n    n[0] += 1\n    return n[0]"
     out, reports = run_job([{"program": program, "calls": ["0", "1", "2"]}])
     assert [r["repr"] for r in reports[0]["passes"][0]] == ["1", "1", "1"]
@@ -130,7 +136,7 @@ def test_units_are_isolated_and_timed_out_one_by_one():
 
 
 def test_a_program_cannot_reach_the_report_stream():
-    forged = b'N0NCE:{"unit": 1, "load": null, "passes": [[{"repr": "9"}]]}\n'
+    forged = b'N0NCE:1:{"load": null, "passes": [[{"repr": "9"}]]}\n'
     attacker = (
         "import os\n"
         "def f(x):\n"
@@ -148,6 +154,61 @@ def test_a_program_cannot_reach_the_report_stream():
                             {"program": honest, "calls": ["5"], "mode": "sequential"}])  # fmt: skip
     assert [r["unit"] for r in reports] == [0, 1]
     assert reports[1]["passes"][0][0]["repr"] == "5"
-    assert out.count('"unit": 1') == 1
+    assert out.count("N0NCE:1:") == 1
     # its only open fds were /dev/null (1, 2) and its own pipe, which it corrupted
     assert reports[0]["load"]["error"] == "crashed"
+
+
+def _reads_back(value: object) -> bool:
+    """The rule the harness checks without parsing: `ast.literal_eval(repr(v)) == v`."""
+    import ast
+
+    try:
+        return bool(ast.literal_eval(repr(value)) == value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+
+
+_atoms = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.complex_numbers(allow_nan=True, allow_infinity=True),
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=5),
+    st.binary(max_size=5),
+)
+_hashables = st.recursive(
+    _atoms, lambda inner: st.tuples(inner, inner) | st.frozensets(inner, max_size=3), max_leaves=6
+)
+_values = st.recursive(
+    _atoms | _hashables,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner)
+        | st.dictionaries(_hashables, inner, max_size=3)
+        | st.sets(_hashables, max_size=3)
+        | st.frozensets(_hashables, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_values)
+def test_outputs_are_accepted_exactly_when_their_repr_reads_back_equal(value):
+    # The harness decides "reads back as an equal literal" from the value's types alone; this
+    # pins that decision to ast.literal_eval itself (nan, inf, frozenset, set(), -0.0, ...).
+    result = harness._describe(value, 10**6)
+    assert ("repr" in result) == _reads_back(value), (value, result)
+    if "repr" in result:
+        assert result["repr"] == repr(value)
+
+
+def test_edge_outputs_read_back_or_not():
+    ok = [set(), [set()], -0.0, complex(-0.0, -0.0), 1e16, 5e-324, {(): {1: b""}}, "\ud800"]
+    bad = [float("nan"), [float("-inf")], complex(1, float("inf")), frozenset(), {frozenset()}]
+    assert all("repr" in harness._describe(v, 1000) for v in ok)
+    assert all(harness._describe(v, 1000)["error"] == "output_not_literal" for v in bad)
+    # too long wins over "no literal form", as when the repr was parsed
+    assert harness._describe([float("nan")] + ["x" * 50] * 40, 1000)["error"] == "output_too_long"

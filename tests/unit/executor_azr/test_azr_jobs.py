@@ -3,6 +3,8 @@ never an `incorrect` verdict."""
 
 from __future__ import annotations
 
+import json
+
 from azr_executor.azr import validate_proposals, verify_items
 from azr_executor.azr.jobs import JobOutcome, Unit, chunked, run_units, same_value
 from azr_proto.azr import (
@@ -24,7 +26,9 @@ class FakeRunner:
     def __init__(self, status: RunStatus, stdout: str = "") -> None:
         self.status, self.stdout, self.calls = status, stdout, 0
 
-    async def run(self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None):
+    async def run(
+        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, spread=False
+    ):
         self.calls += 1
         return JobOutcome(self.status, self.stdout, 7, "boom")
 
@@ -116,9 +120,7 @@ async def test_answers_with_the_same_syntax_tree_are_graded_once():
 
             spec = json.loads(stdin)
             CountingRunner.units += len(spec["units"])
-            line = spec["nonce"] + json.dumps(
-                {"unit": 0, "load": None, "passes": [[{"repr": "2"}]]}
-            )
+            line = spec["nonce"] + "0:" + json.dumps({"load": None, "passes": [[{"repr": "2"}]]})
             return JobOutcome(RunStatus.OK, line, 7)
 
     task = Task(task_type="induction", program=program, inputs=["0", "1"], outputs=["0", "2"])
@@ -127,3 +129,37 @@ async def test_answers_with_the_same_syntax_tree_are_graded_once():
     )
     assert CountingRunner.units == 1
     assert [v.verdict for v in verdicts] == [Verdict.CORRECT] * 3
+
+
+async def test_a_corrupt_unit_report_costs_that_unit_only_and_is_a_crash():
+    # Lines are nonce + index + ":" + the unit's JSON; the JSON of unit 1 is cut short.
+    class Runner(FakeRunner):
+        async def run(self, code, stdin, **kwargs):
+            nonce = json.loads(stdin)["nonce"]
+            good = json.dumps({"load": None, "passes": [[{"repr": "2"}]]})
+            out = f"{nonce}0:{good}\n{nonce}1:{good[:-3]}\n{nonce}7:{good}\n{nonce}x:{good}\n"
+            return JobOutcome(RunStatus.OK, out, 7)
+
+    units = [Unit("def f(x):\n    return x", ["2"]) for _ in range(2)]
+    first, second = await run_units(Runner(RunStatus.OK), units, ExecutionOptions())
+    assert first.failure is None and first.passes[0][0].output == "2"
+    assert second.failure is not None and second.failure.reason is Reason.CRASHED
+
+
+async def test_a_program_that_corrupts_its_own_report_is_crashed(runner):
+    # Real harness (as a subprocess): the program writes a stray "{" into every descriptor it
+    # can, its own result pipe included, so its process's JSON is corrupt but has no newline.
+    attacker = (
+        "import os\n"
+        "def f(x):\n"
+        "    for fd in range(3, 64):\n"
+        "        try:\n"
+        "            os.write(fd, b'{')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    return x\n"
+    )
+    units = [Unit(attacker, ["1"]), Unit("def f(x):\n    return x", ["5"])]
+    bad, good = await run_units(runner, units, ExecutionOptions())
+    assert bad.failure is not None and bad.failure.reason is Reason.CRASHED
+    assert good.failure is None and good.passes[0][0].output == "5"

@@ -16,9 +16,17 @@ from dataclasses import dataclass
 
 from azr_proto.azr import Reason
 
-from azr_executor.azr.policy import PolicyChecker
+from azr_executor.azr.policy import PolicyChecker, walk_nodes
 
-__all__ = ["Problem", "ProgramInfo", "check_input", "check_program", "defined_names"]
+__all__ = [
+    "Problem",
+    "ProgramInfo",
+    "check_input",
+    "check_program",
+    "check_program_tree",
+    "defined_names",
+    "parse_program",
+]
 
 
 @dataclass(frozen=True)
@@ -39,12 +47,27 @@ class ProgramInfo:
 
 def check_program(source: str, entry: str, checker: PolicyChecker) -> ProgramInfo | Problem:
     """Parse a program and check its entry function and the policy."""
+    tree = parse_program(source)
+    if isinstance(tree, Problem):
+        return tree
+    return check_program_tree(tree, source, entry, checker)
+
+
+def parse_program(source: str) -> ast.Module | Problem:
+    """The syntax tree of a program, or why it has none."""
     if "\x00" in source:
         return Problem(Reason.SYNTAX_ERROR, "the program contains a NUL byte")
     try:
-        tree = ast.parse(source)
+        return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return Problem(Reason.SYNTAX_ERROR, f"the program does not parse: {_describe(exc)}")
+
+
+def check_program_tree(
+    tree: ast.Module, source: str, entry: str, checker: PolicyChecker
+) -> ProgramInfo | Problem:
+    """`check_program` on a tree already parsed from `source` (callers that need the tree for
+    something else parse once)."""
     defs = [
         n
         for n in tree.body
@@ -65,23 +88,32 @@ def check_program(source: str, entry: str, checker: PolicyChecker) -> ProgramInf
 
 
 def check_input(
-    source: str, entry: str, checker: PolicyChecker, program_names: frozenset[str]
+    source: str,
+    entry: str,
+    checker: PolicyChecker,
+    program_names: frozenset[str],
+    tree: ast.Expression | None = None,
 ) -> Problem | None:
-    """None when `source` is an acceptable argument list for `<entry>(...)`, else the problem."""
+    """None when `source` is an acceptable argument list for `<entry>(...)`, else the problem.
+
+    `tree`, when given, is `ast.parse(f"{entry}({source})", mode="eval")`, already parsed.
+    """
     if "\n" in source or "\r" in source or "\x00" in source:
         return Problem(Reason.BAD_INPUT, "an input is one line: no newline or NUL characters")
-    try:
-        tree = ast.parse(f"{entry}({source})", mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return Problem(
-            Reason.BAD_INPUT, f"the input is not an argument list of `{entry}`: {_describe(exc)}"
-        )
+    if tree is None:
+        try:
+            tree = ast.parse(f"{entry}({source})", mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            return Problem(
+                Reason.BAD_INPUT,
+                f"the input is not an argument list of `{entry}`: {_describe(exc)}",
+            )
     call = tree.body
     if not (
         isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == entry
     ):
         return Problem(Reason.BAD_INPUT, f"`{entry}(<input>)` must be exactly one call")
-    for node in ast.walk(call):
+    for node in walk_nodes(call):
         if node is call.func:
             continue
         if isinstance(node, ast.NamedExpr | ast.Yield | ast.YieldFrom | ast.Await):
@@ -109,7 +141,7 @@ def defined_names(tree: ast.Module) -> set[str]:
             for alias in node.names:
                 names.add((alias.asname or alias.name).split(".")[0])
         else:
-            for sub in ast.walk(node):
+            for sub in walk_nodes(node):
                 if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
                     names.add(sub.id)
     return names

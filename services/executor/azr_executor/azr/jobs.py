@@ -26,6 +26,7 @@ from azr_proto.statuses import RunStatus
 
 __all__ = [
     "HARNESS_SOURCE",
+    "MAX_UNITS_PER_JOB",
     "CallResult",
     "JobOutcome",
     "JobRunner",
@@ -87,7 +88,12 @@ class JobRunner(Protocol):
         timeout_s: float,
         memory_limit_mb: int,
         avoid_hash_seed: int | None = None,
-    ) -> JobOutcome: ...
+        spread: bool = False,
+    ) -> JobOutcome:
+        """`spread`: deal this job to a zygote as soon as it is submitted, alternating between
+        them, rather than to whichever frees up first (validation's first jobs: each one's
+        second job must then run on another zygote, so these must be split evenly)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -125,8 +131,11 @@ class UnitReport:
     hash_seed: int | None = None
 
 
-def chunked(items: Sequence[Any], parallelism: int) -> list[list[Any]]:
-    """Deal `items` into about `2 * parallelism` chunks of at most `MAX_UNITS_PER_JOB`.
+def chunked(
+    items: Sequence[Any], parallelism: int, *, n_chunks: int | None = None
+) -> list[list[Any]]:
+    """Deal `items` into about `2 * parallelism` chunks of at most `MAX_UNITS_PER_JOB` (or into
+    `n_chunks`, when given).
 
     Dealt round-robin (chunk `c` holds items `c, c + n, c + 2n, ...`), not cut into runs: callers
     list items by kind (deduction, abduction, then induction with ten calls each), so runs would
@@ -134,7 +143,8 @@ def chunked(items: Sequence[Any], parallelism: int) -> list[list[Any]]:
     """
     if not items:
         return []
-    n_chunks = max(2 * parallelism, math.ceil(len(items) / MAX_UNITS_PER_JOB))
+    if n_chunks is None:
+        n_chunks = max(2 * parallelism, math.ceil(len(items) / MAX_UNITS_PER_JOB))
     n_chunks = min(n_chunks, len(items))
     return [list(items[c::n_chunks]) for c in range(n_chunks)]
 
@@ -145,6 +155,7 @@ async def run_units(
     options: ExecutionOptions,
     *,
     avoid_hash_seed: int | None = None,
+    spread: bool = False,
 ) -> list[UnitReport]:
     """Run `units` in one job; one report per unit, in order. Never raises for program faults.
 
@@ -153,7 +164,7 @@ async def run_units(
     """
     if not units:
         return []
-    reports, failure = await _run_job(runner, units, options, avoid_hash_seed)
+    reports, failure = await _run_job(runner, units, options, avoid_hash_seed, spread)
     missing = [i for i, r in enumerate(reports) if r is None]
     if missing and len(units) > 1 and failure.reason is not Reason.SANDBOX_ERROR:
         for i in missing:
@@ -164,7 +175,11 @@ async def run_units(
 
 
 async def _run_job(
-    runner: JobRunner, units: Sequence[Unit], options: ExecutionOptions, avoid: int | None
+    runner: JobRunner,
+    units: Sequence[Unit],
+    options: ExecutionOptions,
+    avoid: int | None,
+    spread: bool,
 ) -> tuple[list[UnitReport | None], CallResult]:
     nonce = "AZR-" + secrets.token_hex(16) + ":"
     spec = {
@@ -193,19 +208,30 @@ async def _run_job(
             timeout_s=wall_s,
             memory_limit_mb=options.memory_limit_mb,
             avoid_hash_seed=avoid,
+            spread=spread,
         )
         if outcome.status is not RunStatus.SANDBOX_ERROR:
             break
     reports: list[UnitReport | None] = [None] * len(units)
-    for line in outcome.stdout.splitlines():
+    # Lines are `nonce + index + ":" + JSON`: the harness writes the nonce and the index, the
+    # unit's own process the JSON (so a corrupt JSON costs that unit only). Split on "\n" only:
+    # the harness refuses a report with a newline, and no other character ends a line here.
+    for line in outcome.stdout.split("\n"):
         if not line.startswith(nonce):
             continue
-        try:
-            index, report = _unit_report(json.loads(line[len(nonce) :]), outcome.hash_seed)
-        except (ValueError, KeyError, TypeError, IndexError):
+        head, colon, body = line[len(nonce) :].partition(":")
+        if not (colon and head.isascii() and head.isdigit() and int(head) < len(units)):
             continue
-        if 0 <= index < len(units):
-            reports[index] = report
+        try:
+            report = _unit_report(json.loads(body), outcome.hash_seed)
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError):
+            report = UnitReport(
+                failure=CallResult(
+                    reason=Reason.CRASHED, message="the program's process wrote a corrupt report"
+                ),
+                hash_seed=outcome.hash_seed,
+            )
+        reports[int(head)] = report
     return reports, _job_failure(outcome)
 
 
@@ -221,11 +247,10 @@ def _job_failure(outcome: JobOutcome) -> CallResult:
     )
 
 
-def _unit_report(doc: Any, hash_seed: int | None) -> tuple[int, UnitReport]:
-    index = int(doc["unit"])
+def _unit_report(doc: Any, hash_seed: int | None) -> UnitReport:
     passes = [[_call_result(r) for r in results] for results in doc["passes"]]
     load = doc["load"]
-    return index, UnitReport(
+    return UnitReport(
         passes=passes, failure=_call_result(load) if load else None, hash_seed=hash_seed
     )
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import marshal
 import math
 
-from azr_executor.azr.jobs import JobOutcome
+from azr_executor.azr.jobs import HARNESS_SOURCE, JobOutcome
 from azr_executor.sandbox import Job, Limits, SandboxPool
 
 __all__ = ["PoolRunner"]
+
+
+_harness_compiled: list[bytes] = []
+
+
+def _compiled(code: str) -> bytes | None:
+    """The harness, compiled once per service (our own code, never a submitted one)."""
+    if code != HARNESS_SOURCE:
+        return None
+    if not _harness_compiled:
+        _harness_compiled.append(marshal.dumps(compile(code, "<program>", "exec")))
+    return _harness_compiled[0]
 
 
 class PoolRunner:
@@ -28,6 +41,7 @@ class PoolRunner:
         timeout_s: float,
         memory_limit_mb: int,
         avoid_hash_seed: int | None = None,
+        spread: bool = False,
     ) -> JobOutcome:
         limits = Limits(
             wall_s=timeout_s,
@@ -37,7 +51,11 @@ class PoolRunner:
             output_bytes=8 << 20,
         )
         result = await self._pool.run(
-            Job(code=code, stdin=stdin, limits=limits), avoid_hash_seed=avoid_hash_seed
+            # Not pipelined: a job waits in the pool for the first idle zygote, instead of in
+            # one zygote's pipe behind a long job while another idles. Spread jobs are
+            # pipelined, which deals them out in turn as they come.
+            Job(code=code, stdin=stdin, limits=limits, pipelined=spread, compiled=_compiled(code)),
+            avoid_hash_seed=avoid_hash_seed,
         )
         detail = result.kill_reason or ""
         if result.exception is not None:

@@ -48,14 +48,13 @@ async def validate_proposals(
 ) -> list[ValidationResult]:
     """Validate every proposal concurrently; one result per proposal, in order."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
-    results: list[ValidationResult | None] = [
-        static_problem(p, options, checker) for p in proposals
-    ]
-    runnable = [(i, p) for i, p in enumerate(proposals) if results[i] is None]
+    results: list[ValidationResult | None] = [None] * len(proposals)
+    # Each chunk checks its own proposals statically before its jobs: the first chunk's job
+    # then starts while the other chunks are still being checked.
     await asyncio.gather(
         *(
-            _validate_chunk(runner, chunk, options, results)
-            for chunk in chunked(runnable, runner.parallelism)
+            _validate_chunk(runner, chunk, options, checker, results)
+            for chunk in chunked(list(enumerate(proposals)), runner.parallelism)
         )
     )
     return [r or _invalid(Reason.MALFORMED_RESULT, "not validated") for r in results]
@@ -79,13 +78,23 @@ def static_problem(
 
 async def _validate_chunk(
     runner: JobRunner,
-    proposals: list[tuple[int, Proposal]],
+    chunk: list[tuple[int, Proposal]],
     options: ExecutionOptions,
+    checker: PolicyChecker,
     results: list[ValidationResult | None],
 ) -> None:
-    """Jobs A then B for a chunk of statically valid proposals; fills `results` in place."""
+    """Static checks, then jobs A and B for the statically valid proposals of a chunk; fills
+    `results` in place."""
+    proposals = []
+    for index, proposal in chunk:
+        results[index] = static_problem(proposal, options, checker)
+        if results[index] is None:
+            proposals.append((index, proposal))
     first = await run_units(
-        runner, [Unit(p.program, list(p.inputs), passes=2) for _, p in proposals], options
+        runner,
+        [Unit(p.program, list(p.inputs), passes=2) for _, p in proposals],
+        options,
+        spread=True,
     )
     survivors: dict[int | None, list[tuple[int, Proposal, list[str]]]] = {}
     for (index, proposal), report in zip(proposals, first, strict=True):

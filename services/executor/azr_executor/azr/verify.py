@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import Sequence
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 
 from azr_proto.azr import (
     AnswerVerdict,
@@ -31,15 +33,21 @@ from azr_proto.azr import (
     VerifyOptions,
 )
 
-from azr_executor.azr.inputs import Problem, check_input, check_program
+from azr_executor.azr.inputs import (
+    Problem,
+    ProgramInfo,
+    check_input,
+    check_program,
+    check_program_tree,
+)
 from azr_executor.azr.jobs import (
+    MAX_UNITS_PER_JOB,
     CallResult,
     JobRunner,
     Unit,
     UnitReport,
     chunked,
     run_units,
-    same_value,
 )
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
 
@@ -55,73 +63,139 @@ async def verify_items(
 ) -> list[list[AnswerVerdict]]:
     """Grade every answer of every item; raises `BadTask` before any run if a task is unusable."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
-    for index, item in enumerate(items):
-        _check_task(item.task, options, checker, index)
-    # One representative per distinct answer: same syntax tree, same behaviour.
-    keys = [[answer_key(item.task.task_type, a) for a in item.answers] for item in items]
-    representatives: list[dict[str, str]] = []
-    for item, item_keys in zip(items, keys, strict=True):
-        firsts: dict[str, str] = {}
-        for key, answer in zip(item_keys, item.answers, strict=True):
-            firsts.setdefault(key, answer)
-        representatives.append(firsts)
-    uniques = [list(firsts.values()) for firsts in representatives]
-    graded: list[dict[str, AnswerVerdict]] = [{} for _ in items]
-    abductions: list[tuple[int, list[str]]] = []  # (item, runnable answers)
-    inductions: list[tuple[int, str]] = []  # (item, answer program)
-    for i, (item, answers) in enumerate(zip(items, uniques, strict=True)):
-        task = item.task
-        for answer in answers:
-            verdict = _static_verdict(task, answer, options, checker)
-            if verdict is not None:
-                graded[i][answer] = verdict
-            elif task.task_type is TaskType.ABDUCTION:
-                if not abductions or abductions[-1][0] != i:
-                    abductions.append((i, []))
-                abductions[-1][1].append(answer)
+    facts = [_check_task(item.task, options, checker, index) for index, item in enumerate(items)]
+    keys: list[list[Hashable]] = [[] for _ in items]
+    graded: list[dict[Hashable, AnswerVerdict]] = [{} for _ in items]
+    retry: list[tuple[int, Hashable, str]] = []  # abduction answers whose shared unit failed
+
+    async def grade(group: list[int]) -> None:
+        # Screened group by group: the first group's job starts while the others are screened.
+        abductions: list[tuple[int, list[tuple[Hashable, str]]]] = []  # (item, runnable answers)
+        inductions: list[tuple[int, Hashable, str]] = []  # (item, key, answer program)
+        for i in group:
+            queued = _screen(items[i], facts[i], options, checker, keys[i], graded[i])
+            if items[i].task.task_type is TaskType.ABDUCTION and queued:
+                abductions.append((i, queued))
             else:
-                inductions.append((i, answer))
-    units = [Unit(items[i].task.program, [a.strip() for a in answers], stop_on_error=False)
-             for i, answers in abductions]  # fmt: skip
-    units += [
-        Unit(
-            answer,
-            [items[i].task.inputs[k] for k in items[i].task.hidden_indices],
-            stop_on_error=False,
-        )
-        for i, answer in inductions
-    ]
-    reports = await run_chunked(runner, units, options)
-    retry: list[tuple[int, str]] = []  # abduction answers whose shared unit failed as a whole
-    for (i, answers), report in zip(abductions, reports, strict=False):
-        gold = items[i].task.outputs[0]
-        if _failed_whole(report) and len(answers) > 1:
-            retry += [(i, a) for a in answers]
-            continue
-        for k, answer in enumerate(answers):
-            graded[i][answer] = _judge(_call(report, 0, k), gold)
-    for (i, answer), report in zip(inductions, reports[len(abductions) :], strict=True):
-        graded[i][answer] = _judge_induction(items[i].task, report, options)
+                inductions += [(i, key, answer) for key, answer in queued]
+        units = [Unit(items[i].task.program, [a.strip() for _, a in answers], stop_on_error=False)
+                 for i, answers in abductions]  # fmt: skip
+        units += [
+            Unit(
+                answer,
+                [items[i].task.inputs[k] for k in items[i].task.hidden_indices],
+                stop_on_error=False,
+            )
+            for i, _, answer in inductions
+        ]
+        if len(units) > MAX_UNITS_PER_JOB:
+            reports = await run_chunked(runner, units, options)
+        else:
+            reports = await run_units(runner, units, options)
+        for (i, answers), report in zip(abductions, reports, strict=False):
+            if _failed_whole(report) and len(answers) > 1:
+                retry.extend((i, key, a) for key, a in answers)
+                continue
+            for k, (key, _) in enumerate(answers):
+                graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0])
+        for (i, key, _), report in zip(inductions, reports[len(abductions) :], strict=True):
+            graded[i][key] = _judge_induction(items[i].task, facts[i].golds, report, options)
+
+    await asyncio.gather(*(grade(group) for group in _groups(items, runner.parallelism)))
     alone = await run_chunked(
-        runner, [Unit(items[i].task.program, [a.strip()]) for i, a in retry], options
+        runner, [Unit(items[i].task.program, [a.strip()]) for i, _, a in retry], options
     )
-    for (i, answer), report in zip(retry, alone, strict=True):
-        graded[i][answer] = _judge(_call(report, 0, 0), items[i].task.outputs[0])
-    return [[graded[i][representatives[i][key]] for key in keys[i]] for i in range(len(items))]
+    for (i, key, _), report in zip(retry, alone, strict=True):
+        graded[i][key] = _judge(_call(report, 0, 0), facts[i].golds[0])
+    return [[graded[i][key] for key in keys[i]] for i in range(len(items))]
 
 
-def answer_key(task_type: TaskType, answer: str) -> str:
-    """Answers with the same key get the same verdict: the dump of their syntax tree (comments,
-    blank lines and spacing do not change what runs), or the stripped text if it does not parse.
-    """
+def _groups(items: Sequence[VerifyItem], parallelism: int) -> list[list[int]]:
+    """Item indices dealt round-robin into groups of about `MAX_UNITS_PER_JOB` runnable units
+    (counted before de-duplication: one per abduction task, one per induction answer), and at
+    least `2 * parallelism` groups, as `chunked` cuts units."""
+    units = sum(
+        1 if item.task.task_type is TaskType.ABDUCTION else len(item.answers)
+        for item in items
+        if item.task.task_type is not TaskType.DEDUCTION
+    )
+    n_groups = max(2 * parallelism, math.ceil(units / MAX_UNITS_PER_JOB))
+    return chunked(range(len(items)), parallelism, n_chunks=n_groups)
+
+
+def _screen(
+    item: VerifyItem,
+    facts: _TaskFacts,
+    options: ExecutionOptions,
+    checker: PolicyChecker,
+    keys: list[Hashable],
+    graded: dict[Hashable, AnswerVerdict],
+) -> list[tuple[Hashable, str]]:
+    """Key every answer of an item (into `keys`) and grade those that need no run (into
+    `graded`); the (key, answer) pairs left to run. One representative per distinct answer
+    (same syntax tree, same behaviour), each answer parsed once for its key and its checks."""
+    queued: list[tuple[Hashable, str]] = []
+    seen: set[Hashable] = set()
+    for answer in item.answers:
+        key, tree = _parse_answer(item.task.task_type, answer)
+        keys.append(key)
+        if key in seen:
+            continue
+        seen.add(key)
+        verdict = _static_verdict(item.task, facts, answer, tree, options, checker)
+        if verdict is not None:
+            graded[key] = verdict
+        else:
+            queued.append((key, answer))
+    return queued
+
+
+def answer_key(task_type: TaskType, answer: str) -> Hashable:
+    """Answers with the same key get the same verdict: their syntax tree (comments, blank lines
+    and spacing do not change what runs), or the stripped text if it does not parse."""
+    return _parse_answer(task_type, answer)[0]
+
+
+def _parse_answer(task_type: TaskType, answer: str) -> tuple[Hashable, ast.AST | None]:
+    """The answer's key and, for programs and argument lists that parse, its syntax tree."""
     try:
         if task_type == TaskType.INDUCTION:
-            return ast.dump(ast.parse(answer))
-        if task_type == TaskType.ABDUCTION:
-            return ast.dump(ast.parse(f"f({answer.strip()})", mode="eval"))
+            if "\x00" not in answer:  # check_program's rule: no tree for a NUL byte
+                module = ast.parse(answer)
+                return _tree_key(module), module
+        elif task_type == TaskType.ABDUCTION:
+            call = ast.parse(f"f({answer.strip()})", mode="eval")
+            return _tree_key(call), call
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
-    return answer.strip()
+    return answer.strip(), None
+
+
+def _tree_key(tree: ast.AST) -> tuple[object, ...]:
+    """A flat, hashable serialization of a syntax tree without positions: node types, field
+    counts and list lengths (so it is prefix-free), and each constant as (type, value) so that
+    `1`, `1.0` and `True` stay apart. Equal keys mean equal trees. (About twice as fast as
+    `ast.dump`.)"""
+    out: list[object] = []
+    add = out.append
+    stack: list[object] = [tree]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        if isinstance(node, ast.AST):
+            fields = node._fields
+            add(type(node))
+            add(len(fields))
+            for name in reversed(fields):
+                push(getattr(node, name, None))
+        elif type(node) is list:
+            add(list)
+            add(len(node))
+            stack.extend(reversed(node))
+        else:
+            add(type(node))
+            add(node)
+    return tuple(out)
 
 
 async def run_chunked(
@@ -138,18 +212,37 @@ async def run_chunked(
     return [report for report in ordered if report is not None]
 
 
+@dataclass(frozen=True)
+class _TaskFacts:
+    """What grading needs from a task, computed once per item: its gold values (the outputs,
+    read as literals) and, for abduction, the checked program."""
+
+    golds: list[object]
+    program: ProgramInfo | None
+
+
 def _static_verdict(
-    task: Task, answer: str, options: ExecutionOptions, checker: PolicyChecker
+    task: Task,
+    facts: _TaskFacts,
+    answer: str,
+    tree: ast.AST | None,
+    options: ExecutionOptions,
+    checker: PolicyChecker,
 ) -> AnswerVerdict | None:
-    """The verdict of an answer decided without a run (deduction, or a rejected answer)."""
+    """The verdict of an answer decided without a run (deduction, or a rejected answer);
+    `tree` is the answer's syntax tree from `_parse_answer`, when it has one."""
     if task.task_type is TaskType.DEDUCTION:
-        return _grade_deduction(task.outputs[0], answer)
+        return _grade_deduction(facts.golds[0], answer)
     if task.task_type is TaskType.ABDUCTION:
-        info = check_program(task.program, options.entry, checker)
-        assert not isinstance(info, Problem)  # checked by _check_task
-        problem = check_input(answer.strip(), options.entry, checker, info.names)
+        assert facts.program is not None  # checked by _check_task
+        call = tree if options.entry == "f" and isinstance(tree, ast.Expression) else None
+        problem = check_input(answer.strip(), options.entry, checker, facts.program.names, call)
     else:
-        checked = check_program(answer, options.entry, checker)
+        checked = (
+            check_program_tree(tree, answer, options.entry, checker)
+            if isinstance(tree, ast.Module)
+            else check_program(answer, options.entry, checker)
+        )
         problem = checked if isinstance(checked, Problem) else None
     return _verdict(Verdict.INVALID, problem.reason, problem.message) if problem else None
 
@@ -167,35 +260,51 @@ def _call(report: UnitReport, pass_index: int, call: int) -> CallResult:
     return report.failure or CallResult(reason=Reason.MALFORMED_RESULT, message="no result")
 
 
-def _check_task(task: Task, options: ExecutionOptions, checker: PolicyChecker, index: int) -> None:
+def _check_task(
+    task: Task, options: ExecutionOptions, checker: PolicyChecker, index: int
+) -> _TaskFacts:
+    golds = []
     for output in task.outputs:
         try:
-            ast.literal_eval(output)
+            golds.append(ast.literal_eval(output))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
             raise BadTask(f"item {index}: gold output is not a Python literal ({exc})") from None
+    program = None
     if task.task_type is TaskType.ABDUCTION:
         info = check_program(task.program, options.entry, checker)
         if isinstance(info, Problem):
             raise BadTask(f"item {index}: the task's program is unusable: {info.message}")
+        program = info
+    return _TaskFacts(golds, program)
 
 
-def _grade_deduction(gold: str, answer: str) -> AnswerVerdict:
+def _grade_deduction(gold: object, answer: str) -> AnswerVerdict:
     try:
-        ast.literal_eval(answer.strip())
+        value = ast.literal_eval(answer.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return _verdict(Verdict.INVALID, Reason.NOT_A_LITERAL, "the answer is not a literal")
-    if same_value(gold, answer.strip()):
+    if _equal(gold, value):
         return _verdict(Verdict.CORRECT)
     return _verdict(Verdict.INCORRECT, Reason.WRONG_OUTPUT, "the value differs from the output")
 
 
-def _judge_induction(task: Task, report: UnitReport, options: VerifyOptions) -> AnswerVerdict:
+def _equal(gold: object, value: object) -> bool:
+    """Python `==` on two literal values (as `same_value`, with both sides already read)."""
+    try:
+        return bool(gold == value)
+    except (MemoryError, RecursionError):
+        return False
+
+
+def _judge_induction(
+    task: Task, golds: list[object], report: UnitReport, options: VerifyOptions
+) -> AnswerVerdict:
     hidden = task.hidden_indices
     if report.failure and report.failure.reason is Reason.SANDBOX_ERROR:
         return _verdict(Verdict.SANDBOX_ERROR, Reason.SANDBOX_ERROR, report.failure.message)
     passed, first_failure = 0, None
     for position, index in enumerate(hidden):
-        verdict = _judge(_call(report, 0, position), task.outputs[index])
+        verdict = _judge(_call(report, 0, position), golds[index])
         if verdict.verdict is Verdict.CORRECT:
             passed += 1
         elif first_failure is None:
@@ -207,12 +316,16 @@ def _judge_induction(task: Task, report: UnitReport, options: VerifyOptions) -> 
     return _verdict(Verdict.INCORRECT, first_failure.reason, message, score)
 
 
-def _judge(result: CallResult, gold: str) -> AnswerVerdict:
+def _judge(result: CallResult, gold: object) -> AnswerVerdict:
     if result.reason is Reason.SANDBOX_ERROR:
         return _verdict(Verdict.SANDBOX_ERROR, Reason.SANDBOX_ERROR, result.message)
     if result.output is None:
         return _verdict(Verdict.INCORRECT, result.reason, result.message)
-    if same_value(gold, result.output):
+    try:
+        correct = _equal(gold, ast.literal_eval(result.output))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        correct = False  # not a literal: never equal (as `same_value`)
+    if correct:
         return _verdict(Verdict.CORRECT)
     return _verdict(Verdict.INCORRECT, Reason.WRONG_OUTPUT, "the value differs from the output")
 

@@ -121,7 +121,19 @@ class SandboxPool:
             spare=self._wants_spare() and index == s.zygotes,
         )
         Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
-        return await ZygoteProcess.spawn(config)
+        zygote = await ZygoteProcess.spawn(config)
+        if s.pin_zygotes and s.sandbox == "process" and hasattr(os, "sched_setaffinity"):
+            # Consecutive CPUs from an offset: as root, the pool's first claimed uid's place in
+            # the range, so the pools of one host (distinct uids) start on different CPUs
+            # instead of all on the first; a pool's own zygotes never share one while CPUs last.
+            first = self._uids.get(0)
+            slot = index + (0 if first is None else first - s.sandbox_uid_base)
+            cpus = sorted(os.sched_getaffinity(0))
+            try:
+                os.sched_setaffinity(zygote.proc.pid, {cpus[slot % len(cpus)]})
+            except OSError as exc:  # e.g. a CPU set changed under us: run unpinned
+                logger.warning("zygote=%d not pinned to a CPU: %s", index, exc)
+        return zygote
 
     def _claim_uid(self, index: int) -> int:
         """A sandbox uid no other pool on this host uses: an flock per uid, held while we live.
@@ -216,6 +228,8 @@ class SandboxPool:
             self.on_result(future.result())
 
     def _eligible(self, zyg: ZygoteProcess, item: _Pending) -> bool:
+        if not item.job.pipelined and zyg.inflight:
+            return False
         if item.avoid_hash_seed is None:
             return not zyg.config.spare
         return zyg.hash_seed != item.avoid_hash_seed
