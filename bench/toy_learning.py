@@ -2,6 +2,7 @@
 rate, before and after bounded self-play from the warm start, over several seeds.
 
     .venv/bin/python bench/toy_learning.py --seeds 0 1 2 --steps 20
+    .venv/bin/python bench/toy_learning.py --tiny --seeds 0 --steps 12   # the CI test's world
 
 Prints one line per metric (mean and min..max across seeds, before -> after) and writes
 runs/toy-experiment/summary.json. The numbers go into RESULTS.md.
@@ -16,6 +17,7 @@ import os
 from pathlib import Path
 
 from azr_trainer.toy.experiment import SeedResult, run_experiment, summarize
+from azr_trainer.toy.warmstart import WarmstartConfig
 
 
 def main() -> None:
@@ -29,6 +31,11 @@ def main() -> None:
         "--warmstart-seed",
         type=int,
         help="start every seed from this seed's warm start (only self-play varies)",
+    )
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="the tiny world's warm start (WarmstartConfig.tiny), as the CI learning test",
     )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument(
@@ -57,6 +64,7 @@ def main() -> None:
             executor_url=args.executor_url,
             overrides=args.set,
             warmstart_seed=args.warmstart_seed,
+            recipe=WarmstartConfig.tiny if args.tiny else None,
         )
     summary = summarize(results)
     out.mkdir(parents=True, exist_ok=True)
