@@ -70,6 +70,6 @@ def test_self_play_from_a_tiny_warm_start_learns_to_propose(tmp_path: Path) -> N
     # measured), so self-play starts from a model that takes part, not from format errors.
     assert before["solve/mean"] >= 0.05, report
     # Deduction and abduction proposals: measured +0.14..+0.42 during self-play and
-    # +0.19..+0.75 on the evaluation prompts over 8 runs (RESULTS.md).
+    # +0.19..+0.75 on the evaluation prompts over 9 runs (RESULTS.md).
     assert last >= first + 0.05, report
     assert io_after >= io_before + 0.15, report
