@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from azr_trainer.toy.experiment import SeedResult, run_experiment, summarize
-from azr_trainer.toy.warmstart import WarmstartConfig
+from azr_trainer.toy.warmstart import TINY_SELFPLAY_OVERRIDES, WarmstartConfig
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     p.add_argument(
         "--tiny",
         action="store_true",
-        help="the tiny world's warm start (WarmstartConfig.tiny), as the CI learning test",
+        help="the tiny world's warm start (WarmstartConfig.tiny) and self-play settings, as the CI test",
     )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument(
@@ -62,7 +62,7 @@ def main() -> None:
             steps=args.steps,
             models_dir=Path(args.models_dir),
             executor_url=args.executor_url,
-            overrides=args.set,
+            overrides=[*(TINY_SELFPLAY_OVERRIDES if args.tiny else ()), *args.set],
             warmstart_seed=args.warmstart_seed,
             recipe=WarmstartConfig.tiny if args.tiny else None,
         )

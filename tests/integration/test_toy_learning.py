@@ -1,16 +1,16 @@
 """The toy world learns by self-play: from a tiny-world warm start, measured by the executor.
 
 Everything is real: the warm start is built here (`WarmstartConfig.tiny`: TRL's SFT of a tiny
-Qwen2 on the tiny world, about 600 SFT steps), the executor and buffer services are started by
+Qwen2 on the tiny world, 1,500 SFT steps), the executor and buffer services are started by
 the test, self-play is `azr_trainer.train.main` with the `toy` preset, and every verdict (the
 evaluation set before and after, every answer and proposal during self-play) comes from the
-executor. Seeds are fixed; the margins were measured over several seeds (RESULTS.md, "The CI
+executor. Seeds are fixed; the margins were measured over several runs (RESULTS.md, "The CI
 learning test").
 
-What it asserts is what rose in every measured run: the warm start solves some tasks, and the
-proposer learns to write valid tasks (during self-play and on the fixed evaluation prompts).
-Solver accuracy did *not* rise reliably in this budget (RESULTS.md says what was measured), so
-this test does not claim it.
+What it asserts is what rose in every measured run: the solver's accuracy on the fixed
+evaluation set (the warm start answers carefully, and then mostly right, only 20-40 % of the
+time; self-play raises that share). The self-play curves (solver reward, valid proposals) are
+in the failure message.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from azr_trainer.metrics import read_metrics
 from azr_trainer.toy.experiment import run_experiment
 from azr_trainer.toy.oracle import SubprocessOracle
-from azr_trainer.toy.warmstart import WarmstartConfig
+from azr_trainer.toy.warmstart import TINY_SELFPLAY_OVERRIDES, WarmstartConfig
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,44 +32,57 @@ pytestmark = [
 
 SEED = 0
 STEPS = 12
-WINDOW = 4  # steps averaged at each end of the self-play curve
+WINDOW = 4  # steps averaged at each end of the self-play curves
 IO_TYPES = ("deduction", "abduction")  # induction proposals did not rise reliably (RESULTS.md)
+TYPES = ("deduction", "abduction", "induction")
+# Margins below what every measured run showed (RESULTS.md, "The CI learning test").
+SOLVED_MARGIN = 0.03  # evaluation set, after vs before; measured +0.077..+0.167
 
 
-def _io_valid_rate(row: dict[str, float | None]) -> float:
-    values = [row[f"azr/{t}/propose/valid_rate"] for t in IO_TYPES]
+def _mean_of(row: dict[str, float | None], key: str, types: tuple[str, ...]) -> float:
+    values = [row[f"azr/{t}/{key}"] for t in types]
     return statistics.fmean(v for v in values if v is not None)
 
 
-def test_self_play_from_a_tiny_warm_start_learns_to_propose(tmp_path: Path) -> None:
+def _window(curve: list[float]) -> tuple[float, float]:
+    return statistics.fmean(curve[:WINDOW]), statistics.fmean(curve[-WINDOW:])
+
+
+def test_self_play_from_a_tiny_warm_start_raises_the_solver_reward(tmp_path: Path) -> None:
     (result,) = run_experiment(
         tmp_path / "experiment",
         seeds=[SEED],
         steps=STEPS,
         models_dir=tmp_path / "models",
         recipe=WarmstartConfig.tiny,
+        overrides=list(TINY_SELFPLAY_OVERRIDES),
         # The corpus is the grammar's own programs; the executor judges everything else.
         corpus_oracle=SubprocessOracle(trusted=True),
         n_per_type=24,
-        n_samples=4,
+        n_samples=8,
         n_proposals=32,
     )
     rows = read_metrics(Path(result.run_dir) / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
-    valid = [_io_valid_rate(r) for r in rows]
-    first, last = statistics.fmean(valid[:WINDOW]), statistics.fmean(valid[-WINDOW:])
+    reward_first, reward_last = _window([_mean_of(r, "solve/reward", TYPES) for r in rows])
+    valid_first, valid_last = _window([_mean_of(r, "propose/valid_rate", IO_TYPES) for r in rows])
     before, after = result.before, result.after
     io_before = statistics.fmean(before[f"propose/{t}"] for t in IO_TYPES)
     io_after = statistics.fmean(after[f"propose/{t}"] for t in IO_TYPES)
     report = (
-        f"valid io proposals during self-play {first:.3f} -> {last:.3f}, on the evaluation "
-        f"prompts {io_before:.3f} -> {io_after:.3f}; solved {before['solve/mean']:.3f} -> "
-        f"{after['solve/mean']:.3f}"
+        f"solver reward during self-play {reward_first:.3f} -> {reward_last:.3f}; solved on "
+        f"the evaluation set {before['solve/mean']:.3f} -> {after['solve/mean']:.3f}; valid io "
+        f"proposals during self-play {valid_first:.3f} -> {valid_last:.3f}, on the evaluation "
+        f"prompts {io_before:.3f} -> {io_after:.3f}"
     )
-    # The warm start writes answers the executor accepts: it solves some tasks (0.13-0.16
-    # measured), so self-play starts from a model that takes part, not from format errors.
-    assert before["solve/mean"] >= 0.05, report
-    # Deduction and abduction proposals: measured +0.14..+0.42 during self-play and
-    # +0.19..+0.75 on the evaluation prompts over 9 runs (RESULTS.md).
-    assert last >= first + 0.05, report
-    assert io_after >= io_before + 0.15, report
+    # The warm start takes part: it solves some evaluation tasks (measured 0.21-0.28).
+    assert before["solve/mean"] >= 0.1, report
+    # The solver learns: its accuracy on the fixed evaluation set (24 tasks per type, 8 answers
+    # each, every one judged by the executor) rises through self-play. That is its reward on
+    # fixed tasks (+1 right, -0.5 wrong); the reward during self-play is also reported, but is
+    # not asserted: it is measured on the proposer's changing tasks, and over 12 steps it rose
+    # by +0.03..+0.44 (RESULTS.md), too close to its noise for a reliable margin.
+    assert after["solve/mean"] >= before["solve/mean"] + SOLVED_MARGIN, report
+    # Not asserted: the proposer's valid deduction and abduction rate. The tiny warm start
+    # already writes 72-86 % valid ones on the evaluation prompts; during self-play the rate
+    # rose in most runs but fell in one and stayed at 0 in another (RESULTS.md).

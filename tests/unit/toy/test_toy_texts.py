@@ -110,7 +110,7 @@ def test_prompt_tokens_are_a_prefix_of_prompt_and_completion(oracle: SubprocessO
 
 def test_tiny_world_careful_answers_are_worked_and_right(oracle: SubprocessOracle) -> None:
     rng = random.Random(6)
-    for t in make_triplets(rng, 20, oracle, max_steps=1, world="tiny"):
+    for t in make_triplets(rng, 20, oracle, max_steps=1, world="tiny", distinct=False):
         ded = solver_example(rng, "deduction", t, careful=True, world="tiny")
         assert f"= {t.output}." in ded.completion.split("</think>")[0]
         assert parsing.parse_solver_answer(ded.completion, "deduction") == t.output
@@ -118,11 +118,25 @@ def test_tiny_world_careful_answers_are_worked_and_right(oracle: SubprocessOracl
         assert parsing.parse_solver_answer(abd.completion, "abduction") == t.input
 
 
+def test_tiny_world_guesses_copy_the_given_value_and_are_wrong(oracle: SubprocessOracle) -> None:
+    rng = random.Random(8)
+    triplets = make_triplets(rng, 40, oracle, max_steps=1, world="tiny", distinct=False)
+    for t in triplets:
+        for task_type, given, right in (
+            ("deduction", t.input, t.output),
+            ("abduction", t.output, t.input),
+        ):
+            ex = solver_example(rng, task_type, t, careful=False, wrong=triplets[0], world="tiny")
+            assert ex.completion.startswith(GUESS_THINK) and not ex.correct
+            answer = parsing.parse_solver_answer(ex.completion, task_type)
+            assert answer == given and answer != right
+
+
 def test_tiny_corpus_repeats_tasks_and_keeps_its_world(oracle: SubprocessOracle) -> None:
     spec = CorpusSpec(world="tiny", n_solver_per_type=200, n_proposer_per_type=40)
     examples = build_corpus(random.Random(7), spec, oracle)
     assert len(examples) == 3 * 200 + 3 * 40  # more io tasks than the world holds: repeats
-    step = re.compile(r"    y = x( \+ [1-5]| \* [23]|\[::-1\]|\.upper\(\))")
+    step = re.compile(r"    y = x( \+ 10| \* 10| \* 11)")
     for e in examples:
         if e.role == "solve" and e.task_type != "induction":
             program = next(b.body for b in parsing.fenced_blocks(e.prompt) if b.label == "python")

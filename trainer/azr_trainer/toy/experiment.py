@@ -80,6 +80,7 @@ def run_experiment(
             heldout = make_heldout(
                 oracle,
                 n_per_type=n_per_type,
+                n_inputs=config.corpus.n_inputs,
                 max_steps=config.corpus.max_steps,
                 world=config.corpus.world,
             )
@@ -100,6 +101,7 @@ def run_experiment(
                     f"output_dir={run_dir}",
                     f"seed={seed}",
                     f"max_steps={steps}",
+                    f"n_induction_inputs={config.corpus.n_inputs}",
                     f"executor_urls={s.executor_url}",
                     *(
                         [f"buffer_url={s.buffer_url}", f"run_name=seed-{seed}"]

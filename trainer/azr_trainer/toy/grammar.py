@@ -6,8 +6,8 @@ update or a call of a helper function defined above `f`. Every step carries a sh
 description, so a program comes with a message for induction tasks, and every program has a
 *trace* twin that returns the list of intermediate values (used for step-by-step think texts).
 
-A second, much narrower *world* ("tiny": the one-line steps `x + a`, `x * b`, `x[::-1]` and
-`x.upper()` on single digits and 1-3 letter strings) is what the CI learning test trains in.
+A second, much narrower *world* ("tiny": the one-line steps `x + 1`, `x + 10`, `x * 10` on single
+digits and `x[::-1]`, `x + [a]` on lists of 2-3 distinct digits) is what the CI learning test trains in.
 
 The grammar only writes source text; it never runs it. Outputs come from the executor.
 """
@@ -22,15 +22,15 @@ from typing import Literal
 __all__ = ["WORLDS", "Kind", "Step", "ToyProgram", "World", "random_input", "sample_program"]
 
 Kind = Literal["int", "str", "list", "dict"]
-# "default": every kind and step below. "tiny": `x + a`, `x * b`, `x[::-1]` and `x.upper()` on
-# single digits and 1-3 letter strings (9 programs, about 150 tasks per type), a world a model
-# of half a million parameters learns in a couple of CPU-minutes (the CI learning test's world).
+# "default": every kind and step below. "tiny": `x + 1`, `x + 10`, `x * 10` on single digits and
+# `x[::-1]`, `x + [a]` on lists of 2-3 distinct digits (9 programs, answers mostly copied from the prompt),
+# a world a model of half a million parameters learns in a couple of CPU-minutes (the CI
+# learning test's world).
 World = Literal["default", "tiny"]
 WORLDS: tuple[World, ...] = ("default", "tiny")
 
 _VARS = ("x", "y", "z", "w", "v")
 _LETTERS = "abcde"
-_TINY_LETTERS = "abc"
 
 
 @dataclass(frozen=True)
@@ -256,20 +256,18 @@ def _steps(rng: random.Random, src: Kind) -> list[Step]:
 
 
 def _tiny_steps(rng: random.Random, src: Kind) -> list[Step]:
-    """The tiny world's steps from kind `src` (int or str), with fresh random constants."""
-    a = rng.randint(1, 5)
-    b = rng.randint(2, 3)
+    """The tiny world's steps (on an int from 1 to 9).
+
+    Their worked answers are copying from the prompt: `3 + 10 = 13`, `3 * 10 = 30`,
+    `3 * 11 = 33`, and back (`33 // 11 = 3`), which a model of half a million parameters learns
+    in a couple of CPU-minutes. The careful style is then mostly right and the guess style (the
+    given value copied unchanged) wrong: the gap self-play needs to raise the solver's reward.
+    """
     if src == "int":
         return [
-            Step("int", "int", (f"{{o}} = {{i}} + {a}",), f"add {a}", inverse=f"{{o}} - {a}"),
-            Step(
-                "int", "int", (f"{{o}} = {{i}} * {b}",), f"multiply by {b}", inverse=f"{{o}} // {b}"
-            ),
-        ]
-    if src == "str":
-        return [
-            Step("str", "str", ("{o} = {i}[::-1]",), "reverse it", inverse="{o}[::-1]"),
-            Step("str", "str", ("{o} = {i}.upper()",), "make it upper case", inverse="{o}.lower()"),
+            Step("int", "int", ("{o} = {i} + 10",), "add 10", inverse="{o} - 10"),
+            Step("int", "int", ("{o} = {i} * 10",), "multiply by 10", inverse="{o} // 10"),
+            Step("int", "int", ("{o} = {i} * 11",), "multiply by 11", inverse="{o} // 11"),
         ]
     raise ValueError(f"the tiny world has no {src} steps")
 
@@ -278,7 +276,7 @@ def _world_kinds(world: World) -> tuple[Kind, ...]:
     if world == "default":
         return ("int", "str", "list", "dict")
     if world == "tiny":
-        return ("int", "str")
+        return ("int",)
     raise ValueError(f"unknown toy world {world!r}; choose from {WORLDS}")
 
 
@@ -313,8 +311,9 @@ _INPUT_MAKERS: dict[str, Callable[[random.Random], str]] = {
 
 
 _TINY_INPUT_MAKERS: dict[str, Callable[[random.Random], str]] = {
-    "int": lambda r: repr(r.randint(0, 9)),
-    "str": lambda r: repr("".join(r.choice(_TINY_LETTERS) for _ in range(r.randint(1, 3)))),
+    "int": lambda r: repr(r.randint(1, 9)),
+    # The tiny world's programs take ints; a list is its wrong-kind argument (invalid proposals).
+    "list": lambda r: repr(r.sample(range(10), r.randint(2, 3))),
 }
 
 

@@ -55,10 +55,9 @@ class HeldoutSet:
     def task_keys(self) -> set[str]:
         """The `task_key` of every task in the set (what the warm start never trains on).
 
-        Empty in the tiny world: it holds about 150 tasks per type, every one a fact of its own
-        (`8 + 3`), so a set kept out of training would measure generalisation no model of this
-        size shows in CPU-minutes. There the set measures solving *within* the world, which is
-        what self-play must improve.
+        Empty in the tiny world: it holds 27 deduction and abduction tasks (3 programs on 1..9)
+        and 3 induction programs, so nothing could be kept out. There the set measures solving
+        *within* the world, which is what self-play must improve.
         """
         if self.world == "tiny":
             return set()
@@ -82,7 +81,12 @@ def make_heldout(
     """
     rng = random.Random(HELDOUT_SEED)
     io = make_triplets(
-        rng, 2 * n_per_type + 4 * n_references, oracle, max_steps=max_steps, world=world
+        rng,
+        2 * n_per_type + 4 * n_references,
+        oracle,
+        max_steps=max_steps,
+        world=world,
+        distinct=world == "default",  # the tiny world holds 27 triplets: tasks repeat
     )
     ind = make_induction_tasks(
         rng, n_per_type, oracle, n_inputs=n_inputs, max_steps=min(max_steps, 2), world=world

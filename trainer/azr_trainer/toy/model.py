@@ -28,8 +28,14 @@ class ModelSpec:
     initializer_range: float = 0.02  # std of the initial weights (Qwen2's default)
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int):  # type: ignore[no-untyped-def]
-    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts` (left padding, EOS `</s>`)."""
+def train_tokenizer(  # type: ignore[no-untyped-def]
+    texts: Iterable[str], vocab_size: int, *, split_operators: bool = False
+):
+    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts` (left padding, EOS `</s>`).
+
+    `split_operators` also keeps `+ - * %` single (the tiny world: the operator of `y = x + 10`
+    is then a token the model can copy, not part of a merged `y = x + `).
+    """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -41,7 +47,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int):  # type: ignore[no-u
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
             pre_tokenizers.Split(Regex(r"</?(?:think|answer)>"), behavior="isolated"),
-            pre_tokenizers.Split(Regex(r"[0-9'\[\]{}(),:]"), behavior="isolated"),
+            pre_tokenizers.Split(
+                Regex(r"[0-9'\[\]{}(),:+*%-]" if split_operators else r"[0-9'\[\]{}(),:]"),
+                behavior="isolated",
+            ),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )

@@ -7,7 +7,8 @@ Solver completions come in two styles, and the warm start mixes them on purpose:
 
 - *careful*: the reasoning writes the value after each step of the program (deduction), works
   back from the output (abduction) or restates the rule (induction), then answers correctly;
-- *guess*: the reasoning is one short line and the answer is a plausible wrong one.
+- *guess*: the reasoning is one short line and the answer is a plausible wrong one (in the tiny
+  world: the given value copied unchanged).
 
 A tiny model trained on both styles solves some tasks and misses others, and the first tokens
 of its reasoning decide the style: self-play can then learn that careful reasoning pays.
@@ -133,11 +134,15 @@ def solver_example(
     else:
         if not isinstance(wrong, Triplet):
             raise ValueError("a guess needs a wrong triplet to borrow an answer from")
-        answer = (
-            wrong.output
-            if task_type == "deduction"
-            else random_input(rng, task.program.kind, world)
-        )
+        if world == "tiny" and task.input != task.output:
+            # The lazy guess: the value given, copied unchanged (`f` changes every input of the
+            # tiny world but 0 * 10). It is nearly always wrong and trains the same copying
+            # as the careful style, so the warm start learns to copy from every solver example.
+            answer = task.input if task_type == "deduction" else task.output
+        elif task_type == "deduction":
+            answer = wrong.output
+        else:
+            answer = random_input(rng, task.program.kind, world)
         think = GUESS_THINK
     return Example(prompt, _completion(think, _fence(label, answer)), "solve", task_type, careful)
 
@@ -169,7 +174,7 @@ def io_proposer_example(
 
 
 def _other_kind(rng: random.Random, kind: Kind, world: World) -> Kind:
-    kinds: tuple[Kind, ...] = ("int", "str") if world == "tiny" else ("int", "str", "list", "dict")
+    kinds: tuple[Kind, ...] = ("int", "list") if world == "tiny" else ("int", "str", "list", "dict")
     return rng.choice([k for k in kinds if k != kind])
 
 
