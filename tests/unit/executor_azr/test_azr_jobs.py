@@ -27,7 +27,7 @@ class FakeRunner:
         self.status, self.stdout, self.calls = status, stdout, 0
 
     async def run(
-        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, spread=False
+        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, member=None
     ):
         self.calls += 1
         return JobOutcome(self.status, self.stdout, 7, "boom")
@@ -163,3 +163,56 @@ async def test_a_program_that_corrupts_its_own_report_is_crashed(runner):
     bad, good = await run_units(runner, units, ExecutionOptions())
     assert bad.failure is not None and bad.failure.reason is Reason.CRASHED
     assert good.failure is None and good.passes[0][0].output == "5"
+
+
+class EchoRunner(FakeRunner):
+    """Every call returns its input; records each job as (pair role, passes, avoided seed) and
+    runs it with seed `seed(avoid, role)`: a runner that may not honour pairs, or even `avoid`."""
+
+    def __init__(self, seed) -> None:
+        super().__init__(RunStatus.OK)
+        self.seed, self.jobs = seed, []
+
+    async def run(self, code, stdin, *, avoid_hash_seed=None, member=None, **kwargs):
+        spec = json.loads(stdin)
+        role = None if member is None else ("leader" if member.lead else "follower")
+        self.jobs.append((role, spec["units"][0]["passes"], avoid_hash_seed))
+        lines = []
+        for i, unit in enumerate(spec["units"]):
+            passes = [[{"repr": c} for c in unit["calls"]]] * unit["passes"]
+            lines.append(f"{spec['nonce']}{i}:" + json.dumps({"load": None, "passes": passes}))
+        return JobOutcome(RunStatus.OK, "\n".join(lines), self.seed(avoid_hash_seed, role))
+
+
+async def test_validation_runs_jobs_a_and_b_as_a_pair():
+    runner = EchoRunner(lambda avoid, role: 12 if role == "follower" else 11)
+    proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
+    (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.VALID and result.outputs == ["1"]
+    # B (one pass) leads, A (two passes) follows; no third job when the runner honours the pair
+    assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
+    # with `fresh_process_per_call`, B forks each of several inputs; else it reverses them
+    induction = Proposal(
+        task_type="induction", program="def f(x):\n    return x", inputs=["1", "2"], message="m"
+    )
+    for fresh in (True, False):
+        runner.jobs.clear()
+        (result,) = await validate_proposals(
+            runner, [induction], ExecutionOptions(fresh_process_per_call=fresh)
+        )
+        assert result.status is ValidationStatus.VALID and result.outputs == ["1", "2"]
+        assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
+
+
+async def test_validation_runs_b_again_when_the_pair_got_one_hash_seed():
+    # A runner that ignores pairs gave A and B the same seed: B runs again, avoiding it.
+    runner = EchoRunner(lambda avoid, role: 5 if avoid is None else 6)
+    proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
+    (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.VALID
+    assert len(runner.jobs) == 3 and runner.jobs[2] == (None, 1, 5)
+    # ... and when no other seed can be had, the proposal is a sandbox error, never valid
+    stuck = EchoRunner(lambda avoid, role: 5)
+    (result,) = await validate_proposals(stuck, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.SANDBOX_ERROR and not result.valid
+    assert "another hash seed" in result.message
