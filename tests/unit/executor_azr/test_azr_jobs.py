@@ -169,9 +169,9 @@ class EchoRunner(FakeRunner):
     """Every call returns its input; records each job as (pair role, passes, avoided seed) and
     runs it with seed `seed(avoid, role)`: a runner that may not honour pairs, or even `avoid`."""
 
-    def __init__(self, seed) -> None:
+    def __init__(self, seed, output=lambda call: call) -> None:
         super().__init__(RunStatus.OK)
-        self.seed, self.jobs = seed, []
+        self.seed, self.output, self.jobs = seed, output, []
 
     async def run(self, code, stdin, *, avoid_hash_seed=None, member=None, **kwargs):
         spec = json.loads(stdin)
@@ -179,7 +179,7 @@ class EchoRunner(FakeRunner):
         self.jobs.append((role, spec["units"][0]["passes"], avoid_hash_seed))
         lines = []
         for i, unit in enumerate(spec["units"]):
-            passes = [[{"repr": c} for c in unit["calls"]]] * unit["passes"]
+            passes = [[{"repr": self.output(c)} for c in unit["calls"]]] * unit["passes"]
             lines.append(f"{spec['nonce']}{i}:" + json.dumps({"load": None, "passes": passes}))
         return JobOutcome(RunStatus.OK, "\n".join(lines), self.seed(avoid_hash_seed, role))
 
@@ -216,3 +216,14 @@ async def test_validation_runs_b_again_when_the_pair_got_one_hash_seed():
     (result,) = await validate_proposals(stuck, [proposal], ExecutionOptions())
     assert result.status is ValidationStatus.SANDBOX_ERROR and not result.valid
     assert "another hash seed" in result.message
+
+
+async def test_equal_output_reprs_must_still_be_literals():
+    # Identical reprs are compared as text, but a valid proposal's outputs are still literals:
+    # a report that says `<object at 0x1>` in every process (a forged one) is refused.
+    runner = EchoRunner(
+        lambda avoid, role: 12 if role == "follower" else 11, lambda c: "<f at 0x1>"
+    )
+    proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
+    (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.INVALID and result.reason is Reason.OUTPUT_NOT_LITERAL

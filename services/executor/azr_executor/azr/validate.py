@@ -19,6 +19,7 @@ last in job B (the last call runs in the unit's own process, which no other call
 
 from __future__ import annotations
 
+import ast
 import asyncio
 
 from azr_proto.azr import (
@@ -163,7 +164,7 @@ def _second_unit(proposal: Proposal, options: ExecutionOptions) -> Unit:
 
 def _state_dependence(outputs: list[list[str]]) -> ValidationResult | None:
     for index, (once, twice) in enumerate(zip(outputs[0], outputs[1], strict=True)):
-        if not same_value(once, twice):
+        if once != twice and not same_value(once, twice):
             return _invalid(
                 Reason.STATE_DEPENDENT,
                 f"input {index}: the second call in the same process returned "
@@ -184,7 +185,7 @@ def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> Valida
             failed.message = f"passed in one process, failed in another: {failed.message}"
         return failed
     for index in range(n):
-        if not same_value(outputs[index], again[0][index]):
+        if outputs[index] != again[0][index] and not same_value(outputs[index], again[0][index]):
             return _invalid(
                 Reason.NONDETERMINISTIC,
                 f"input {index}: {_clip(outputs[index])} in one process, "
@@ -192,7 +193,22 @@ def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> Valida
                 + (", fresh process per call)" if n > 1 else ")"),
                 index,
             )
+    for index, output in enumerate(outputs):
+        # Equal reprs were compared as text above; each output is still read as a literal once
+        # (the harness sends only literal reprs, but a report is the program's process's own).
+        if not _is_literal(output):
+            return _invalid(
+                Reason.OUTPUT_NOT_LITERAL, f"input {index}: {_clip(output)} is not a literal", index
+            )
     return ValidationResult(status=ValidationStatus.VALID, outputs=outputs, message="valid")
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _outputs(

@@ -97,7 +97,7 @@ async def verify_items(
                 retry.extend((i, key, a) for key, a in answers)
                 continue
             for k, (key, _) in enumerate(answers):
-                graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0])
+                graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0], items[i].task)
         for (i, key, _), report in zip(inductions, reports[len(abductions) :], strict=True):
             graded[i][key] = _judge_induction(items[i].task, facts[i].golds, report, options)
 
@@ -106,7 +106,7 @@ async def verify_items(
         runner, [Unit(items[i].task.program, [a.strip()]) for i, _, a in retry], options
     )
     for (i, key, _), report in zip(retry, alone, strict=True):
-        graded[i][key] = _judge(_call(report, 0, 0), facts[i].golds[0])
+        graded[i][key] = _judge(_call(report, 0, 0), facts[i].golds[0], items[i].task)
     return [[graded[i][key] for key in keys[i]] for i in range(len(items))]
 
 
@@ -304,7 +304,7 @@ def _judge_induction(
         return _verdict(Verdict.SANDBOX_ERROR, Reason.SANDBOX_ERROR, report.failure.message)
     passed, first_failure = 0, None
     for position, index in enumerate(hidden):
-        verdict = _judge(_call(report, 0, position), golds[index])
+        verdict = _judge(_call(report, 0, position), golds[index], task, index)
         if verdict.verdict is Verdict.CORRECT:
             passed += 1
         elif first_failure is None:
@@ -316,11 +316,16 @@ def _judge_induction(
     return _verdict(Verdict.INCORRECT, first_failure.reason, message, score)
 
 
-def _judge(result: CallResult, gold: object) -> AnswerVerdict:
+def _judge(result: CallResult, gold: object, task: Task, index: int = 0) -> AnswerVerdict:
+    """The verdict of one call's result against output `index` of `task` (`gold`: its value)."""
     if result.reason is Reason.SANDBOX_ERROR:
         return _verdict(Verdict.SANDBOX_ERROR, Reason.SANDBOX_ERROR, result.message)
     if result.output is None:
         return _verdict(Verdict.INCORRECT, result.reason, result.message)
+    if result.output == task.outputs[index]:
+        # The gold's very text, which `_check_task` read as a literal: the same value (a literal
+        # equals itself: no literal form makes a NaN), without parsing it again.
+        return _verdict(Verdict.CORRECT)
     try:
         correct = _equal(gold, ast.literal_eval(result.output))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
