@@ -227,3 +227,30 @@ async def test_equal_output_reprs_must_still_be_literals():
     proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
     (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
     assert result.status is ValidationStatus.INVALID and result.reason is Reason.OUTPUT_NOT_LITERAL
+
+
+async def test_the_first_chunks_jobs_start_before_the_other_chunks_are_checked(monkeypatch):
+    from azr_executor.azr import validate
+
+    log = []
+    check = validate.static_problem
+
+    def logged_check(proposal, options, checker):
+        log.append("check")
+        return check(proposal, options, checker)
+
+    class Runner(EchoRunner):
+        async def run(self, code, stdin, **kwargs):
+            log.append("run")
+            return await super().run(code, stdin, **kwargs)
+
+    monkeypatch.setattr(validate, "static_problem", logged_check)
+    proposals = [
+        Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=[str(i)])
+        for i in range(8)
+    ]
+    runner = Runner(lambda avoid, role: 12 if role == "follower" else 11)
+    results = await validate_proposals(runner, proposals, ExecutionOptions())
+    assert all(r.valid for r in results)
+    # 4 chunks of 2: the first chunk's pair is submitted right after its own 2 checks
+    assert log[:4] == ["check", "check", "run", "run"] and log.count("check") == 8

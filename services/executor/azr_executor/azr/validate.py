@@ -53,12 +53,14 @@ async def validate_proposals(
     """Validate every proposal concurrently; one result per proposal, in order."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
     results: list[ValidationResult | None] = [None] * len(proposals)
-    # Each chunk checks its own proposals statically before its jobs: the first chunk's job
-    # then starts while the other chunks are still being checked.
+    # Each chunk checks its own proposals statically before its jobs: the first chunk's jobs
+    # then start while the other chunks are still being checked.
     await asyncio.gather(
         *(
-            _validate_chunk(runner, chunk, options, checker, results)
-            for chunk in chunked(list(enumerate(proposals)), runner.parallelism)
+            _validate_chunk(runner, chunk, options, checker, results, wait_a_turn=position > 0)
+            for position, chunk in enumerate(
+                chunked(list(enumerate(proposals)), runner.parallelism)
+            )
         )
     )
     return [r or _invalid(Reason.MALFORMED_RESULT, "not validated") for r in results]
@@ -86,6 +88,8 @@ async def _validate_chunk(
     options: ExecutionOptions,
     checker: PolicyChecker,
     results: list[ValidationResult | None],
+    *,
+    wait_a_turn: bool = False,
 ) -> None:
     """Static checks, then jobs A and B for the statically valid proposals of a chunk; fills
     `results` in place.
@@ -97,6 +101,11 @@ async def _validate_chunk(
     failure. A B that did not get another seed than its A (a runner that cannot choose seeds,
     a zygote replaced) runs again, avoiding A's seed.
     """
+    if wait_a_turn:  # not the first chunk
+        # The pair's runs are tasks, which start a loop turn after this chunk's checks: one
+        # turn here lets the first chunk's jobs reach the zygotes before the other chunks are
+        # checked (else every chunk was checked while the zygotes idled).
+        await asyncio.sleep(0)
     proposals = []
     for index, proposal in chunk:
         results[index] = static_problem(proposal, options, checker)
