@@ -74,3 +74,18 @@ def test_program_checks():
     )
     info = check_program("A = 1\ndef f(x):\n    return x\nclass B: pass", "f", CHECKER)
     assert not isinstance(info, Problem) and info.names == {"A", "f", "B"}
+
+
+def test_program_checks_are_remembered_per_policy():
+    from azr_proto.azr import Policy
+
+    program = "import random\ndef f(x):\n    return random.random() + x\n"
+    default = PolicyChecker(DEFAULT_POLICY)
+    first = check_program(program, "f", default)
+    assert isinstance(first, Problem) and first.reason is Reason.POLICY_VIOLATION
+    assert check_program(program, "f", PolicyChecker(DEFAULT_POLICY)) is first  # remembered
+    # another policy, or another entry name, is checked on its own
+    lenient = PolicyChecker(Policy(forbidden_modules=[], forbidden_names=[]))
+    assert not isinstance(check_program(program, "f", lenient), Problem)
+    missing = check_program(program, "g", lenient)
+    assert isinstance(missing, Problem) and missing.reason is not Reason.POLICY_VIOLATION

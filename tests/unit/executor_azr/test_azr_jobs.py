@@ -254,3 +254,16 @@ async def test_the_first_chunks_jobs_start_before_the_other_chunks_are_checked(m
     assert all(r.valid for r in results)
     # 4 chunks of 2: the first chunk's pair is submitted right after its own 2 checks
     assert log[:4] == ["check", "check", "run", "run"] and log.count("check") == 8
+
+
+def test_literal_values_are_remembered_and_non_literals_still_refused():
+    import pytest
+    from azr_executor.azr.jobs import literal_value
+
+    value = literal_value("[1, (2.0, 'x')]")
+    assert value == [1, (2.0, "x")] and literal_value("[1, (2.0, 'x')]") is value
+    for text in ("foo()", "[1, 2"):
+        for _ in range(2):  # a failure is never remembered as a value
+            with pytest.raises((ValueError, SyntaxError)):
+                literal_value(text)
+    assert not same_value("foo()", "foo()") and same_value("1", "1.0")

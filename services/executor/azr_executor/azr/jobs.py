@@ -35,6 +35,7 @@ __all__ = [
     "Unit",
     "UnitReport",
     "chunked",
+    "literal_value",
     "run_units",
     "same_value",
 ]
@@ -287,6 +288,26 @@ def same_value(a: str, b: str) -> bool:
     code runs; a side that is not a literal makes them unequal.
     """
     try:
-        return bool(ast.literal_eval(a) == ast.literal_eval(b))
+        return bool(literal_value(a) == literal_value(b))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
+
+
+_LITERALS: dict[str, object] = {}
+_LITERALS_MAX = 8192  # entries; texts over _LITERAL_MAX_CHARS are not kept
+_LITERAL_MAX_CHARS = 2000
+
+
+def literal_value(text: str) -> object:
+    """`ast.literal_eval(text)`, remembered for the outputs this service reads again and again
+    (a task's outputs are read by validation, then by every learnability and solve request on
+    it). Raises as `literal_eval` does. The values are only ever compared, never changed."""
+    value = _LITERALS.get(text, _LITERALS)
+    if value is not _LITERALS:
+        return value
+    value = ast.literal_eval(text)
+    if len(text) <= _LITERAL_MAX_CHARS:
+        if len(_LITERALS) >= _LITERALS_MAX:
+            del _LITERALS[next(iter(_LITERALS))]  # the oldest
+        _LITERALS[text] = value
+    return value

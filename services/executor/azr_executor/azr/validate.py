@@ -19,7 +19,6 @@ last in job B (the last call runs in the unit's own process, which no other call
 
 from __future__ import annotations
 
-import ast
 import asyncio
 
 from azr_proto.azr import (
@@ -38,6 +37,7 @@ from azr_executor.azr.jobs import (
     Unit,
     UnitReport,
     chunked,
+    literal_value,
     run_units,
     same_value,
 )
@@ -214,7 +214,7 @@ def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> Valida
 
 def _is_literal(text: str) -> bool:
     try:
-        ast.literal_eval(text)
+        literal_value(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
     return True

@@ -47,6 +47,7 @@ from azr_executor.azr.jobs import (
     Unit,
     UnitReport,
     chunked,
+    literal_value,
     run_units,
 )
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
@@ -266,7 +267,7 @@ def _check_task(
     golds = []
     for output in task.outputs:
         try:
-            golds.append(ast.literal_eval(output))
+            golds.append(literal_value(output))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
             raise BadTask(f"item {index}: gold output is not a Python literal ({exc})") from None
     program = None
@@ -327,7 +328,7 @@ def _judge(result: CallResult, gold: object, task: Task, index: int = 0) -> Answ
         # equals itself: no literal form makes a NaN), without parsing it again.
         return _verdict(Verdict.CORRECT)
     try:
-        correct = _equal(gold, ast.literal_eval(result.output))
+        correct = _equal(gold, literal_value(result.output))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         correct = False  # not a literal: never equal (as `same_value`)
     if correct:
