@@ -100,4 +100,3 @@ def test_python_examples_run_with_the_client(executor_server: RunningExecutor) -
     # `answer` is the last one the examples assign: the /v1/tests example's three cases.
     assert names["answer"].all_passed and names["answer"].total == 3
     assert "azr_executor_runs_total" in names["text"]
-
