@@ -230,6 +230,31 @@ def test_a_pair_follower_goes_to_the_spare_zygote_with_one_zygote(tmp_path):
     assert leader != follower
 
 
+def test_a_pair_whose_leader_is_refused_does_not_leave_its_follower_waiting(tmp_path):
+    from azr_executor.errors import Overloaded
+
+    async def scenario() -> tuple[RunStatus, RunStatus, int]:
+        settings = ExecutorSettings(
+            zygotes=1, max_queue=2, work_root=tmp_path if _not_root() else None
+        )
+        async with SandboxPool.start(settings) as pool:
+            busy = asyncio.ensure_future(pool.run(Job(code="import time\ntime.sleep(0.5)")))
+            await asyncio.sleep(0.05)
+            pair = JobPair()
+            follower = asyncio.ensure_future(pool.run(Job(code="pass"), member=pair.follower))
+            await asyncio.sleep(0.05)  # held: its leader is not submitted yet
+            with pytest.raises(Overloaded):  # the queue bound (2) is reached
+                await pool.run(Job(code="pass"), member=pair.leader)
+            held = (await asyncio.wait_for(follower, 2)).status
+            again = (await pool.run(Job(code="pass"), member=pair.follower)).status
+            await busy
+            return held, again, pool.queue_depth
+
+    held, again, depth = asyncio.run(scenario())
+    assert held is again is RunStatus.SANDBOX_ERROR
+    assert depth == 0
+
+
 def test_zygotes_and_their_runs_are_pinned_to_one_cpu_each(tmp_path):
     import os
 

@@ -217,7 +217,9 @@ async def _run_job(
             avoid_hash_seed=avoid,
             member=member,
         )
-        if outcome.status is not RunStatus.SANDBOX_ERROR:
+        if outcome.status is not RunStatus.SANDBOX_ERROR or (
+            member is not None and member.pair.abandoned
+        ):
             break
         if member is not None:  # the retry runs alone, still away from the leader's seed
             avoid = None if member.lead else member.pair.leader_seed

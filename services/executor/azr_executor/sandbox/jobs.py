@@ -68,13 +68,15 @@ class JobPair:
     before the leader is, and then only to a zygote whose seed differs from the one the leader
     went to; so when the leader waits, both wait, and whichever zygote frees up first takes the
     leader. (Two runs of one program with different hash seeds, without waiting for the first to
-    end: AZR validation.)
+    end: AZR validation.) Submit both: a follower whose leader is refused (queue full) ends as
+    `sandbox_error` instead of waiting.
     """
 
-    __slots__ = ("follower", "leader", "leader_seed")
+    __slots__ = ("abandoned", "follower", "leader", "leader_seed")
 
     def __init__(self) -> None:
         self.leader_seed: int | None = None  # set when the leader is dispatched
+        self.abandoned = False  # the leader was refused: the follower must not wait
         self.leader = PairMember(self, lead=True)
         self.follower = PairMember(self, lead=False)
 

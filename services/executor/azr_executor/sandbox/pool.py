@@ -21,7 +21,7 @@ from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded
 from azr_executor.sandbox.gvisor import runsc_prefix
-from azr_executor.sandbox.jobs import Job, JobResult, PairMember
+from azr_executor.sandbox.jobs import Job, JobPair, JobResult, PairMember
 from azr_executor.sandbox.local import ZygoteConfig, ZygoteDied, ZygoteProcess
 from azr_executor.settings import ExecutorSettings
 
@@ -213,8 +213,25 @@ class SandboxPool:
         """
         if member is not None and not member.lead and avoid_hash_seed is not None:
             raise ValueError("a pair's follower avoids its leader's hash seed, and no other")
-        self.check_capacity(1)
+        if member is not None and member.pair.abandoned:
+            return JobResult.sandbox_error("the other job of its pair was not admitted")
+        try:
+            self.check_capacity(1)
+        except Overloaded:
+            if member is not None and member.lead:
+                self._abandon(member.pair)
+            raise
         return await self._submit(job, avoid_hash_seed, member)
+
+    def _abandon(self, pair: JobPair) -> None:
+        """The pair's leader will never run: its follower must not wait for it."""
+        pair.abandoned = True
+        for item in [i for i in self._pending if i.member is pair.follower]:
+            self._pending.remove(item)
+            if not item.future.done():
+                item.future.set_result(
+                    JobResult.sandbox_error("the other job of its pair was not admitted")
+                )
 
     async def run_many(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Run independent jobs (admitted all at once or not at all); results in order."""
