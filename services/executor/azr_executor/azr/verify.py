@@ -233,7 +233,7 @@ def _static_verdict(
     """The verdict of an answer decided without a run (deduction, or a rejected answer);
     `tree` is the answer's syntax tree from `_parse_answer`, when it has one."""
     if task.task_type is TaskType.DEDUCTION:
-        return _grade_deduction(facts.golds[0], answer)
+        return _grade_deduction(facts.golds[0], answer, task.outputs[0])
     if task.task_type is TaskType.ABDUCTION:
         assert facts.program is not None  # checked by _check_task
         call = tree if options.entry == "f" and isinstance(tree, ast.Expression) else None
@@ -279,9 +279,12 @@ def _check_task(
     return _TaskFacts(golds, program)
 
 
-def _grade_deduction(gold: object, answer: str) -> AnswerVerdict:
+def _grade_deduction(gold: object, answer: str, gold_text: str) -> AnswerVerdict:
+    answer = answer.strip()
+    if answer == gold_text:  # read as a literal by `_check_task`: the same value (see `_judge`)
+        return _verdict(Verdict.CORRECT)
     try:
-        value = ast.literal_eval(answer.strip())
+        value = ast.literal_eval(answer)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return _verdict(Verdict.INVALID, Reason.NOT_A_LITERAL, "the answer is not a literal")
     if _equal(gold, value):
