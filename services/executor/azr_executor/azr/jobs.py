@@ -93,10 +93,10 @@ class JobRunner(Protocol):
         avoid_hash_seed: int | None = None,
         member: PairMember | None = None,
     ) -> JobOutcome:
-        """`member`: this job is one of a `JobPair`, two jobs submitted together (leader first)
-        that must run with different hash seeds: the follower runs with a seed other than the
-        leader's, at the same time when two zygotes are free. A runner that cannot choose seeds
-        may ignore it; callers check the seeds they got (`JobOutcome.hash_seed`)."""
+        """`member`: this job is one of a `JobPair`, two jobs submitted together that must run
+        with different hash seeds: the follower runs with a seed other than the leader's, at
+        the same time when two zygotes are free. A runner that cannot choose seeds may ignore
+        it; callers check the seeds they got (`JobOutcome.hash_seed`)."""
         ...
 
 

@@ -68,8 +68,8 @@ class JobPair:
     before the leader is, and then only to a zygote whose seed differs from the one the leader
     went to; so when the leader waits, both wait, and whichever zygote frees up first takes the
     leader. (Two runs of one program with different hash seeds, without waiting for the first to
-    end: AZR validation.) Submit both: a follower whose leader is refused (queue full) ends as
-    `sandbox_error` instead of waiting.
+    end: AZR validation.) Submit both, in any order: a follower whose leader is refused (queue
+    full) ends as `sandbox_error` instead of waiting.
     """
 
     __slots__ = ("abandoned", "follower", "leader", "leader_seed")

@@ -208,7 +208,7 @@ class SandboxPool:
     ) -> JobResult:
         """Run one job. Raises `Overloaded` when the queue is full; faults become sandbox_error.
 
-        `member`: the job is one of a `JobPair` (submit the leader first; a follower takes no
+        `member`: the job is one of a `JobPair` (submit both, in any order; a follower takes no
         `avoid_hash_seed`: it avoids the leader's).
         """
         if member is not None and not member.lead and avoid_hash_seed is not None:
