@@ -69,6 +69,11 @@ _CHECKED_MAX = 2048  # programs; longer ones than _CHECKED_MAX_CHARS are not kep
 _CHECKED_MAX_CHARS = 8000
 
 
+def forget_checked() -> None:
+    """Forget every remembered program check."""
+    _CHECKED.clear()
+
+
 def parse_program(source: str) -> ast.Module | Problem:
     """The syntax tree of a program, or why it has none."""
     if "\x00" in source:

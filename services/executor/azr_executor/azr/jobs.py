@@ -300,6 +300,11 @@ _LITERALS_MAX = 8192  # entries; texts over _LITERAL_MAX_CHARS are not kept
 _LITERAL_MAX_CHARS = 2000
 
 
+def forget_literals() -> None:
+    """Forget every remembered literal."""
+    _LITERALS.clear()
+
+
 def literal_value(text: str) -> object:
     """`ast.literal_eval(text)`, remembered for the outputs this service reads again and again
     (a task's outputs are read by validation, then by every learnability and solve request on
