@@ -97,6 +97,7 @@ def test_public_names_are_pinned():
         "BadTask",
         "JobOutcome",
         "JobRunner",
+        "forget_remembered",
         "score_learnability",
         "validate_proposals",
         "verify_items",
