@@ -9,6 +9,8 @@ Phases (all through the sandbox pool, as the `/v1/azr/*` routes run them):
 - learnability: 8 answers for each of the 192 tasks, mixing right and wrong, all distinct;
 - solve:        192 solver answers (one per task, right and wrong alternating).
 Prints the wall time of each phase and of the whole step, and the number of sandbox jobs.
+Each measured step starts with nothing remembered by the service from earlier steps
+(`forget_remembered`), as a training step's new proposals would.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from azr_executor.azr import score_learnability, validate_proposals, verify_items
+from azr_executor.azr import (
+    forget_remembered,
+    score_learnability,
+    validate_proposals,
+    verify_items,
+)
 from azr_executor.azr.pool_runner import PoolRunner
 from azr_executor.sandbox import SandboxPool
 from azr_executor.settings import ExecutorSettings
@@ -174,8 +181,12 @@ async def main() -> None:
     async with SandboxPool.start(settings) as pool:
         runner = CountingRunner(pool)
         props = proposals()
-        await step(runner, props)  # warm-up: zygotes started, caches filled
+        await step(runner, props)  # warm-up: zygotes started and warmed
         for r in range(args.repeat):
+            # A real step validates new proposals: nothing of the warm-up (or of the previous
+            # step) is remembered by the service; reuse within the step (validation, then
+            # learnability and solve on the same tasks) is kept, as in training.
+            forget_remembered()
             CountingRunner.jobs, CountingRunner.forks, CountingRunner.cpu_ms = 0, 0, 0.0
             CountingRunner.by_phase = {}
             cpu0 = time.process_time()

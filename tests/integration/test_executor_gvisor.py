@@ -58,3 +58,24 @@ def test_daemons_and_files_do_not_survive_inside_gvisor(gvisor_server):
         "import os\nprint(os.listdir('.'), os.path.exists('/tmp/left'))", wall_s=10.0, cpu_s=10
     )
     assert r.stdout == "[] False\n"
+
+
+def test_disk_and_inode_fills_are_contained_inside_gvisor(gvisor_server):
+    # A disk fill stops at the scratch size (the old runsc tmpfs takes `size`)...
+    fill = (
+        "n = 0\ntry:\n    while True:\n        with open(f'f{n}', 'wb') as fh:\n"
+        "            fh.write(b'x' * (8 << 20))\n        n += 1\n"
+        "except OSError as exc:\n    print(n, exc.errno)\n"
+    )
+    r = gvisor_server.run(fill, wall_s=10.0, cpu_s=10)
+    mb, errno_ = (int(v) for v in r.stdout.split())
+    assert r.status is RunStatus.OK and errno_ == 28, r  # ENOSPC
+    assert mb * 8 <= gvisor_server.settings.scratch_mb
+    # ...an inode fill (no inode cap there) ends at the wall limit, and nothing is left behind.
+    inodes = "n = 0\nwhile True:\n    open(f'i{n}', 'w').close()\n    n += 1\n"
+    r = gvisor_server.run(inodes, wall_s=2.0, cpu_s=10)
+    assert r.status in (RunStatus.TIMEOUT, RunStatus.RUNTIME_ERROR), r
+    stats = gvisor_server.call(gvisor_server.pool.zygote_stats())
+    assert stats[0]["children"] == 0 and stats[0]["work_root_entries"] == []
+    r = gvisor_server.run("import os\nprint(len(os.listdir('.')))", wall_s=10.0, cpu_s=10)
+    assert (r.status, r.stdout) == (RunStatus.OK, "0\n"), r

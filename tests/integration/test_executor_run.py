@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 import pytest
-from azr_executor.sandbox import Job, Limits, SandboxPool
+from azr_executor.sandbox import Job, JobPair, Limits, SandboxPool
 from azr_executor.settings import ExecutorSettings
 from azr_proto.executor import RunLimits, RunRequest
 from azr_proto.executor_client import ExecutorClient
@@ -135,6 +135,124 @@ def test_long_jobs_wait_in_the_pool_not_behind_a_busy_zygote(tmp_path):
 
     short_seeds, slow_seed = asyncio.run(scenario())
     assert slow_seed not in short_seeds
+
+
+def test_a_job_pair_runs_at_once_on_two_hash_seeds(tmp_path):
+    # The follower waits for its leader's dispatch, then avoids the leader's zygote: with two
+    # free zygotes both run at the same time (each sleeps 0.6 s; one after the other would take
+    # 1.2 s), each with its own seed.
+    sleep = "import time\ntime.sleep(0.6)"
+
+    async def scenario() -> tuple[int, int, float]:
+        settings = ExecutorSettings(zygotes=2, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            loop = asyncio.get_running_loop()
+            pair = JobPair()
+            t0 = loop.time()
+            follower, leader = await asyncio.gather(
+                pool.run(Job(code=sleep, pipelined=False), member=pair.follower),
+                pool.run(Job(code=sleep, pipelined=False), member=pair.leader),
+            )
+            assert leader.status is follower.status is RunStatus.OK
+            return leader.hash_seed, follower.hash_seed, loop.time() - t0
+
+    leader, follower, took = asyncio.run(scenario())
+    assert leader != follower
+    assert took < 1.1
+
+
+def test_a_pair_follower_is_held_until_its_leader_is_dispatched(tmp_path):
+    # One zygote busy: the leader waits for it to free up, and the follower (submitted first,
+    # with the other zygote idle) waits for the leader, then takes the other zygote.
+    async def scenario() -> tuple[int, int, int, bool]:
+        settings = ExecutorSettings(zygotes=2, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            busy = [
+                asyncio.ensure_future(
+                    pool.run(Job(code="import time\ntime.sleep(0.8)", pipelined=False))
+                )
+                for _ in range(2)
+            ]
+            await asyncio.sleep(0.2)  # both zygotes are busy
+            pair = JobPair()
+            follower = asyncio.ensure_future(
+                pool.run(Job(code="pass", pipelined=False), member=pair.follower)
+            )
+            await asyncio.sleep(0.05)
+            held = pair.leader_seed is None and not follower.done()
+            leader = await pool.run(Job(code="pass", pipelined=False), member=pair.leader)
+            result = await follower
+            await asyncio.gather(*busy)
+            return leader.hash_seed, result.hash_seed, pair.leader_seed or 0, held
+
+    leader, follower, recorded, held = asyncio.run(scenario())
+    assert held
+    assert recorded == leader != follower
+
+
+def test_a_pair_follower_never_shares_its_leaders_zygote(tmp_path):
+    # One zygote busy, one idle: the leader takes the idle one and is done at once, and the
+    # follower still waits for the busy zygote rather than run where its leader ran.
+    async def scenario() -> tuple[int, int, int, bool]:
+        settings = ExecutorSettings(zygotes=2, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            busy = asyncio.ensure_future(
+                pool.run(Job(code="import time\ntime.sleep(0.8)", pipelined=False))
+            )
+            await asyncio.sleep(0.2)
+            pair = JobPair()
+            leader, follower = await asyncio.gather(
+                pool.run(Job(code="pass", pipelined=False), member=pair.leader),
+                pool.run(Job(code="pass", pipelined=False), member=pair.follower),
+            )
+            waited = busy.done()  # the follower ran only once the busy zygote was free
+            return leader.hash_seed, follower.hash_seed, (await busy).hash_seed, waited
+
+    leader, follower, busy, waited = asyncio.run(scenario())
+    assert leader != follower == busy
+    assert waited
+
+
+def test_a_pair_follower_goes_to_the_spare_zygote_with_one_zygote(tmp_path):
+    async def scenario() -> tuple[int, int]:
+        settings = ExecutorSettings(zygotes=1, work_root=tmp_path if _not_root() else None)
+        async with SandboxPool.start(settings) as pool:
+            pair = JobPair()
+            leader, follower = await asyncio.gather(
+                pool.run(Job(code="pass"), member=pair.leader),
+                pool.run(Job(code="pass"), member=pair.follower),
+            )
+            with pytest.raises(ValueError, match="follower"):
+                await pool.run(Job(code="pass"), avoid_hash_seed=1, member=JobPair().follower)
+            return leader.hash_seed, follower.hash_seed
+
+    leader, follower = asyncio.run(scenario())
+    assert leader != follower
+
+
+def test_a_pair_whose_leader_is_refused_does_not_leave_its_follower_waiting(tmp_path):
+    from azr_executor.errors import Overloaded
+
+    async def scenario() -> tuple[RunStatus, RunStatus, int]:
+        settings = ExecutorSettings(
+            zygotes=1, max_queue=2, work_root=tmp_path if _not_root() else None
+        )
+        async with SandboxPool.start(settings) as pool:
+            busy = asyncio.ensure_future(pool.run(Job(code="import time\ntime.sleep(0.5)")))
+            await asyncio.sleep(0.05)
+            pair = JobPair()
+            follower = asyncio.ensure_future(pool.run(Job(code="pass"), member=pair.follower))
+            await asyncio.sleep(0.05)  # held: its leader is not submitted yet
+            with pytest.raises(Overloaded):  # the queue bound (2) is reached
+                await pool.run(Job(code="pass"), member=pair.leader)
+            held = (await asyncio.wait_for(follower, 2)).status
+            again = (await pool.run(Job(code="pass"), member=pair.follower)).status
+            await busy
+            return held, again, pool.queue_depth
+
+    held, again, depth = asyncio.run(scenario())
+    assert held is again is RunStatus.SANDBOX_ERROR
+    assert depth == 0
 
 
 def test_zygotes_and_their_runs_are_pinned_to_one_cpu_each(tmp_path):

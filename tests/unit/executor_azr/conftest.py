@@ -24,7 +24,7 @@ class SubprocessRunner:
         self.jobs = 0
 
     async def run(
-        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, spread=False
+        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, member=None
     ):
         seed = random.randrange(1, 2**32)
         while seed == avoid_hash_seed:

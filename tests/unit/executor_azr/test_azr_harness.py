@@ -212,3 +212,21 @@ def test_edge_outputs_read_back_or_not():
     assert all(harness._describe(v, 1000)["error"] == "output_not_literal" for v in bad)
     # too long wins over "no literal form", as when the repr was parsed
     assert harness._describe([float("nan")] + ["x" * 50] * 40, 1000)["error"] == "output_too_long"
+
+
+def test_units_of_a_job_share_compiled_inputs():
+    # The answers to one task run on the same inputs: each distinct input is compiled once per
+    # job, and every unit still gets its own results (errors included).
+    unit = {"entry": "f", "mode": "sequential", "passes": 1, "stop_on_error": False,
+            "max_output_chars": 1000}  # fmt: skip
+    first = unit | {"program": "def f(x):\n    return x + 1", "calls": ["1", "2", "1)"]}
+    second = unit | {"program": "def f(x):\n    return x * 10", "calls": ["2", "1)", "1"]}
+    inputs: dict = {}
+    one, two = harness.prepare(first, inputs), harness.prepare(second, inputs)
+    assert sorted(inputs) == ["1", "1)", "2"]
+    assert one[0][0] is two[0][2] and one[0][1] is two[0][0]  # compiled once, shared
+    a, b = harness.run(first, one), harness.run(second, two)
+    assert [r.get("repr") for r in a["passes"][0]] == ["2", "3", None]
+    assert [r.get("repr") for r in b["passes"][0]] == ["20", None, "10"]
+    assert a["passes"][0][2]["error"] == b["passes"][0][1]["error"] == "input_error"
+    assert harness.run(first) == a  # the same report as without sharing

@@ -74,3 +74,31 @@ def test_program_checks():
     )
     info = check_program("A = 1\ndef f(x):\n    return x\nclass B: pass", "f", CHECKER)
     assert not isinstance(info, Problem) and info.names == {"A", "f", "B"}
+
+
+def test_program_checks_are_remembered_per_policy():
+    from azr_proto.azr import Policy
+
+    program = "import random\ndef f(x):\n    return random.random() + x\n"
+    default = PolicyChecker(DEFAULT_POLICY)
+    first = check_program(program, "f", default)
+    assert isinstance(first, Problem) and first.reason is Reason.POLICY_VIOLATION
+    assert check_program(program, "f", PolicyChecker(DEFAULT_POLICY)) is first  # remembered
+    # another policy, or another entry name, is checked on its own
+    lenient = PolicyChecker(Policy(forbidden_modules=[], forbidden_names=[]))
+    assert not isinstance(check_program(program, "f", lenient), Problem)
+    missing = check_program(program, "g", lenient)
+    assert isinstance(missing, Problem) and missing.reason is not Reason.POLICY_VIOLATION
+
+
+def test_forget_remembered_drops_checks_and_literals():
+    from azr_executor.azr import forget_remembered
+    from azr_executor.azr.jobs import literal_value
+
+    program = "def f(x):\n    return x\n"
+    first = check_program(program, "f", CHECKER)
+    value = literal_value("[1, 2, 3]")
+    assert check_program(program, "f", CHECKER) is first and literal_value("[1, 2, 3]") is value
+    forget_remembered()
+    assert check_program(program, "f", CHECKER) is not first  # checked again
+    assert literal_value("[1, 2, 3]") is not value  # read again

@@ -27,7 +27,7 @@ class FakeRunner:
         self.status, self.stdout, self.calls = status, stdout, 0
 
     async def run(
-        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, spread=False
+        self, code, stdin, *, timeout_s, memory_limit_mb, avoid_hash_seed=None, member=None
     ):
         self.calls += 1
         return JobOutcome(self.status, self.stdout, 7, "boom")
@@ -97,6 +97,7 @@ def test_public_names_are_pinned():
         "BadTask",
         "JobOutcome",
         "JobRunner",
+        "forget_remembered",
         "score_learnability",
         "validate_proposals",
         "verify_items",
@@ -163,3 +164,107 @@ async def test_a_program_that_corrupts_its_own_report_is_crashed(runner):
     bad, good = await run_units(runner, units, ExecutionOptions())
     assert bad.failure is not None and bad.failure.reason is Reason.CRASHED
     assert good.failure is None and good.passes[0][0].output == "5"
+
+
+class EchoRunner(FakeRunner):
+    """Every call returns its input; records each job as (pair role, passes, avoided seed) and
+    runs it with seed `seed(avoid, role)`: a runner that may not honour pairs, or even `avoid`."""
+
+    def __init__(self, seed, output=lambda call: call) -> None:
+        super().__init__(RunStatus.OK)
+        self.seed, self.output, self.jobs = seed, output, []
+
+    async def run(self, code, stdin, *, avoid_hash_seed=None, member=None, **kwargs):
+        spec = json.loads(stdin)
+        role = None if member is None else ("leader" if member.lead else "follower")
+        self.jobs.append((role, spec["units"][0]["passes"], avoid_hash_seed))
+        lines = []
+        for i, unit in enumerate(spec["units"]):
+            passes = [[{"repr": self.output(c)} for c in unit["calls"]]] * unit["passes"]
+            lines.append(f"{spec['nonce']}{i}:" + json.dumps({"load": None, "passes": passes}))
+        return JobOutcome(RunStatus.OK, "\n".join(lines), self.seed(avoid_hash_seed, role))
+
+
+async def test_validation_runs_jobs_a_and_b_as_a_pair():
+    runner = EchoRunner(lambda avoid, role: 12 if role == "follower" else 11)
+    proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
+    (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.VALID and result.outputs == ["1"]
+    # B (one pass) leads, A (two passes) follows; no third job when the runner honours the pair
+    assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
+    # with `fresh_process_per_call`, B forks each of several inputs; else it reverses them
+    induction = Proposal(
+        task_type="induction", program="def f(x):\n    return x", inputs=["1", "2"], message="m"
+    )
+    for fresh in (True, False):
+        runner.jobs.clear()
+        (result,) = await validate_proposals(
+            runner, [induction], ExecutionOptions(fresh_process_per_call=fresh)
+        )
+        assert result.status is ValidationStatus.VALID and result.outputs == ["1", "2"]
+        assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
+
+
+async def test_validation_runs_b_again_when_the_pair_got_one_hash_seed():
+    # A runner that ignores pairs gave A and B the same seed: B runs again, avoiding it.
+    runner = EchoRunner(lambda avoid, role: 5 if avoid is None else 6)
+    proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
+    (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.VALID
+    assert len(runner.jobs) == 3 and runner.jobs[2] == (None, 1, 5)
+    # ... and when no other seed can be had, the proposal is a sandbox error, never valid
+    stuck = EchoRunner(lambda avoid, role: 5)
+    (result,) = await validate_proposals(stuck, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.SANDBOX_ERROR and not result.valid
+    assert "another hash seed" in result.message
+
+
+async def test_equal_output_reprs_must_still_be_literals():
+    # Identical reprs are compared as text, but a valid proposal's outputs are still literals:
+    # a report that says `<object at 0x1>` in every process (a forged one) is refused.
+    runner = EchoRunner(
+        lambda avoid, role: 12 if role == "follower" else 11, lambda c: "<f at 0x1>"
+    )
+    proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
+    (result,) = await validate_proposals(runner, [proposal], ExecutionOptions())
+    assert result.status is ValidationStatus.INVALID and result.reason is Reason.OUTPUT_NOT_LITERAL
+
+
+async def test_the_first_chunks_jobs_start_before_the_other_chunks_are_checked(monkeypatch):
+    from azr_executor.azr import validate
+
+    log = []
+    check = validate.static_problem
+
+    def logged_check(proposal, options, checker):
+        log.append("check")
+        return check(proposal, options, checker)
+
+    class Runner(EchoRunner):
+        async def run(self, code, stdin, **kwargs):
+            log.append("run")
+            return await super().run(code, stdin, **kwargs)
+
+    monkeypatch.setattr(validate, "static_problem", logged_check)
+    proposals = [
+        Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=[str(i)])
+        for i in range(8)
+    ]
+    runner = Runner(lambda avoid, role: 12 if role == "follower" else 11)
+    results = await validate_proposals(runner, proposals, ExecutionOptions())
+    assert all(r.valid for r in results)
+    # 4 chunks of 2: the first chunk's pair is submitted right after its own 2 checks
+    assert log[:4] == ["check", "check", "run", "run"] and log.count("check") == 8
+
+
+def test_literal_values_are_remembered_and_non_literals_still_refused():
+    import pytest
+    from azr_executor.azr.jobs import literal_value
+
+    value = literal_value("[1, (2.0, 'x')]")
+    assert value == [1, (2.0, "x")] and literal_value("[1, (2.0, 'x')]") is value
+    for text in ("foo()", "[1, 2"):
+        for _ in range(2):  # a failure is never remembered as a value
+            with pytest.raises((ValueError, SyntaxError)):
+                literal_value(text)
+    assert not same_value("foo()", "foo()") and same_value("1", "1.0")

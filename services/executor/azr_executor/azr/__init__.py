@@ -3,6 +3,7 @@ learnability scoring (the `/v1/azr/*` routes)."""
 
 from __future__ import annotations
 
+from azr_executor.azr import inputs, jobs
 from azr_executor.azr.jobs import JobOutcome, JobRunner
 from azr_executor.azr.learnability import score_learnability
 from azr_executor.azr.validate import validate_proposals
@@ -12,7 +13,15 @@ __all__ = [
     "BadTask",
     "JobOutcome",
     "JobRunner",
+    "forget_remembered",
     "score_learnability",
     "validate_proposals",
     "verify_items",
 ]
+
+
+def forget_remembered() -> None:
+    """Drop the program checks and literal outputs remembered across requests (benchmarks use
+    it so that every measured step sees its proposals as new, as a real training step does)."""
+    inputs.forget_checked()
+    jobs.forget_literals()

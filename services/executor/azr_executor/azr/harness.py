@@ -221,19 +221,27 @@ def _compile_input(source: str) -> Any:
     return compile(tree, "<input>", "eval")
 
 
-def prepare(spec: dict[str, Any]) -> Prepared:
+def prepare(spec: dict[str, Any], inputs: dict[str, Any] | None = None) -> Prepared:
     """Compile a unit's inputs and program: (input codes or errors, program code or error).
 
     Compiling runs none of the unit's code (the service has parsed all of it already), so the
     harness does it before forking the unit: a fork then only executes, and does not pay for
-    the parser's and compiler's pages again.
+    the parser's and compiler's pages again. `inputs`: compiled inputs by source, shared by the
+    units of a job (the answers to one task run on the same inputs; a code object is never
+    changed in this process, and each unit runs in a fork of its own).
     """
+    if inputs is None:
+        inputs = {}
     codes: list[Any] = []
     for source in spec["calls"]:
-        try:
-            codes.append(_compile_input(source))
-        except BaseException as exc:
-            codes.append(_error("input_error", exc))
+        code = inputs.get(source)
+        if code is None:
+            try:
+                code = _compile_input(source)
+            except BaseException as exc:
+                code = _error("input_error", exc)
+            inputs[source] = code
+        codes.append(code)
     try:
         program: Any = compile(spec["program"], "<program>", "exec")
     except BaseException as exc:
@@ -370,7 +378,8 @@ def main() -> None:
     for unit in units:
         unit["max_output_chars"] = spec["max_output_chars"]
     timeout_s = float(spec["unit_timeout_s"])
-    prepared = [prepare(unit) for unit in units]
+    inputs: dict[str, Any] = {}
+    prepared = [prepare(unit, inputs) for unit in units]
     _warm_up()
     gc.freeze()
     for index, unit in enumerate(units):

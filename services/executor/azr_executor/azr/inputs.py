@@ -46,11 +46,32 @@ class ProgramInfo:
 
 
 def check_program(source: str, entry: str, checker: PolicyChecker) -> ProgramInfo | Problem:
-    """Parse a program and check its entry function and the policy."""
+    """Parse a program and check its entry function and the policy.
+
+    Remembered (both results are immutable): a task's program is checked by validation, then
+    by every learnability and solve request on it.
+    """
+    key = (source, entry, checker.key)
+    known = _CHECKED.get(key)
+    if known is not None:
+        return known
     tree = parse_program(source)
-    if isinstance(tree, Problem):
-        return tree
-    return check_program_tree(tree, source, entry, checker)
+    result = tree if isinstance(tree, Problem) else check_program_tree(tree, source, entry, checker)
+    if len(source) <= _CHECKED_MAX_CHARS:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            del _CHECKED[next(iter(_CHECKED))]  # the oldest
+        _CHECKED[key] = result
+    return result
+
+
+_CHECKED: dict[tuple[str, str, object], ProgramInfo | Problem] = {}
+_CHECKED_MAX = 2048  # programs; longer ones than _CHECKED_MAX_CHARS are not kept
+_CHECKED_MAX_CHARS = 8000
+
+
+def forget_checked() -> None:
+    """Forget every remembered program check."""
+    _CHECKED.clear()
 
 
 def parse_program(source: str) -> ast.Module | Problem:

@@ -24,6 +24,8 @@ from typing import Any, Literal, Protocol
 from azr_proto.azr import ExecutionOptions, Reason
 from azr_proto.statuses import RunStatus
 
+from azr_executor.sandbox.jobs import PairMember
+
 __all__ = [
     "HARNESS_SOURCE",
     "MAX_UNITS_PER_JOB",
@@ -33,6 +35,7 @@ __all__ = [
     "Unit",
     "UnitReport",
     "chunked",
+    "literal_value",
     "run_units",
     "same_value",
 ]
@@ -88,11 +91,12 @@ class JobRunner(Protocol):
         timeout_s: float,
         memory_limit_mb: int,
         avoid_hash_seed: int | None = None,
-        spread: bool = False,
+        member: PairMember | None = None,
     ) -> JobOutcome:
-        """`spread`: deal this job to a zygote as soon as it is submitted, alternating between
-        them, rather than to whichever frees up first (validation's first jobs: each one's
-        second job must then run on another zygote, so these must be split evenly)."""
+        """`member`: this job is one of a `JobPair`, two jobs submitted together that must run
+        with different hash seeds: the follower runs with a seed other than the leader's, at
+        the same time when two zygotes are free. A runner that cannot choose seeds may ignore
+        it; callers check the seeds they got (`JobOutcome.hash_seed`)."""
         ...
 
 
@@ -155,16 +159,19 @@ async def run_units(
     options: ExecutionOptions,
     *,
     avoid_hash_seed: int | None = None,
-    spread: bool = False,
+    member: PairMember | None = None,
 ) -> list[UnitReport]:
     """Run `units` in one job; one report per unit, in order. Never raises for program faults.
 
     Units the job did not report (the job died as a whole) are re-run alone, so one rogue
-    program cannot cost the others their results.
+    program cannot cost the others their results. `member`: see `JobRunner.run`; re-runs are
+    no longer paired (a follower's avoid its leader's seed), so check each report's seed.
     """
     if not units:
         return []
-    reports, failure = await _run_job(runner, units, options, avoid_hash_seed, spread)
+    reports, failure = await _run_job(runner, units, options, avoid_hash_seed, member)
+    if member is not None and not member.lead:
+        avoid_hash_seed = member.pair.leader_seed
     missing = [i for i, r in enumerate(reports) if r is None]
     if missing and len(units) > 1 and failure.reason is not Reason.SANDBOX_ERROR:
         for i in missing:
@@ -179,7 +186,7 @@ async def _run_job(
     units: Sequence[Unit],
     options: ExecutionOptions,
     avoid: int | None,
-    spread: bool,
+    member: PairMember | None,
 ) -> tuple[list[UnitReport | None], CallResult]:
     nonce = "AZR-" + secrets.token_hex(16) + ":"
     spec = {
@@ -208,10 +215,15 @@ async def _run_job(
             timeout_s=wall_s,
             memory_limit_mb=options.memory_limit_mb,
             avoid_hash_seed=avoid,
-            spread=spread,
+            member=member,
         )
-        if outcome.status is not RunStatus.SANDBOX_ERROR:
+        if outcome.status is not RunStatus.SANDBOX_ERROR or (
+            member is not None and member.pair.abandoned
+        ):
             break
+        if member is not None:  # the retry runs alone, still away from the leader's seed
+            avoid = None if member.lead else member.pair.leader_seed
+            member = None
     reports: list[UnitReport | None] = [None] * len(units)
     # Lines are `nonce + index + ":" + JSON`: the harness writes the nonce and the index, the
     # unit's own process the JSON (so a corrupt JSON costs that unit only). Split on "\n" only:
@@ -278,6 +290,31 @@ def same_value(a: str, b: str) -> bool:
     code runs; a side that is not a literal makes them unequal.
     """
     try:
-        return bool(ast.literal_eval(a) == ast.literal_eval(b))
+        return bool(literal_value(a) == literal_value(b))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return False
+
+
+_LITERALS: dict[str, object] = {}
+_LITERALS_MAX = 8192  # entries; texts over _LITERAL_MAX_CHARS are not kept
+_LITERAL_MAX_CHARS = 2000
+
+
+def forget_literals() -> None:
+    """Forget every remembered literal."""
+    _LITERALS.clear()
+
+
+def literal_value(text: str) -> object:
+    """`ast.literal_eval(text)`, remembered for the outputs this service reads again and again
+    (a task's outputs are read by validation, then by every learnability and solve request on
+    it). Raises as `literal_eval` does. The values are only ever compared, never changed."""
+    value = _LITERALS.get(text, _LITERALS)
+    if value is not _LITERALS:
+        return value
+    value = ast.literal_eval(text)
+    if len(text) <= _LITERAL_MAX_CHARS:
+        if len(_LITERALS) >= _LITERALS_MAX:
+            del _LITERALS[next(iter(_LITERALS))]  # the oldest
+        _LITERALS[text] = value
+    return value

@@ -35,6 +35,8 @@ class PolicyChecker:
         self.attributes = frozenset(policy.forbidden_attributes)
         self.dotted = frozenset(policy.forbidden_dotted)
         self._dunder_attributes = tuple(a for a in self.attributes if a.startswith("__"))
+        # Equal policies check alike: the key of results remembered across requests.
+        self.key = (self.modules, self.names, self.attributes, self.dotted)
 
     def first_violation(self, tree: ast.AST) -> str | None:
         """The first violation found in `tree` as a human message, or None when it is clean."""

@@ -6,7 +6,7 @@ import marshal
 import math
 
 from azr_executor.azr.jobs import HARNESS_SOURCE, JobOutcome
-from azr_executor.sandbox import Job, Limits, SandboxPool
+from azr_executor.sandbox import Job, Limits, PairMember, SandboxPool
 
 __all__ = ["PoolRunner"]
 
@@ -41,7 +41,7 @@ class PoolRunner:
         timeout_s: float,
         memory_limit_mb: int,
         avoid_hash_seed: int | None = None,
-        spread: bool = False,
+        member: PairMember | None = None,
     ) -> JobOutcome:
         limits = Limits(
             wall_s=timeout_s,
@@ -52,10 +52,10 @@ class PoolRunner:
         )
         result = await self._pool.run(
             # Not pipelined: a job waits in the pool for the first idle zygote, instead of in
-            # one zygote's pipe behind a long job while another idles. Spread jobs are
-            # pipelined, which deals them out in turn as they come.
-            Job(code=code, stdin=stdin, limits=limits, pipelined=spread, compiled=_compiled(code)),
+            # one zygote's pipe behind a long job while another idles.
+            Job(code=code, stdin=stdin, limits=limits, pipelined=False, compiled=_compiled(code)),
             avoid_hash_seed=avoid_hash_seed,
+            member=member,
         )
         detail = result.kill_reason or ""
         if result.exception is not None:

@@ -10,6 +10,8 @@ A proposal is valid only when every check below holds, in this order:
    its own fork of the loaded program when there are several (or, with
    `fresh_process_per_call=False`, in reverse order in one process). Outputs must equal job A's
    by value (else `nondeterministic`).
+Jobs A and B of a chunk run at the same time, as a pair with different hash seeds (see
+`_validate_chunk`); a proposal that fails A gets A's reason, whatever B found.
 Proposals are packed into a few jobs (`jobs.py`); inside a job each program runs in its own fork,
 so process creation is two forks per program plus, for induction, one fork per input but the
 last in job B (the last call runs in the unit's own process, which no other call touched).
@@ -35,10 +37,12 @@ from azr_executor.azr.jobs import (
     Unit,
     UnitReport,
     chunked,
+    literal_value,
     run_units,
     same_value,
 )
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
+from azr_executor.sandbox.jobs import JobPair
 
 __all__ = ["static_problem", "validate_proposals"]
 
@@ -49,12 +53,14 @@ async def validate_proposals(
     """Validate every proposal concurrently; one result per proposal, in order."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
     results: list[ValidationResult | None] = [None] * len(proposals)
-    # Each chunk checks its own proposals statically before its jobs: the first chunk's job
-    # then starts while the other chunks are still being checked.
+    # Each chunk checks its own proposals statically before its jobs: the first chunk's jobs
+    # then start while the other chunks are still being checked.
     await asyncio.gather(
         *(
-            _validate_chunk(runner, chunk, options, checker, results)
-            for chunk in chunked(list(enumerate(proposals)), runner.parallelism)
+            _validate_chunk(runner, chunk, options, checker, results, wait_a_turn=position > 0)
+            for position, chunk in enumerate(
+                chunked(list(enumerate(proposals)), runner.parallelism)
+            )
         )
     )
     return [r or _invalid(Reason.MALFORMED_RESULT, "not validated") for r in results]
@@ -82,34 +88,83 @@ async def _validate_chunk(
     options: ExecutionOptions,
     checker: PolicyChecker,
     results: list[ValidationResult | None],
+    *,
+    wait_a_turn: bool = False,
 ) -> None:
     """Static checks, then jobs A and B for the statically valid proposals of a chunk; fills
-    `results` in place."""
+    `results` in place.
+
+    A and B are a pair (`JobPair`): B, the costlier, goes to the first free zygote, and A to
+    a zygote with another hash seed, at the same time when one is free. So no zygote waits for
+    the other's A before it can run a B (one slow program in an A held all B's of the other
+    zygote back). The price: B also runs the proposals that fail A, whose result stays A's
+    failure. That is cheap for an exception, but a program that loops holds both zygotes for
+    `timeout_s` instead of one, and pairs run one at a time on two zygotes: k looping
+    proposals cost about k timeouts, where A's dealt half to each zygote cost the larger half
+    (on average 0.75 k for k = 2, 0.69 k for k = 4; at worst half). A B that did not get another
+    seed than its A (a runner that cannot choose seeds, a zygote replaced) runs again, avoiding
+    A's seed.
+    """
+    if wait_a_turn:  # not the first chunk
+        # The pair's runs are tasks, which start a loop turn after this chunk's checks: one
+        # turn here lets the first chunk's jobs reach the zygotes before the other chunks are
+        # checked (else every chunk was checked while the zygotes idled).
+        await asyncio.sleep(0)
     proposals = []
     for index, proposal in chunk:
         results[index] = static_problem(proposal, options, checker)
         if results[index] is None:
             proposals.append((index, proposal))
-    first = await run_units(
-        runner,
-        [Unit(p.program, list(p.inputs), passes=2) for _, p in proposals],
-        options,
-        spread=True,
+    if not proposals:
+        return
+    pair = JobPair()
+    second, first = await asyncio.gather(
+        run_units(
+            runner,
+            [_second_unit(p, options) for _, p in proposals],
+            options,
+            member=pair.leader,
+        ),
+        run_units(
+            runner,
+            [Unit(p.program, list(p.inputs), passes=2) for _, p in proposals],
+            options,
+            member=pair.follower,
+        ),
     )
-    survivors: dict[int | None, list[tuple[int, Proposal, list[str]]]] = {}
-    for (index, proposal), report in zip(proposals, first, strict=True):
+    again: dict[int | None, list[tuple[int, Proposal, list[str]]]] = {}
+    for (index, proposal), report, later in zip(proposals, first, second, strict=True):
         outputs, failed = _outputs(report, len(proposal.inputs), passes=2)
         if failed is None:
             failed = _state_dependence(outputs)
         if failed is not None:
             results[index] = failed
-            continue
-        survivors.setdefault(report.hash_seed, []).append((index, proposal, outputs[0]))
-    for seed, group in survivors.items():  # job B avoids the hash seed job A ran with
+        elif _same_seed(report.hash_seed, later) or _sandbox_failure(later):
+            again.setdefault(report.hash_seed, []).append((index, proposal, outputs[0]))
+        else:
+            results[index] = _compare_processes(outputs[0], later, len(proposal.inputs))
+    for seed, group in again.items():  # job B again, avoiding the hash seed job A ran with
         units = [_second_unit(p, options) for _, p, _ in group]
-        second = await run_units(runner, units, options, avoid_hash_seed=seed)
-        for (index, proposal, first_outputs), report in zip(group, second, strict=True):
-            results[index] = _compare_processes(first_outputs, report, len(proposal.inputs))
+        reports = await run_units(runner, units, options, avoid_hash_seed=seed)
+        for (index, proposal, first_outputs), report in zip(group, reports, strict=True):
+            if _same_seed(seed, report):
+                results[index] = _from_call(
+                    CallResult(
+                        reason=Reason.SANDBOX_ERROR, message="no process with another hash seed"
+                    ),
+                    None,
+                )
+            else:
+                results[index] = _compare_processes(first_outputs, report, len(proposal.inputs))
+
+
+def _same_seed(seed: int | None, report: UnitReport) -> bool:
+    """Whether `report` may come from a process with hash seed `seed` (unknown seeds may)."""
+    return seed is None or report.hash_seed is None or report.hash_seed == seed
+
+
+def _sandbox_failure(report: UnitReport) -> bool:
+    return report.failure is not None and report.failure.reason is Reason.SANDBOX_ERROR
 
 
 def _second_unit(proposal: Proposal, options: ExecutionOptions) -> Unit:
@@ -122,7 +177,7 @@ def _second_unit(proposal: Proposal, options: ExecutionOptions) -> Unit:
 
 def _state_dependence(outputs: list[list[str]]) -> ValidationResult | None:
     for index, (once, twice) in enumerate(zip(outputs[0], outputs[1], strict=True)):
-        if not same_value(once, twice):
+        if once != twice and not same_value(once, twice):
             return _invalid(
                 Reason.STATE_DEPENDENT,
                 f"input {index}: the second call in the same process returned "
@@ -143,7 +198,7 @@ def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> Valida
             failed.message = f"passed in one process, failed in another: {failed.message}"
         return failed
     for index in range(n):
-        if not same_value(outputs[index], again[0][index]):
+        if outputs[index] != again[0][index] and not same_value(outputs[index], again[0][index]):
             return _invalid(
                 Reason.NONDETERMINISTIC,
                 f"input {index}: {_clip(outputs[index])} in one process, "
@@ -151,7 +206,22 @@ def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> Valida
                 + (", fresh process per call)" if n > 1 else ")"),
                 index,
             )
+    for index, output in enumerate(outputs):
+        # Equal reprs were compared as text above; each output is still read as a literal once
+        # (the harness sends only literal reprs, but a report is the program's process's own).
+        if not _is_literal(output):
+            return _invalid(
+                Reason.OUTPUT_NOT_LITERAL, f"input {index}: {_clip(output)} is not a literal", index
+            )
     return ValidationResult(status=ValidationStatus.VALID, outputs=outputs, message="valid")
+
+
+def _is_literal(text: str) -> bool:
+    try:
+        literal_value(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _outputs(

@@ -47,6 +47,7 @@ from azr_executor.azr.jobs import (
     Unit,
     UnitReport,
     chunked,
+    literal_value,
     run_units,
 )
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
@@ -97,7 +98,7 @@ async def verify_items(
                 retry.extend((i, key, a) for key, a in answers)
                 continue
             for k, (key, _) in enumerate(answers):
-                graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0])
+                graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0], items[i].task)
         for (i, key, _), report in zip(inductions, reports[len(abductions) :], strict=True):
             graded[i][key] = _judge_induction(items[i].task, facts[i].golds, report, options)
 
@@ -106,7 +107,7 @@ async def verify_items(
         runner, [Unit(items[i].task.program, [a.strip()]) for i, _, a in retry], options
     )
     for (i, key, _), report in zip(retry, alone, strict=True):
-        graded[i][key] = _judge(_call(report, 0, 0), facts[i].golds[0])
+        graded[i][key] = _judge(_call(report, 0, 0), facts[i].golds[0], items[i].task)
     return [[graded[i][key] for key in keys[i]] for i in range(len(items))]
 
 
@@ -232,7 +233,7 @@ def _static_verdict(
     """The verdict of an answer decided without a run (deduction, or a rejected answer);
     `tree` is the answer's syntax tree from `_parse_answer`, when it has one."""
     if task.task_type is TaskType.DEDUCTION:
-        return _grade_deduction(facts.golds[0], answer)
+        return _grade_deduction(facts.golds[0], answer, task.outputs[0])
     if task.task_type is TaskType.ABDUCTION:
         assert facts.program is not None  # checked by _check_task
         call = tree if options.entry == "f" and isinstance(tree, ast.Expression) else None
@@ -266,7 +267,7 @@ def _check_task(
     golds = []
     for output in task.outputs:
         try:
-            golds.append(ast.literal_eval(output))
+            golds.append(literal_value(output))
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
             raise BadTask(f"item {index}: gold output is not a Python literal ({exc})") from None
     program = None
@@ -278,9 +279,12 @@ def _check_task(
     return _TaskFacts(golds, program)
 
 
-def _grade_deduction(gold: object, answer: str) -> AnswerVerdict:
+def _grade_deduction(gold: object, answer: str, gold_text: str) -> AnswerVerdict:
+    answer = answer.strip()
+    if answer == gold_text:  # read as a literal by `_check_task`: the same value (see `_judge`)
+        return _verdict(Verdict.CORRECT)
     try:
-        value = ast.literal_eval(answer.strip())
+        value = ast.literal_eval(answer)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return _verdict(Verdict.INVALID, Reason.NOT_A_LITERAL, "the answer is not a literal")
     if _equal(gold, value):
@@ -304,7 +308,7 @@ def _judge_induction(
         return _verdict(Verdict.SANDBOX_ERROR, Reason.SANDBOX_ERROR, report.failure.message)
     passed, first_failure = 0, None
     for position, index in enumerate(hidden):
-        verdict = _judge(_call(report, 0, position), golds[index])
+        verdict = _judge(_call(report, 0, position), golds[index], task, index)
         if verdict.verdict is Verdict.CORRECT:
             passed += 1
         elif first_failure is None:
@@ -316,13 +320,18 @@ def _judge_induction(
     return _verdict(Verdict.INCORRECT, first_failure.reason, message, score)
 
 
-def _judge(result: CallResult, gold: object) -> AnswerVerdict:
+def _judge(result: CallResult, gold: object, task: Task, index: int = 0) -> AnswerVerdict:
+    """The verdict of one call's result against output `index` of `task` (`gold`: its value)."""
     if result.reason is Reason.SANDBOX_ERROR:
         return _verdict(Verdict.SANDBOX_ERROR, Reason.SANDBOX_ERROR, result.message)
     if result.output is None:
         return _verdict(Verdict.INCORRECT, result.reason, result.message)
+    if result.output == task.outputs[index]:
+        # The gold's very text, which `_check_task` read as a literal: the same value (a literal
+        # equals itself: no literal form makes a NaN), without parsing it again.
+        return _verdict(Verdict.CORRECT)
     try:
-        correct = _equal(gold, ast.literal_eval(result.output))
+        correct = _equal(gold, literal_value(result.output))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         correct = False  # not a literal: never equal (as `same_value`)
     if correct:

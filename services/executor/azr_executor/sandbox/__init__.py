@@ -6,7 +6,7 @@ See `child.py` for the confinement (order, seccomp route, guarantees and non-gua
 
 from __future__ import annotations
 
-from azr_executor.sandbox.jobs import ExceptionInfo, Job, JobResult, Limits
+from azr_executor.sandbox.jobs import ExceptionInfo, Job, JobPair, JobResult, Limits, PairMember
 from azr_executor.sandbox.pool import SandboxPool
 
-__all__ = ["ExceptionInfo", "Job", "JobResult", "Limits", "SandboxPool"]
+__all__ = ["ExceptionInfo", "Job", "JobPair", "JobResult", "Limits", "PairMember", "SandboxPool"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from azr_proto.statuses import RunStatus
 
-__all__ = ["ExceptionInfo", "Job", "JobResult", "Limits"]
+__all__ = ["ExceptionInfo", "Job", "JobPair", "JobResult", "Limits", "PairMember"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,34 @@ class Job:
     # by this interpreter. Sent instead of `code` to zygotes of the same bytecode version, so
     # the run skips compiling it (the AZR harness: ~7 ms of CPU per job).
     compiled: bytes | None = None
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class PairMember:
+    """One of the two jobs of a `JobPair`: pass it as `SandboxPool.run(job, member=...)`."""
+
+    pair: JobPair
+    lead: bool
+
+
+class JobPair:
+    """Two jobs that must run on zygotes with different hash seeds, and may run at the same time.
+
+    The leader goes to the first zygote free for it, like any job. The follower is not dispatched
+    before the leader is, and then only to a zygote whose seed differs from the one the leader
+    went to; so when the leader waits, both wait, and whichever zygote frees up first takes the
+    leader. (Two runs of one program with different hash seeds, without waiting for the first to
+    end: AZR validation.) Submit both, in any order: a follower whose leader is refused (queue
+    full) ends as `sandbox_error` instead of waiting.
+    """
+
+    __slots__ = ("abandoned", "follower", "leader", "leader_seed")
+
+    def __init__(self) -> None:
+        self.leader_seed: int | None = None  # set when the leader is dispatched
+        self.abandoned = False  # the leader was refused: the follower must not wait
+        self.leader = PairMember(self, lead=True)
+        self.follower = PairMember(self, lead=False)
 
 
 @dataclass(frozen=True, slots=True)

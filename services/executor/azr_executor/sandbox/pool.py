@@ -21,7 +21,7 @@ from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded
 from azr_executor.sandbox.gvisor import runsc_prefix
-from azr_executor.sandbox.jobs import Job, JobResult
+from azr_executor.sandbox.jobs import Job, JobPair, JobResult, PairMember
 from azr_executor.sandbox.local import ZygoteConfig, ZygoteDied, ZygoteProcess
 from azr_executor.settings import ExecutorSettings
 
@@ -39,6 +39,7 @@ class _Pending:
     future: asyncio.Future[JobResult]
     avoid_hash_seed: int | None
     t_admit: float
+    member: PairMember | None = None
 
 
 class SandboxPool:
@@ -202,10 +203,35 @@ class SandboxPool:
                 self.settings.retry_after_s,
             )
 
-    async def run(self, job: Job, *, avoid_hash_seed: int | None = None) -> JobResult:
-        """Run one job. Raises `Overloaded` when the queue is full; faults become sandbox_error."""
-        self.check_capacity(1)
-        return await self._submit(job, avoid_hash_seed)
+    async def run(
+        self, job: Job, *, avoid_hash_seed: int | None = None, member: PairMember | None = None
+    ) -> JobResult:
+        """Run one job. Raises `Overloaded` when the queue is full; faults become sandbox_error.
+
+        `member`: the job is one of a `JobPair` (submit both, in any order; a follower takes no
+        `avoid_hash_seed`: it avoids the leader's).
+        """
+        if member is not None and not member.lead and avoid_hash_seed is not None:
+            raise ValueError("a pair's follower avoids its leader's hash seed, and no other")
+        if member is not None and member.pair.abandoned:
+            return JobResult.sandbox_error("the other job of its pair was not admitted")
+        try:
+            self.check_capacity(1)
+        except Overloaded:
+            if member is not None and member.lead:
+                self._abandon(member.pair)
+            raise
+        return await self._submit(job, avoid_hash_seed, member)
+
+    def _abandon(self, pair: JobPair) -> None:
+        """The pair's leader will never run: its follower must not wait for it."""
+        pair.abandoned = True
+        for item in [i for i in self._pending if i.member is pair.follower]:
+            self._pending.remove(item)
+            if not item.future.done():
+                item.future.set_result(
+                    JobResult.sandbox_error("the other job of its pair was not admitted")
+                )
 
     async def run_many(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Run independent jobs (admitted all at once or not at all); results in order."""
@@ -213,12 +239,14 @@ class SandboxPool:
         futures = [self._submit(job, None) for job in jobs]  # plain futures: no task per job
         return [await fut for fut in futures]
 
-    def _submit(self, job: Job, avoid_hash_seed: int | None) -> asyncio.Future[JobResult]:
+    def _submit(
+        self, job: Job, avoid_hash_seed: int | None, member: PairMember | None = None
+    ) -> asyncio.Future[JobResult]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JobResult] = loop.create_future()
         self._admitted += 1
         future.add_done_callback(self._done)
-        self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time()))
+        self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time(), member))
         self._pump()
         return future
 
@@ -230,9 +258,14 @@ class SandboxPool:
     def _eligible(self, zyg: ZygoteProcess, item: _Pending) -> bool:
         if not item.job.pipelined and zyg.inflight:
             return False
-        if item.avoid_hash_seed is None:
+        avoid = item.avoid_hash_seed
+        if item.member is not None and not item.member.lead:
+            avoid = item.member.pair.leader_seed
+            if avoid is None:  # held until its leader is dispatched
+                return False
+        if avoid is None:
             return not zyg.config.spare
-        return zyg.hash_seed != item.avoid_hash_seed
+        return zyg.hash_seed != avoid
 
     def _pump(self) -> None:
         """Move pending jobs into zygotes with room in their window, least loaded first."""
@@ -257,6 +290,8 @@ class SandboxPool:
                 return
 
     def _dispatch(self, zyg: ZygoteProcess, item: _Pending) -> None:
+        if item.member is not None and item.member.lead:
+            item.member.pair.leader_seed = zyg.hash_seed  # releases the follower
         try:
             fut = zyg.submit(item.job)
         except (ZygoteDied, ConnectionError, RuntimeError) as exc:
