@@ -6,8 +6,8 @@ update or a call of a helper function defined above `f`. Every step carries a sh
 description, so a program comes with a message for induction tasks, and every program has a
 *trace* twin that returns the list of intermediate values (used for step-by-step think texts).
 
-A second, much narrower *world* ("tiny": the one-line steps `x + 1`, `x + 10`, `x * 10` on single
-digits and `x[::-1]`, `x + [a]` on lists of 2-3 distinct digits) is what the CI learning test trains in.
+A second, much narrower *world* ("tiny": the one-line steps `x + 10`, `x * 10` and `x * 11` on the
+digits 1-9) is what the CI learning test trains in.
 
 The grammar only writes source text; it never runs it. Outputs come from the executor.
 """
@@ -22,10 +22,9 @@ from typing import Literal
 __all__ = ["WORLDS", "Kind", "Step", "ToyProgram", "World", "random_input", "sample_program"]
 
 Kind = Literal["int", "str", "list", "dict"]
-# "default": every kind and step below. "tiny": `x + 1`, `x + 10`, `x * 10` on single digits and
-# `x[::-1]`, `x + [a]` on lists of 2-3 distinct digits (9 programs, answers mostly copied from the prompt),
-# a world a model of half a million parameters learns in a couple of CPU-minutes (the CI
-# learning test's world).
+# "default": every kind and step below. "tiny": `x + 10`, `x * 10`, `x * 11` on the digits 1-9
+# (3 programs, 27 tasks per io type, worked answers copied from the prompt), a world a model of
+# half a million parameters learns in a couple of CPU-minutes (the CI learning test's world).
 World = Literal["default", "tiny"]
 WORLDS: tuple[World, ...] = ("default", "tiny")
 

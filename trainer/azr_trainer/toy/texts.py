@@ -135,9 +135,9 @@ def solver_example(
         if not isinstance(wrong, Triplet):
             raise ValueError("a guess needs a wrong triplet to borrow an answer from")
         if world == "tiny" and task.input != task.output:
-            # The lazy guess: the value given, copied unchanged (`f` changes every input of the
-            # tiny world but 0 * 10). It is nearly always wrong and trains the same copying
-            # as the careful style, so the warm start learns to copy from every solver example.
+            # The lazy guess: the value given, copied unchanged (every tiny-world program changes
+            # its input, so it is wrong). It trains the same copying as the careful style, so
+            # the warm start learns to copy from every solver example.
             answer = task.input if task_type == "deduction" else task.output
         elif task_type == "deduction":
             answer = wrong.output
