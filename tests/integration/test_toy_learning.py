@@ -2,10 +2,10 @@
 
 Everything is real: the warm start is built here (`WarmstartConfig.tiny`: TRL's SFT of a tiny
 Qwen2 on the tiny world, 1,500 SFT steps), the executor and buffer services are started by
-the test, self-play is `azr_trainer.train.main` with the `toy` preset, and every verdict (the
-evaluation set before and after, every answer and proposal during self-play) comes from the
-executor. Seeds are fixed; the margins were measured over several runs (RESULTS.md, "The CI
-learning test").
+the test, self-play is `azr_trainer.train.main` with the `toy` preset at learning rate 3e-4
+(`TINY_SELFPLAY_OVERRIDES`), and every verdict (the evaluation set before and after, every
+answer and proposal during self-play) comes from the executor. Seeds are fixed; the margins were measured over 11 runs (RESULTS.md, "The tiny
+world, second recipe").
 
 What it asserts is what rose in every measured run: the solver's accuracy on the fixed
 evaluation set (the warm start answers carefully, and then mostly right, only 20-40 % of the
@@ -33,9 +33,9 @@ pytestmark = [
 SEED = 0
 STEPS = 12
 WINDOW = 4  # steps averaged at each end of the self-play curves
-IO_TYPES = ("deduction", "abduction")  # induction proposals did not rise reliably (RESULTS.md)
+IO_TYPES = ("deduction", "abduction")  # the proposer's io types, reported on failure
 TYPES = ("deduction", "abduction", "induction")
-# Margins below what every measured run showed (RESULTS.md, "The CI learning test").
+# Margins below what every measured run showed (RESULTS.md, "The tiny world, second recipe").
 SOLVED_MARGIN = 0.03  # evaluation set, after vs before; measured +0.076..+0.167
 
 
