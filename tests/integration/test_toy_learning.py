@@ -4,8 +4,8 @@ Everything is real: the warm start is built here (`WarmstartConfig.tiny`: TRL's 
 Qwen2 on the tiny world, 1,500 SFT steps), the executor and buffer services are started by
 the test, self-play is `azr_trainer.train.main` with the `toy` preset at learning rate 3e-4
 (`TINY_SELFPLAY_OVERRIDES`), and every verdict (the evaluation set before and after, every
-answer and proposal during self-play) comes from the executor. Seeds are fixed; the margins were measured over 11 runs (RESULTS.md, "The tiny
-world, second recipe").
+answer and proposal during self-play) comes from the executor. Seeds are fixed; the margins
+were measured over 11 runs (RESULTS.md, "The tiny world, second recipe").
 
 What it asserts is what rose in every measured run: the solver's accuracy on the fixed
 evaluation set (the warm start answers carefully, and then mostly right, only 20-40 % of the
