@@ -5,7 +5,7 @@ Qwen2 on the tiny world, 1,500 SFT steps), the executor and buffer services are 
 the test, self-play is `azr_trainer.train.main` with the `toy` preset at learning rate 3e-4
 (`TINY_SELFPLAY_OVERRIDES`), and every verdict (the evaluation set before and after, every
 answer and proposal during self-play) comes from the executor. Seeds are fixed; the margins
-were measured over 11 runs (RESULTS.md, "The tiny world, second recipe").
+were measured over 12 runs (RESULTS.md, "The tiny world, second recipe").
 
 What it asserts is what rose in every measured run: the solver's accuracy on the fixed
 evaluation set (the warm start answers carefully, and then mostly right, only 20-40 % of the
@@ -81,7 +81,7 @@ def test_self_play_from_a_tiny_warm_start_raises_the_solver_reward(tmp_path: Pat
     # each, every one judged by the executor) rises through self-play. That is its reward on
     # fixed tasks (+1 right, -0.5 wrong); the reward during self-play is also reported, but is
     # not asserted: it is measured on the proposer's changing tasks, and over 12 steps it moved
-    # by -0.06..+0.44 (RESULTS.md, down in two runs of 11), too noisy for a reliable margin.
+    # by -0.06..+0.44 (RESULTS.md, down in two runs of 12), too noisy for a reliable margin.
     assert after["solve/mean"] >= before["solve/mean"] + SOLVED_MARGIN, report
     # Not asserted: the proposer's valid deduction and abduction rate. The tiny warm start
     # already writes 72-91 % valid ones on the evaluation prompts; during self-play the rate
