@@ -26,7 +26,9 @@ logger = logging.getLogger("azr")
 
 
 def _add_config_args(p: argparse.ArgumentParser, *, preset: str) -> None:
-    p.add_argument("--preset", default=preset, help=f"paper, tiny-cpu or toy (default {preset})")
+    p.add_argument(
+        "--preset", default=preset, help=f"paper, tiny-cpu, toy or toy-tiny (default {preset})"
+    )
     p.add_argument("--config", help="a YAML file of config keys (see azr_trainer/config.py)")
     p.add_argument("--model", help="hub id, local path, or tiny-random")
     p.add_argument("--output-dir", help="where checkpoints, metrics and the report go")
@@ -77,7 +79,8 @@ def _train_and_report(args: argparse.Namespace, **defaults: object) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """The main job on CPU: a fresh run directory under ./runs, the toy preset (warm start)."""
+    """The main job on CPU: a fresh run directory under ./runs, the toy-tiny preset (the tiny
+    world's warm start)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     defaults: dict[str, object] = {}
     if not args.output_dir:
@@ -112,7 +115,7 @@ def _cmd_services(args: argparse.Namespace) -> int:
 
 
 def _setup_run(p: argparse.ArgumentParser) -> None:
-    _add_config_args(p, preset="toy")
+    _add_config_args(p, preset="toy-tiny")
 
 
 def _setup_train(p: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ __all__ = [
     "RANDOM_SHAPES",
     "TINY_RANDOM",
     "TOY_WARMSTART",
+    "TOY_WARMSTART_TINY",
     "build_random_model",
     "build_tiny_model",
     "load_model_and_tokenizer",
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 TINY_RANDOM = "tiny-random"
 TOY_WARMSTART = "toy-warmstart"  # the warm-started toy model (azr_trainer.toy), built if missing
+TOY_WARMSTART_TINY = "toy-warmstart-tiny"  # the same for the tiny world (`azr run`'s default)
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>"]
 
 
@@ -159,13 +161,14 @@ def build_tiny_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) 
 
 
 def resolve_model_path(source: str, models_dir: Path) -> str:
-    """`tiny-random`, `toy-warmstart` -> the built directory; anything else unchanged."""
+    """`tiny-random`, `toy-warmstart`, `toy-warmstart-tiny` -> the built directory; anything
+    else unchanged."""
     if source == TINY_RANDOM:
         return str(build_tiny_model(models_dir / TINY_RANDOM))
-    if source == TOY_WARMSTART:
+    if source in (TOY_WARMSTART, TOY_WARMSTART_TINY):
         from azr_trainer.toy.warmstart import resolve_warmstart
 
-        return str(resolve_warmstart(models_dir))
+        return str(resolve_warmstart(models_dir, tiny=source == TOY_WARMSTART_TINY))
     return source
 
 

@@ -83,3 +83,11 @@ def test_shipped_run_configs_load():
         assert cfg.model != "tiny-random"
     assert load_config(path=configs / "paper.yaml").batch_per_group == 64
     assert len(list((configs / "accelerate").glob("*.yaml"))) == 5
+
+
+def test_float_overrides_take_exponents_without_a_dot():
+    # YAML 1.1 reads `5e-4` as a string; a float field must still get the number.
+    cfg = load_config(preset="tiny-cpu", overrides=["learning_rate=5e-4", "temperature=1"])
+    assert cfg.learning_rate == 5e-4 and isinstance(cfg.learning_rate, float)
+    with pytest.raises(ValueError, match="learning_rate: 'fast' is not a number"):
+        load_config(preset="tiny-cpu", overrides=["learning_rate=fast"])

@@ -1,8 +1,9 @@
 """`azr warmstart`: build (or reuse) the warm-started toy model, optionally measure it.
 
-azr warmstart                       the default recipe, cached under ./runs/warmstart/
+azr warmstart                       the default recipe, cached under ./runs/models/warmstart/
 azr warmstart --eval                then print held-out solver accuracy and proposal validity
 azr warmstart --small --seed 3      a quicker recipe
+azr warmstart --tiny                the tiny world's recipe (what `azr run` starts from)
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ def setup_warmstart(p: argparse.ArgumentParser) -> None:
         help="the cache lives in RUNS_DIR/warmstart/ (default: $AZR_MODELS_DIR or runs/models)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the corpus and the model")
-    p.add_argument(
+    recipe = p.add_mutually_exclusive_group()
+    recipe.add_argument(
         "--small", action="store_true", help="a quicker recipe (a third of the SFT steps)"
+    )
+    recipe.add_argument(
+        "--tiny", action="store_true", help="the tiny world's recipe (`azr run`'s default model)"
     )
     p.add_argument("--force", action="store_true", help="rebuild even when cached")
     p.add_argument("--eval", action="store_true", help="measure the model on the held-out set")
@@ -42,7 +47,10 @@ def cmd_warmstart(args: argparse.Namespace) -> int:
     from azr_trainer.toy.warmstart import WarmstartConfig, ensure_warmstart, load_warmstart
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
-    config = WarmstartConfig.small(args.seed) if args.small else WarmstartConfig(seed=args.seed)
+    if args.tiny:
+        config = WarmstartConfig.tiny(args.seed)
+    else:
+        config = WarmstartConfig.small(args.seed) if args.small else WarmstartConfig(args.seed)
     runs = Path(args.runs_dir)
     with judge_session(runs / "warmstart" / "services", executor_url=args.executor_url) as s:
         heldout = make_heldout(
@@ -59,6 +67,8 @@ def cmd_warmstart(args: argparse.Namespace) -> int:
         )
         if args.eval:
             model, tokenizer = load_warmstart(result.path)
-            metrics = evaluate(model, tokenizer, heldout, s.judge, s.call)
+            metrics = evaluate(
+                model, tokenizer, heldout, s.judge, s.call, n_inputs=config.corpus.n_inputs
+            )
             sys.stdout.write(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return 0

@@ -286,17 +286,29 @@ def load_warmstart(path: Path) -> tuple[Any, Any]:
 
 
 def resolve_warmstart(
-    runs_dir: Path, *, seed: int = 0, small: bool = False, executor_url: str | None = None
+    runs_dir: Path,
+    *,
+    seed: int = 0,
+    small: bool = False,
+    tiny: bool = False,
+    executor_url: str | None = None,
 ) -> Path:
-    """The path of the default warm start under `runs_dir`, built first when missing.
+    """The path of the default warm start (`tiny`: the tiny world's) under `runs_dir`, built
+    first when missing.
 
-    This is what the model name `toy-warmstart` resolves to. Building needs the executor: it
-    uses `executor_url`, or starts the services locally for the duration of the build.
+    This is what the model names `toy-warmstart` and `toy-warmstart-tiny` resolve to. Building
+    needs the executor: it uses `executor_url`, or starts the services locally for the duration
+    of the build.
     """
     from azr_trainer.toy.heldout import make_heldout
     from azr_trainer.toy.session import judge_session
 
-    config = WarmstartConfig.small(seed) if small else WarmstartConfig(seed=seed)
+    if small and tiny:
+        raise ValueError("choose the small recipe or the tiny world, not both")
+    if tiny:
+        config = WarmstartConfig.tiny(seed)
+    else:
+        config = WarmstartConfig.small(seed) if small else WarmstartConfig(seed=seed)
     final = warmstart_dir(runs_dir, config)
     if (final / "warmstart.json").exists():
         return final
