@@ -24,7 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from azr_trainer.parsing import (
@@ -75,6 +75,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+IO_SEED_TYPES = ("deduction", "abduction")  # one seed set for both (the reference's)
 Caller = Callable[..., Any]
 
 
@@ -444,8 +445,11 @@ class SelfPlay:
         """Grow the buffer from the zero triplet until every type holds `target` tasks.
 
         Every proposal is checked by the executor like in self-play; duplicates are skipped.
-        Stops after `max_rounds` rounds even if short (a random model rarely proposes a valid
-        task): the zero triplet alone is a usable buffer. Returns the buffer sizes.
+        As in the reference (azr-reference.md, section 2.2), deduction and abduction share one
+        seed set: a valid triplet proposed by either io proposer seeds both buffers, so neither
+        is left with only the zero triplet to show its proposer. Stops after `max_rounds` rounds
+        even if short (a random model rarely proposes a valid task): the zero triplet alone is a
+        usable buffer. Returns the buffer sizes.
         """
         sizes = self._run(self.store.sizes)
         if self._agree(any(sizes.get(t, 0) == 0 for t in TASK_TYPES)):
@@ -458,14 +462,20 @@ class SelfPlay:
                 break
             for task_type in TASK_TYPES:
                 _, valid = self.propose(task_type, batch, step=0)
+                if task_type in IO_SEED_TYPES:  # the shared io seed set
+                    valid += [replace(t, task_type=o) for t in valid for o in IO_SEED_TYPES]
                 fresh: list[Task] = []
+                added: dict[str, int] = {}
                 for task in valid:
                     key = (task.task_type, task.program, task.inputs)
-                    if key not in seen and sizes.get(task_type, 0) + len(fresh) < target:
+                    have = sizes.get(task.task_type, 0) + added.get(task.task_type, 0)
+                    if key not in seen and have < target:
                         seen.add(key)
                         fresh.append(task)
+                        added[task.task_type] = added.get(task.task_type, 0) + 1
                 if fresh:
                     self._run(self.store.insert, fresh)
+                    sizes = self._run(self.store.sizes)
             self._barrier()
             logger.info("seeding round %d: sizes %s", rnd + 1, self._run(self.store.sizes))
         sizes = self._run(self.store.sizes)

@@ -247,3 +247,24 @@ def test_pad_learnability_gives_equal_generation_counts():
     learn_calls = [n for n, learn in gen.calls if learn]
     assert learn_calls[:2] == [4, 4]  # 2 proposals x 2 rollouts, although none was valid
     assert program_in("```python\nx\n```") == "x"
+
+
+def test_io_seeds_are_shared_between_deduction_and_abduction():
+    # The reference seeds both io buffers from one set: a triplet that only the deduction
+    # proposer got right must also be an abduction seed (else the abduction proposer sees only
+    # the zero triplet, forever, when it cannot write a valid task at first).
+    counter = itertools.count()
+
+    def respond(prompt, learnability):
+        if "Propose a new deduction task" in prompt:
+            return ans(("python", GOOD), ("input", str(next(counter))))
+        if "Propose a new" in prompt:
+            return "garbage"  # the abduction (and induction) proposer is useless
+        return responder()(prompt, learnability)
+
+    sp, store, _, _ = make(respond)
+    sizes = sp.seed(target=3, batch=2, max_rounds=1)
+    programs = {t: {(x.program, x.inputs) for x in store.tasks if x.task_type == t}
+                for t in ("deduction", "abduction")}  # fmt: skip
+    assert sizes["deduction"] == sizes["abduction"] == 3
+    assert programs["deduction"] == programs["abduction"]
