@@ -68,9 +68,9 @@ def test_disk_and_inode_fills_are_contained_inside_gvisor(gvisor_server):
         "except OSError as exc:\n    print(n, exc.errno)\n"
     )
     r = gvisor_server.run(fill, wall_s=10.0, cpu_s=10)
-    mb, errno_ = (int(v) for v in r.stdout.split())
+    files, errno_ = (int(v) for v in r.stdout.split())
     assert r.status is RunStatus.OK and errno_ == 28, r  # ENOSPC
-    assert mb * 8 <= gvisor_server.settings.scratch_mb
+    assert files * 8 <= gvisor_server.settings.scratch_mb  # each file holds 8 MB
     # ...an inode fill (no inode cap there) ends at the wall limit, and nothing is left behind.
     inodes = "n = 0\nwhile True:\n    open(f'i{n}', 'w').close()\n    n += 1\n"
     r = gvisor_server.run(inodes, wall_s=2.0, cpu_s=10)

@@ -13,6 +13,7 @@ zygote busy.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import math
 import secrets
@@ -295,26 +296,19 @@ def same_value(a: str, b: str) -> bool:
         return False
 
 
-_LITERALS: dict[str, object] = {}
-_LITERALS_MAX = 8192  # entries; texts over _LITERAL_MAX_CHARS are not kept
-_LITERAL_MAX_CHARS = 2000
+_LITERAL_MAX_CHARS = 2000  # longer texts are read each time, not remembered
+_remembered_literal = functools.lru_cache(maxsize=8192)(ast.literal_eval)
 
 
 def forget_literals() -> None:
     """Forget every remembered literal."""
-    _LITERALS.clear()
+    _remembered_literal.cache_clear()
 
 
 def literal_value(text: str) -> object:
     """`ast.literal_eval(text)`, remembered for the outputs this service reads again and again
     (a task's outputs are read by validation, then by every learnability and solve request on
     it). Raises as `literal_eval` does. The values are only ever compared, never changed."""
-    value = _LITERALS.get(text, _LITERALS)
-    if value is not _LITERALS:
-        return value
-    value = ast.literal_eval(text)
-    if len(text) <= _LITERAL_MAX_CHARS:
-        if len(_LITERALS) >= _LITERALS_MAX:
-            del _LITERALS[next(iter(_LITERALS))]  # the oldest
-        _LITERALS[text] = value
-    return value
+    if len(text) > _LITERAL_MAX_CHARS:
+        return ast.literal_eval(text)
+    return _remembered_literal(text)
