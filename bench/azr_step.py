@@ -1,7 +1,7 @@
 """One AZR training step's executor work, at the paper's sizes, from CRUXEval and MBPP+.
 
     .venv/bin/python bench/azr_step.py [--sandbox process|gvisor] [--zygotes N] [--repeat R]
-                                       [--reverse-calls]
+                                       [--reverse-calls] [--python PATH]
 
 Phases (all through the sandbox pool, as the `/v1/azr/*` routes run them):
 - validate:     64 deduction + 64 abduction proposals (CRUXEval programs and inputs) and
@@ -11,6 +11,8 @@ Phases (all through the sandbox pool, as the `/v1/azr/*` routes run them):
 Prints the wall time of each phase and of the whole step, and the number of sandbox jobs.
 Each measured step starts with nothing remembered by the service from earlier steps
 (`forget_remembered`), as a training step's new proposals would.
+`--python`: the zygotes' interpreter (`AZR_EXECUTOR_PYTHON`; default: the one running the
+service). Any CPython of the service's version works; how it was built changes the figures.
 """
 
 from __future__ import annotations
@@ -171,12 +173,19 @@ async def main() -> None:
         action="store_true",
         help="validate with fresh_process_per_call=False (reverse order, no fork per input)",
     )
+    parser.add_argument(
+        "--python",
+        default=None,
+        help="interpreter of the zygotes (default: AZR_EXECUTOR_PYTHON, else this one)",
+    )
     args = parser.parse_args()
     global FRESH
     FRESH = not args.reverse_calls
     overrides: dict[str, Any] = {"sandbox": args.sandbox}
     if args.zygotes:
         overrides["zygotes"] = args.zygotes
+    if args.python:
+        overrides["python"] = args.python
     settings = ExecutorSettings(**overrides)
     async with SandboxPool.start(settings) as pool:
         runner = CountingRunner(pool)
@@ -199,7 +208,7 @@ async def main() -> None:
                 f"{CountingRunner.jobs} sandbox jobs, {CountingRunner.forks} forks | "
                 f"CPU: sandbox {CountingRunner.cpu_ms / 1000:.2f} s, "
                 f"service {service_cpu:.2f} s | sandbox={args.sandbox} zygotes={settings.zygotes} "
-                f"fresh_process_per_call={FRESH}"
+                f"fresh_process_per_call={FRESH} python={settings.python}"
             )
             for phase, (jobs, forks, cpu_ms) in CountingRunner.by_phase.items():
                 print(

@@ -279,6 +279,37 @@ def test_zygotes_and_their_runs_are_pinned_to_one_cpu_each(tmp_path):
     assert {out.strip() for out in outputs} == {str(cpus)}
 
 
+def test_zygotes_run_the_configured_interpreter(tmp_path):
+    # `python` picks the zygotes' interpreter (an optimized build runs programs faster): here a
+    # link to this one under another name, which the programs then see as their interpreter.
+    import os
+    import sys
+
+    link = tmp_path / "bin" / "zygote-python"
+    link.parent.mkdir()
+    link.symlink_to(os.path.realpath(sys.executable))
+
+    async def scenario() -> tuple[str, str]:
+        work = tmp_path / "work" if _not_root() else None
+        mine = ExecutorSettings(zygotes=1, work_root=work)
+        other = ExecutorSettings(zygotes=1, work_root=work, python=str(link))
+        code = "import sys\nprint(sys.executable)"
+        async with SandboxPool.start(mine) as pool:
+            a = await pool.run(Job(code=code))
+        async with SandboxPool.start(other) as pool:
+            b = await pool.run(Job(code=code))
+        return a.stdout.strip(), b.stdout.strip()
+
+    default, configured = asyncio.run(scenario())
+    assert configured == str(link)
+    assert default != str(link)
+
+
+def test_an_interpreter_that_does_not_exist_is_refused_at_startup():
+    with pytest.raises(ValueError, match="not an executable file"):
+        ExecutorSettings(python="/nonexistent/python3")
+
+
 def test_server_code_may_be_sent_compiled_to_zygotes_of_its_bytecode_version(tmp_path):
     import marshal
 

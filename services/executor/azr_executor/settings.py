@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_PRELOAD", "ExecutorSettings"]
@@ -43,7 +44,10 @@ class ExecutorSettings(BaseSettings):
     pin_zygotes: bool = True
     max_queue: int = Field(default=4096, ge=1)  # runs admitted but not finished; over it: 429
     retry_after_s: int = Field(default=1, ge=1)
-    python: str = sys.executable  # interpreter of the zygotes (run with -s -S: stdlib only)
+    # Interpreter of the zygotes (run with -s -S -P: stdlib only), CPython 3.11 or later; how it
+    # was built matters: an optimized one (PGO + LTO, no shared libpython, as Debian's python3)
+    # ran the AZR step ~10% faster than pyenv's default build (BENCHMARKS.md).
+    python: str = sys.executable
     runsc: str = "runsc"
     preload: list[str] = Field(default_factory=lambda: list(DEFAULT_PRELOAD))
     # Why: only a root service can drop each run to an unprivileged uid of its own (one per
@@ -81,6 +85,13 @@ class ExecutorSettings(BaseSettings):
     tokens: list[str] = Field(default_factory=list)
     token_file: Path | None = None
     token_concurrency: int = Field(default=64, ge=1)  # requests in flight per token; over: 429
+
+    @field_validator("python")
+    @classmethod
+    def _python_runs(cls, value: str) -> str:
+        if not value or shutil.which(value) is None:
+            raise ValueError(f"{value!r} is not an executable file (nor a command on PATH)")
+        return value
 
     @model_validator(mode="after")
     def _defaults_within_maxima(self) -> ExecutorSettings:
