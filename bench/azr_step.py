@@ -60,10 +60,13 @@ class CountingRunner(PoolRunner):
     phase = "validate"
     by_phase: dict[str, list[float]] = {}  # phase -> [jobs, forks, sandbox CPU ms]
 
+    units: dict[str, list[dict[str, Any]]] = {}  # phase -> the units its jobs ran
+
     async def run(self, code: str, stdin: bytes, **kwargs: Any):  # type: ignore[override]
         # one fork per unit, plus one per call but the last of a forked unit (the last call runs
         # in the unit's own process); the spec is our own JSON
         units = json.loads(stdin)["units"]
+        CountingRunner.units.setdefault(CountingRunner.phase, []).extend(units)
         forks = sum(1 + (len(u["calls"]) - 1 if u["mode"] == "forked" else 0) for u in units)
         CountingRunner.jobs += 1
         CountingRunner.forks += forks
@@ -161,6 +164,51 @@ async def step(runner: PoolRunner, props: list[Proposal]) -> dict[str, float]:
     return times
 
 
+async def unsandboxed(python: str, workers: int, by_phase: dict[str, list[Any]]) -> None:
+    """Replay one step's units on `workers` reused processes with no isolation at all (the
+    reference's pool at its best), phase after phase, taking units as workers free up; print
+    the wall time per phase. Same programs, calls and passes as the sandboxed step."""
+    worker = str(Path(__file__).with_name("unsandboxed_worker.py"))
+    procs = [
+        await asyncio.create_subprocess_exec(
+            python, "-s", "-S", worker, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(workers)
+    ]  # fmt: skip
+
+    async def drain(proc: Any, queue: list[bytes]) -> int:
+        done = 0
+        while queue:
+            proc.stdin.write(queue.pop())
+            done += int(await proc.stdout.readline())
+        return done
+
+    try:
+        warm = [json.dumps({"program": "def f(x):\n    return x\n", "entry": "f", "calls": ["1"],
+                            "mode": "sequential", "passes": 1, "stop_on_error": True}).encode()
+                + b"\n"] * (4 * workers)  # fmt: skip
+        await asyncio.gather(*(drain(p, warm) for p in procs))
+        times: dict[str, float] = {}
+        calls = 0
+        for phase, units in by_phase.items():
+            # in the order the jobs sent them (the queue pops its end)
+            queue = [json.dumps(u).encode() + b"\n" for u in reversed(units)]
+            t0 = time.perf_counter()
+            calls += sum(await asyncio.gather(*(drain(p, queue) for p in procs)))
+            times[phase] = time.perf_counter() - t0
+        total = sum(times.values())
+        print(
+            f"unsandboxed pool ({workers} reused processes, no isolation): total {total:.2f} s | "
+            + " | ".join(f"{phase} {t:.2f} s" for phase, t in times.items())
+            + f" | {calls} calls returned | python={python}"
+        )
+    finally:
+        for proc in procs:
+            proc.stdin.close()
+            await proc.wait()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -177,6 +225,12 @@ async def main() -> None:
         "--python",
         default=None,
         help="interpreter of the zygotes (default: AZR_EXECUTOR_PYTHON, else this one)",
+    )
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="then replay the last step's programs on reused unsandboxed processes (same "
+        "interpreter, one per zygote): the reference's pool at its best, for the ratio",
     )
     args = parser.parse_args()
     global FRESH
@@ -198,6 +252,7 @@ async def main() -> None:
             forget_remembered()
             CountingRunner.jobs, CountingRunner.forks, CountingRunner.cpu_ms = 0, 0, 0.0
             CountingRunner.by_phase = {}
+            CountingRunner.units = {}
             cpu0 = time.process_time()
             t = await step(runner, props)
             service_cpu = time.process_time() - cpu0
@@ -215,6 +270,8 @@ async def main() -> None:
                     f"  {phase}: {int(jobs)} jobs, {int(forks)} forks, sandbox CPU "
                     f"{cpu_ms / 1000:.2f} s ({cpu_ms / max(forks, 1):.2f} ms per fork)"
                 )
+    if args.baseline:
+        await unsandboxed(settings.python, settings.zygotes, CountingRunner.units)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,51 @@
+"""A reused, unsandboxed worker for `bench/azr_step.py --baseline` (stdlib only).
+
+The reference's process pool at its best: one long-lived process that runs program after
+program with no isolation at all (no fresh process, no limits, no second hash seed). It reads
+one JSON unit per line from stdin (the harness units of a step: program, calls, passes, mode),
+loads the program into a fresh namespace, runs its calls as often as the harness would, and
+answers one line per unit. Only for the benchmark's own dataset programs: never run model code
+this way.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+from typing import Any
+
+
+def _args(*args: object, **kwargs: object) -> tuple[tuple[object, ...], dict[str, object]]:
+    return args, kwargs
+
+
+def run(unit: dict[str, Any]) -> int:
+    """Run one unit's calls as the harness does; the number of calls that returned."""
+    namespace = {"__name__": "__azr_program__", "__builtins__": builtins}
+    try:
+        exec(compile(unit["program"], "<program>", "exec"), namespace)
+        entry = namespace[unit["entry"]]
+    except BaseException:
+        return 0
+    passes = 1 if unit["mode"] == "forked" else int(unit["passes"])
+    done = 0
+    for _ in range(passes):
+        for source in unit["calls"]:
+            try:
+                args, kwargs = eval("_args(" + source + ")", {"_args": _args})
+                repr(entry(*args, **kwargs))
+                done += 1
+            except BaseException:
+                if unit["stop_on_error"]:
+                    return done
+    return done
+
+
+def main() -> None:
+    for line in sys.stdin:
+        print(run(json.loads(line)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
