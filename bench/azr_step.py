@@ -168,7 +168,7 @@ async def unsandboxed(python: str, workers: int, by_phase: dict[str, list[Any]])
     """Replay one step's units on `workers` reused processes with no isolation at all (the
     reference's pool at its best), phase after phase, taking units as workers free up; print
     the wall time per phase. Same programs, calls and passes as the sandboxed step."""
-    worker = str(Path(__file__).with_name("unsandboxed_worker.py"))
+    worker = str(Path(__file__).with_name("_unsandboxed_worker.py"))
     procs = [
         await asyncio.create_subprocess_exec(
             python, "-s", "-S", worker, stdin=asyncio.subprocess.PIPE,

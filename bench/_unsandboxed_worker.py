@@ -1,4 +1,4 @@
-"""A reused, unsandboxed worker for `bench/azr_step.py --baseline` (stdlib only).
+"""A reused, unsandboxed worker for `bench/azr_step.py --baseline` (stdlib only; not a bench).
 
 The reference's process pool at its best: one long-lived process that runs program after
 program with no isolation at all (no fresh process, no limits, no second hash seed). It reads
