@@ -44,9 +44,9 @@ class ExecutorSettings(BaseSettings):
     pin_zygotes: bool = True
     max_queue: int = Field(default=4096, ge=1)  # runs admitted but not finished; over it: 429
     retry_after_s: int = Field(default=1, ge=1)
-    # Interpreter of the zygotes (run with -s -S -P: stdlib only), CPython 3.11 or later; how it
-    # was built matters: an optimized one (PGO + LTO, no shared libpython, as Debian's python3)
-    # ran the AZR step ~10% faster than pyenv's default build (BENCHMARKS.md).
+    # Interpreter of the zygotes (run with -s -S -P: stdlib only), CPython 3.11 or later. How it
+    # was built matters: Debian's python3.11 (optimized, libpython linked in) ran the AZR step
+    # 11% faster than pyenv's default build (BENCHMARKS.md).
     python: str = sys.executable
     runsc: str = "runsc"
     preload: list[str] = Field(default_factory=lambda: list(DEFAULT_PRELOAD))
