@@ -1,7 +1,7 @@
 """One AZR training step's executor work, at the paper's sizes, from CRUXEval and MBPP+.
 
     .venv/bin/python bench/azr_step.py [--sandbox process|gvisor] [--zygotes N] [--repeat R]
-                                       [--reverse-calls] [--python PATH]
+                                       [--reverse-calls] [--python PATH] [--baseline]
 
 Phases (all through the sandbox pool, as the `/v1/azr/*` routes run them):
 - validate:     64 deduction + 64 abduction proposals (CRUXEval programs and inputs) and
@@ -13,6 +13,13 @@ Each measured step starts with nothing remembered by the service from earlier st
 (`forget_remembered`), as a training step's new proposals would.
 `--python`: the zygotes' interpreter (`AZR_EXECUTOR_PYTHON`; default: the one running the
 service). Any CPython of the service's version works; how it was built changes the figures.
+
+This machine's speed changes from day to day (a bare fork cost 0.85-1.0 ms one afternoon and
+0.44-0.48 ms on another day), so the bench first prints what a bare fork + exit + wait costs
+from the zygotes' interpreter (inside gVisor in gVisor mode), and after each step the floor
+that the step's forks alone set (forks x that cost / zygotes). The step is CPU-bound, so an
+isolation that forks this often takes at least about that floor plus the programs' own time
+(what `--baseline` measures) on this machine.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import argparse
 import asyncio
 import gzip
 import json
+import subprocess
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,6 +43,7 @@ from azr_executor.azr import (
 )
 from azr_executor.azr.pool_runner import PoolRunner
 from azr_executor.sandbox import SandboxPool
+from azr_executor.sandbox.gvisor import runsc_prefix
 from azr_executor.settings import ExecutorSettings
 from azr_proto.azr import (
     ExecutionOptions,
@@ -121,6 +131,37 @@ def answers_for(task: Task, right: int, salt: int) -> list[str]:
             # a distinct syntax tree per rollout, so no two answers are graded as one
             answers.append(f"{body}\n_rollout = {salt * K + k}\n")
     return answers
+
+
+_BARE_FORK = """
+import os, time
+n = 1000
+t0 = os.times()
+for _ in range(n):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+t1 = os.times()
+cpu = t1.user - t0.user + t1.system - t0.system
+cpu += t1.children_user - t0.children_user + t1.children_system - t0.children_system
+print(cpu / n * 1000)
+"""
+
+
+def bare_fork_ms(settings: ExecutorSettings) -> float:
+    """CPU ms of one bare fork + exit + wait from the zygotes' interpreter (parent and child),
+    median of 3; under gVisor inside a `runsc do` sandbox, as the zygotes run."""
+    with tempfile.TemporaryDirectory() as state:
+        prefix = (
+            runsc_prefix(settings.runsc, Path(state), 0) if settings.sandbox == "gvisor" else []
+        )
+        command = [*prefix, settings.python, "-s", "-S", "-c", _BARE_FORK]
+        runs = sorted(
+            float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+            for _ in range(3)
+        )
+    return runs[1]
 
 
 async def step(runner: PoolRunner, props: list[Proposal]) -> dict[str, float]:
@@ -241,6 +282,11 @@ async def main() -> None:
     if args.python:
         overrides["python"] = args.python
     settings = ExecutorSettings(**overrides)
+    fork_ms = bare_fork_ms(settings)
+    print(
+        f"machine: a bare fork + exit + wait from {settings.python} costs {fork_ms:.3f} ms CPU"
+        + (" inside gVisor" if settings.sandbox == "gvisor" else "")
+    )
     async with SandboxPool.start(settings) as pool:
         runner = CountingRunner(pool)
         props = proposals()
@@ -269,6 +315,9 @@ async def main() -> None:
                 f"service {service_cpu:.2f} s | sandbox={args.sandbox} zygotes={settings.zygotes} "
                 f"fresh_process_per_call={FRESH} python={settings.python}"
             )
+            floor = CountingRunner.forks * fork_ms / 1000 / settings.zygotes
+            print(f"  the forks' floor: {floor:.2f} s ({CountingRunner.forks} bare forks "
+                  f"on {settings.zygotes} zygotes), before any program runs")  # fmt: skip
             for phase, (jobs, forks, cpu_ms) in CountingRunner.by_phase.items():
                 cpu = f", sandbox CPU {cpu_ms / 1000:.2f} s ({cpu_ms / max(forks, 1):.2f} ms per fork)"
                 print(f"  {phase}: {int(jobs)} jobs, {int(forks)} forks" + (cpu if native else ""))
