@@ -15,7 +15,7 @@ Each measured step starts with nothing remembered by the service from earlier st
 service). Any CPython of the service's version works; how it was built changes the figures.
 
 This machine's speed changes from day to day (a bare fork cost 0.85-1.0 ms one afternoon and
-0.44-0.48 ms on another day), so the bench first prints what a bare fork + exit + wait costs
+0.40-0.55 ms on another day), so the bench first prints what a bare fork + exit + wait costs
 from the zygotes' interpreter (inside gVisor in gVisor mode), and after each step the floor
 that the step's forks alone set (forks x that cost / zygotes). The step is CPU-bound, so an
 isolation that forks this often takes at least about that floor plus the programs' own time
@@ -134,34 +134,42 @@ def answers_for(task: Task, right: int, salt: int) -> list[str]:
 
 
 _BARE_FORK = """
-import os, time
-n = 1000
-t0 = os.times()
-for _ in range(n):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-t1 = os.times()
-cpu = t1.user - t0.user + t1.system - t0.system
-cpu += t1.children_user - t0.children_user + t1.children_system - t0.children_system
-print(cpu / n * 1000)
+import os, sys
+n = int(sys.argv[1])
+rounds = []
+for _ in range(3):
+    t0 = os.times()
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    t1 = os.times()
+    cpu = t1.user - t0.user + t1.system - t0.system
+    cpu += t1.children_user - t0.children_user + t1.children_system - t0.children_system
+    rounds.append(cpu / n * 1000)
+print(sorted(rounds)[1])
 """
 
 
 def bare_fork_ms(settings: ExecutorSettings) -> float:
     """CPU ms of one bare fork + exit + wait from the zygotes' interpreter (parent and child),
-    median of 3; under gVisor inside a `runsc do` sandbox, as the zygotes run."""
+    median of 3 rounds in one process; under gVisor inside one `runsc do` sandbox, as the
+    zygotes run (with fewer forks a round: one costs 10-14 ms there)."""
+    gvisor = settings.sandbox == "gvisor"
     with tempfile.TemporaryDirectory() as state:
-        prefix = (
-            runsc_prefix(settings.runsc, Path(state), 0) if settings.sandbox == "gvisor" else []
-        )
-        command = [*prefix, settings.python, "-s", "-S", "-c", _BARE_FORK]
-        runs = sorted(
-            float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
-            for _ in range(3)
-        )
-    return runs[1]
+        prefix = runsc_prefix(settings.runsc, Path(state), 0) if gvisor else []
+        command = [
+            *prefix,
+            settings.python,
+            "-s",
+            "-S",
+            "-c",
+            _BARE_FORK,
+            "100" if gvisor else "1000",
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(done.stdout)
 
 
 async def step(runner: PoolRunner, props: list[Proposal]) -> dict[str, float]:
