@@ -14,7 +14,6 @@ from azr_buffer.app import create_app
 from azr_buffer.settings import BufferSettings
 from azr_proto.buffer import (
     EvictionPolicy,
-    ExportedTask,
     OutcomeRecord,
     RunCreate,
     SampleRequest,
@@ -23,6 +22,7 @@ from azr_proto.buffer import (
     TaskSource,
 )
 from azr_proto.buffer_client import BufferClient
+from azr_proto.buffer_export import ExportedTask
 from azr_proto.errors import BadRequest, Unauthorized
 from azr_proto.tasks import TaskType
 from postgres import fresh_database_url
@@ -390,12 +390,12 @@ async def test_export_then_import_round_trips_the_run(buffer, monkeypatch):
     header = json.loads(lines[0])
     assert header == {
         "kind": "run",
-        "format": 1,
+        "format": 2,
         "name": "src",
         "capacity": 1000,
         "eviction": "fifo",
     }
-    assert len(lines) == 91
+    assert len(lines) == 92 and json.loads(lines[-1]) == {"kind": "end", "tasks": 90}
     await buffer.create_run(RunCreate(name="dst"))
     res = await buffer.import_run("dst", b"".join(lines))
     assert (res.inserted, res.duplicates) == (90, 0)
@@ -404,7 +404,7 @@ async def test_export_then_import_round_trips_the_run(buffer, monkeypatch):
     exported = [line async for line in buffer.export_run("dst")]
 
     def without_id(lines):
-        return [{k: v for k, v in json.loads(x).items() if k != "id"} for x in lines[1:]]
+        return [{k: v for k, v in json.loads(x).items() if k != "id"} for x in lines[1:-1]]
 
     assert without_id(exported) == without_id(lines)  # same content, hashes, counts, order
     assert (await buffer.stats("dst")).model_dump(exclude={"run"}) == (

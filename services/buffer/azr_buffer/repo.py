@@ -14,7 +14,6 @@ from typing import Any
 
 from azr_proto.buffer import (
     EvictionPolicy,
-    ExportedTask,
     InsertedTask,
     InsertResponse,
     OutcomeRecord,
@@ -29,6 +28,7 @@ from azr_proto.buffer import (
     TruncateResponse,
     TypeStats,
 )
+from azr_proto.buffer_export import ExportedTask
 from azr_proto.tasks import TaskType
 from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
