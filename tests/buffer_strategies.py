@@ -13,9 +13,23 @@ from hypothesis import strategies as st
 __all__ = ["JSON_VALUES", "METADATA", "TASKS", "TEXT", "canonical"]
 
 NASTY = '\ud800\udbff\udc00\udfff\x00\u2028\u2029\x85\x1e\n\r\t"\\\x7f\ufeff\U0001f600\u00e9'
-CHARS = st.characters(codec=None, exclude_categories=()) | st.sampled_from(list(NASTY))
+
+
+def _now_and_then(
+    rare: st.SearchStrategy, usual: st.SearchStrategy, one_in: int
+) -> st.SearchStrategy:
+    """`rare` about once in `one_in` draws (one_of's branches are not drawn evenly)."""
+    # The middle value: hypothesis favours the ends of a range.
+    return st.integers(1, one_in).flatmap(lambda i: rare if i == one_in // 2 else usual)
+
+
+CHARS = _now_and_then(
+    st.sampled_from(list(NASTY)), st.characters(codec=None, exclude_categories=()), 10
+)
 # Whole nasty strings too: a character at a time, hypothesis reaches them too rarely.
-TEXT = st.text(CHARS, max_size=12) | st.sampled_from(["\ud800", "a\udfffb", "x\u2028y\x85", "\x00"])
+TEXT = _now_and_then(
+    st.sampled_from(["\ud800", "a\udfffb", "x\u2028y\x85", "\x00"]), st.text(CHARS, max_size=12), 8
+)
 KEYS = TEXT | st.sampled_from(["kind", "id", "tasks", "format"])
 SCALARS = (
     st.none()
@@ -31,6 +45,18 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=3),
     max_leaves=10,
 )
+# What a well-behaved client sends (still any text): most generated tasks should be accepted.
+PLAIN_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63 - 1), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
 
 
 def _nest(depth: int) -> Any:
@@ -41,6 +67,7 @@ def _nest(depth: int) -> Any:
 
 
 METADATA = st.one_of(
+    st.dictionaries(st.text(max_size=8), PLAIN_VALUES, max_size=4),
     st.dictionaries(KEYS, JSON_VALUES, max_size=4),
     st.integers(29, 34).map(lambda n: {"deep": _nest(n)}),  # around the depth limit (32)
     st.integers(65_400, 65_600).map(lambda n: {"blob": "x" * n}),  # around 64 KiB
