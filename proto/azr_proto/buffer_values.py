@@ -55,6 +55,8 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     >>> check_metadata({"learnability": 0.5, "tags": ["a", "b"]})
     {'learnability': 0.5, 'tags': ['a', 'b']}
     """
+    if 0 <= _bound(value, 1) <= MAX_METADATA_BYTES:
+        return value  # the usual case, in one pass without paths; else find and name the fault
     stack: list[tuple[Any, tuple[str | int, ...], int]] = [(value, (), 1)]
     while stack:
         node, path, depth = stack.pop()
@@ -84,6 +86,47 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     if size > MAX_METADATA_BYTES:
         raise ValueError(f"{size} bytes of JSON, over the limit of {MAX_METADATA_BYTES}")
     return value
+
+
+def _bound(node: Any, depth: int) -> int:
+    """An upper bound of the compact JSON size of `node` in bytes, or -1 when it is not plain
+    JSON within the limits (or is made of subclasses: `check_metadata`'s full walk decides)."""
+    kind = type(node)
+    if kind is str:
+        # 6 bytes a character at most ("\u001f"); a lone surrogate cannot be encoded at all
+        return 6 * len(node) + 2 if node.isascii() or _encodes(node) else -1
+    if kind is float:
+        return 24 if math.isfinite(node) else -1  # repr of a finite float: at most 24 chars
+    if kind is int:
+        return 20 if -MAX_METADATA_INT <= node <= MAX_METADATA_INT else -1
+    if node is None or kind is bool:
+        return 5
+    if depth > MAX_METADATA_DEPTH:
+        return -1
+    total = 2
+    if kind is dict:
+        for key, item in node.items():
+            size, key_size = _bound(item, depth + 1), _bound(key, depth) if type(key) is str else -1
+            if size < 0 or key_size < 0:
+                return -1
+            total += key_size + size + 2
+        return total
+    if kind is list:
+        for item in node:
+            size = _bound(item, depth + 1)
+            if size < 0:
+                return -1
+            total += size + 1
+        return total
+    return -1
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_depth(path: tuple[str | int, ...], depth: int) -> None:
