@@ -22,6 +22,7 @@ from azr_proto.buffer_values import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, Meta
 from azr_proto.tasks import TaskType
 
 __all__ = [
+    "MAX_COUNT",
     "RUN_NAME_PATTERN",
     "EvictionPolicy",
     "InsertResponse",
@@ -52,6 +53,9 @@ MAX_SAMPLE_K = 1024
 MAX_EXCLUDE = 65536
 MAX_ID = 2**63 - 1  # ids are 64-bit in the database
 MAX_STEP = 2**31 - 1
+# A task's solve counts never pass this (outcomes that would are refused): exact in any JSON
+# reader, and the sums of a run's counts stay far from 64-bit overflow.
+MAX_COUNT = 2**53
 
 
 class EvictionPolicy(StrEnum):

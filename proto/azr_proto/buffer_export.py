@@ -18,7 +18,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from azr_proto.buffer import MAX_ID, EvictionPolicy, TaskIn
+from azr_proto.buffer import MAX_COUNT, EvictionPolicy, TaskIn
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -56,8 +56,8 @@ class ExportedTask(TaskIn):
     kind: Literal["task"] = "task"
     id: int | None = Field(default=None, description="id in the exported run; ignored on import")
     content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    n_attempts: int = Field(default=0, ge=0, le=MAX_ID)
-    n_solved: int = Field(default=0, ge=0, le=MAX_ID)
+    n_attempts: int = Field(default=0, ge=0, le=MAX_COUNT)
+    n_solved: int = Field(default=0, ge=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _check_hash(self) -> ExportedTask:

@@ -14,6 +14,7 @@ from azr_buffer import routes, sampling, transfer
 from azr_buffer.app import create_app
 from azr_buffer.settings import BufferSettings
 from azr_proto.buffer import (
+    MAX_COUNT,
     EvictionPolicy,
     OutcomeRecord,
     RunCreate,
@@ -488,6 +489,30 @@ async def test_imports_spooled_at_once_are_bounded_with_a_429(tmp_path):
 def test_the_spool_bound_cannot_refuse_the_largest_import_forever():
     with pytest.raises(ValueError, match="lower AZR_BUFFER_MAX_IMPORT_BYTES"):
         BufferSettings(max_import_bytes=1 << 20, max_import_spool_bytes=1 << 19)
+
+
+async def test_solve_counts_stay_exact_and_never_overflow(buffer):
+    # Counts at the bound, in 2000 tasks: their sums pass 64 bits (SQLite's SUM would fail).
+    await buffer.create_run(RunCreate(name="r"))
+    lines = [
+        ExportedTask(**task(i).model_dump(), n_attempts=MAX_COUNT - 4, n_solved=1)
+        .model_dump_json()
+        .encode()
+        for i in range(2000)
+    ]
+    assert (await buffer.import_run("r", b"\n".join(lines))).inserted == 2000
+    stats = (await buffer.stats("r")).by_type[DED]
+    assert (stats.n_attempts, stats.n_solved) == (2000 * (MAX_COUNT - 4), 2000)
+    [one] = await buffer.sample("r", SampleRequest(type=DED, k=1))
+    more = [OutcomeRecord(task_id=one.id, n_attempts=2, n_solved=2)] * 2
+    await buffer.record_outcomes("r", more)  # to the bound exactly
+    with pytest.raises(BadRequest) as exc:  # one more would pass it: refused, nothing recorded
+        await buffer.record_outcomes("r", more[:1])
+    assert exc.value.status_code == 422 and str(MAX_COUNT) in exc.value.detail
+    got = await buffer.get_task("r", one.id)
+    assert (got.n_attempts, got.n_solved) == (MAX_COUNT, 5)
+    with pytest.raises(BadRequest):  # an import cannot bring a count past it either
+        await buffer.import_run("r", lines[0].replace(b'"n_attempts":', b'"n_attempts":1'))
 
 
 async def test_truncate_keeps_tasks_up_to_a_step(buffer):
