@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from azr_proto.buffer import Task, TaskIn
+from azr_proto.buffer import MAX_COUNT, Task, TaskIn
 from buffer_server import ENGINES, serve_buffer
 from buffer_strategies import JSON_VALUES, KEYS, METADATA, TASKS, TEXT, canonical
 from hypothesis import HealthCheck, given, settings
@@ -90,7 +90,13 @@ def _ndjson(draw: st.DrawFn) -> bytes:
         st.none() | st.integers(-1, 5),
     )
     end = st.builds(lambda n: {"kind": "end", "tasks": n}, st.integers(-1, 4))
-    task = TASKS.map(lambda t: {"kind": "task", **t})
+    counts = st.sampled_from([0, 1, MAX_COUNT - 1, MAX_COUNT, MAX_COUNT + 1, 2**63 - 1])
+    task = st.builds(
+        lambda t, n, k: {"kind": "task", **t, "n_attempts": n, "n_solved": min(n, k)},
+        TASKS,
+        counts,
+        counts,
+    )
     lines = draw(st.lists(st.one_of(task, task, header, end, JSON_VALUES), max_size=5))
     raw = [json.dumps(x).encode() for x in lines]  # NaN and lone surrogates as JSON can hold
     raw += draw(st.lists(st.binary(max_size=40), max_size=1))
