@@ -149,7 +149,8 @@ class BearerAuth:
     the first path segment is the token, `/sandbox-fusion/<token>/run_code`, and the app sees the
     path without it, `/sandbox-fusion/run_code`. The scope is rewritten in place, so the server's
     access log never shows the token either. Without tokens configured, paths pass unchanged.
-    `on_reject(tenant, reason)` is told of every 429 sent here.
+    `path_token_busy_status`: the status of the quota answer to such requests (SandboxFusion's
+    clients retry 504, not 429). `on_reject(tenant, reason)` is told of every quota answer.
     """
 
     def __init__(
@@ -162,6 +163,7 @@ class BearerAuth:
         exempt_paths: Iterable[str] = ("/healthz", "/readyz", "/metrics"),
         tenants: Mapping[str, str] | None = None,
         path_token_prefix: str | None = None,
+        path_token_busy_status: int = 429,
         on_reject: Callable[[str, str], None] | None = None,
     ) -> None:
         self.app = app
@@ -171,6 +173,7 @@ class BearerAuth:
         self.exempt_paths = frozenset(exempt_paths)
         self.tenants = dict(tenants or {})
         self.path_token_prefix = path_token_prefix
+        self.path_token_busy_status = path_token_busy_status
         self.on_reject = on_reject
         self._in_flight: dict[str, int] = {}
 
@@ -214,7 +217,8 @@ class BearerAuth:
                 self.on_reject(tenant, "token_concurrency")
             headers = [(b"retry-after", str(self.retry_after_s).encode())]
             detail = f"this token already has {self.max_concurrent} requests in flight"
-            await send_error(send, 429, "overloaded", detail, headers)
+            status = 429 if in_path is None else self.path_token_busy_status
+            await send_error(send, status, "overloaded", detail, headers)
             return
         self._in_flight[key] = self.in_flight(key) + 1
         reset = current_tenant.set(tenant)

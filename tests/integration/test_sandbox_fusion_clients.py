@@ -4,14 +4,19 @@ unchanged against a live executor with tokens, get the verdicts `/v1/tests` give
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import importlib.util
+import os
 import sys
 import threading
 from types import ModuleType
 
+import httpx
 import pytest
 import sandbox_fusion
+from azr_executor.app import create_app
+from azr_executor.settings import ExecutorSettings
 from azr_executor_fixtures import TEAM_TOKENS
 from azr_proto.executor import CallCase, RunLimits, StdioCase, TestsRequest
 from azr_proto.executor_client import ExecutorClient
@@ -134,3 +139,19 @@ def test_verl_reward_code_with_a_wrong_token_scores_an_api_error(shared_executor
         {"inputs": [""], "outputs": ["1"]},
     )
     assert metadata[0]["status"] == "api_error" and "401" in metadata[0]["api_request_error"]
+
+
+async def test_a_full_queue_answers_504_which_verl_retries():
+    settings = ExecutorSettings(zygotes=1, spare_zygote=False, max_queue=1, tenant_queue_share=1,
+                                work_root=None if os.geteuid() == 0 else "/tmp/azr-sf-504")  # fmt: skip
+    app = create_app(settings)
+    slow = {"code": "import time\ntime.sleep(1)", "language": "python"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            first = asyncio.create_task(http.post("/run_code", json=slow))
+            await asyncio.sleep(0.2)
+            second = await http.post("/run_code", json=slow)
+            assert (await first).json()["status"] == "Success"
+    assert second.status_code == 504 and "queue full" in second.json()["detail"]
+    assert second.headers["retry-after"] == "1"

@@ -69,6 +69,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
         retry_after_s=settings.retry_after_s,
         tenants=settings.token_tenants(),
         path_token_prefix=SANDBOX_FUSION_PREFIX + "/",  # SandboxFusion clients send no header
+        path_token_busy_status=504,  # and veRL's retries only 504 (a 429 would score as a fail)
         on_reject=metrics.reject,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -178,3 +178,24 @@ async def test_quota_rejections_are_reported_with_the_tenant():
         release.set()
         await first
     assert second.status_code == 429 and rejected == [("team", "token_concurrency")]
+
+
+async def test_path_token_requests_over_the_quota_get_the_configured_status():
+    release = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = BearerAuth(slow_app, tokens={"t"}, max_concurrent=1, path_token_prefix="/sf/",
+                     path_token_busy_status=504)  # fmt: skip
+    async with _client(app) as http:
+        first = asyncio.create_task(http.post("/sf/t/run_code"))
+        await asyncio.sleep(0.05)
+        by_path = await http.post("/sf/t/run_code")
+        by_header = await http.post("/x", headers={"Authorization": "Bearer t"})
+        release.set()
+        await first
+    assert by_path.status_code == 504 and by_header.status_code == 429
+    assert by_path.headers["retry-after"] == "1"
