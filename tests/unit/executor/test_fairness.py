@@ -105,3 +105,8 @@ def test_one_tenant_may_hold_only_its_share_of_the_queue():
     assert not quota.admits("a", 1) and quota.admits("b", 50)
     quota.release("a")
     assert quota.admits("a", 1) and quota.admitted("a") == 49
+
+
+def test_an_exempt_tenant_may_fill_the_whole_queue():
+    quota = TenantQuota(max_queue=10, share=0.5, exempt={"anonymous"})
+    assert quota.admits("anonymous", 10) and not quota.admits("a", 6)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Generic, TypeVar
 
 __all__ = ["FairQueue", "TenantQuota"]
@@ -126,12 +126,14 @@ class FairQueue(Generic[T]):
 
 class TenantQuota:
     """Runs admitted (queued or running) per tenant; one tenant may hold at most `share` of the
-    queue bound, so a tenant that floods the queue cannot fill it and lock the others out."""
+    queue bound, so a tenant that floods the queue cannot fill it and lock the others out.
+    `exempt` tenants (the single anonymous tenant of a service without tokens) are not capped."""
 
-    def __init__(self, max_queue: int, share: float) -> None:
+    def __init__(self, max_queue: int, share: float, exempt: Collection[str] = ()) -> None:
         if not 0 < share <= 1:
             raise ValueError(f"share {share} must be in (0, 1]")
         self.limit = max(1, int(max_queue * share))
+        self.exempt = frozenset(exempt)
         self._admitted: dict[str, int] = {}
 
     def admitted(self, tenant: str) -> int:
@@ -140,7 +142,7 @@ class TenantQuota:
 
     def admits(self, tenant: str, n: int) -> bool:
         """Whether `n` more runs of `tenant` stay within its share."""
-        return self.admitted(tenant) + n <= self.limit
+        return tenant in self.exempt or self.admitted(tenant) + n <= self.limit
 
     def add(self, tenant: str) -> None:
         """One more run of `tenant` admitted."""

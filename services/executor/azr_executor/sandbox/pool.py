@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azr_proto.asgi import current_tenant
+from azr_proto.asgi import ANONYMOUS, current_tenant
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded
@@ -58,7 +58,7 @@ class SandboxPool:
         # request's token, `current_tenant`) and are served by the fair pick-next rule; each
         # tenant may hold at most its share of `max_queue`.
         self._pending: FairQueue[_Pending] = FairQueue(settings.tenant_weights)
-        self._quota = TenantQuota(settings.max_queue, settings.tenant_queue_share)
+        self._quota = TenantQuota(settings.max_queue, settings.tenant_queue_share, (ANONYMOUS,))
         self._admitted = 0
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
