@@ -86,8 +86,11 @@ class FairQueue(Generic[T]):
             for k, item in enumerate(state.items):
                 yield state.pass_ + k * step, state.order, k, item
 
-        streams = [tagged(s) for s in self._tenants.values() if s.items]
-        for _tag, _order, _k, item in heapq.merge(*streams):
+        active = [s for s in self._tenants.values() if s.items]
+        if len(active) == 1:  # the common case: no merge to pay for
+            yield from active[0].items
+            return
+        for _tag, _order, _k, item in heapq.merge(*map(tagged, active)):
             yield item
 
     def take(self, item: T) -> None:
