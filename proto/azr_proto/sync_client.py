@@ -18,6 +18,8 @@ from collections.abc import Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import httpx
+
 from azr_proto.azr import (
     LearnabilityRequest,
     LearnabilityResponse,
@@ -44,7 +46,17 @@ T = TypeVar("T")
 class SyncExecutorClient:
     """Blocking twin of `ExecutorClient`; takes the same arguments."""
 
-    def __init__(self, base_urls: str | Sequence[str], **options: Any) -> None:
+    def __init__(
+        self,
+        base_urls: str | Sequence[str],
+        *,
+        token: str | None = None,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+        backoff_s: float = 0.2,
+        max_backoff_s: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="azr-executor-client", daemon=True
@@ -53,7 +65,9 @@ class SyncExecutorClient:
         self._closed = False
 
         async def make() -> ExecutorClient:  # built in its loop, where it will be used
-            return ExecutorClient(base_urls, **options)
+            return ExecutorClient(base_urls, token=token, timeout_s=timeout_s,
+                                  max_retries=max_retries, backoff_s=backoff_s,
+                                  max_backoff_s=max_backoff_s, transport=transport)  # fmt: skip
 
         try:
             self.client = self._call(make())
