@@ -10,16 +10,17 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from azr_proto.asgi import ANONYMOUS, current_tenant
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded
+from azr_executor.sandbox.fairness import FairQueue, TenantQuota
 from azr_executor.sandbox.gvisor import runsc_prefix
 from azr_executor.sandbox.jobs import Job, JobPair, JobResult, PairMember
 from azr_executor.sandbox.local import ZygoteConfig, ZygoteDied, ZygoteProcess
@@ -53,7 +54,11 @@ class SandboxPool:
     def __init__(self, settings: ExecutorSettings) -> None:
         self.settings = settings
         self._zygotes: list[ZygoteProcess | None] = []
-        self._pending: deque[_Pending] = deque()
+        # Fairness hook (sandbox/fairness.py): queued jobs wait in one FIFO per tenant (the
+        # request's token, `current_tenant`) and are served by the fair pick-next rule; each
+        # tenant may hold at most its share of `max_queue`.
+        self._pending: FairQueue[_Pending] = FairQueue(settings.tenant_weights)
+        self._quota = TenantQuota(settings.max_queue, settings.tenant_queue_share, (ANONYMOUS,))
         self._admitted = 0
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -176,8 +181,7 @@ class SandboxPool:
         for fd in self._uid_locks.values():
             os.close(fd)
         self._uid_locks.clear()
-        while self._pending:
-            item = self._pending.popleft()
+        for item in self._pending.drain():
             if not item.future.done():
                 item.future.set_result(JobResult.sandbox_error("the executor is shutting down"))
 
@@ -201,6 +205,14 @@ class SandboxPool:
             raise Overloaded(
                 f"queue full ({self._admitted} runs admitted, bound {self.settings.max_queue})",
                 self.settings.retry_after_s,
+            )
+        tenant = current_tenant.get()
+        if not self._quota.admits(tenant, n):
+            raise Overloaded(
+                f"this token's share of the queue is full ({self._quota.admitted(tenant)} runs "
+                f"admitted, share {self._quota.limit} of {self.settings.max_queue})",
+                self.settings.retry_after_s,
+                reason="tenant_share",
             )
 
     async def run(
@@ -246,7 +258,10 @@ class SandboxPool:
         future: asyncio.Future[JobResult] = loop.create_future()
         self._admitted += 1
         future.add_done_callback(self._done)
-        self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time(), member))
+        tenant = current_tenant.get()
+        self._quota.add(tenant)
+        future.add_done_callback(lambda _f: self._quota.release(tenant))
+        self._pending.push(_Pending(job, future, avoid_hash_seed, loop.time(), member), tenant)
         self._pump()
         return future
 
@@ -280,7 +295,7 @@ class SandboxPool:
                     if i >= 256:
                         break
                     if self._eligible(zyg, item):
-                        del self._pending[i]
+                        self._pending.take(item)
                         self._dispatch(zyg, item)
                         placed = True
                         break
