@@ -15,10 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from azr_executor import __version__
-from azr_executor.azr.routes import router as azr_router
 from azr_executor.errors import ExecutorError, Overloaded
 from azr_executor.metrics import ExecutorMetrics
-from azr_executor.routes import health, run, tests
+from azr_executor.routes import azr, health, run, tests
 from azr_executor.sandbox import SandboxPool
 from azr_executor.settings import ExecutorSettings
 
@@ -52,7 +51,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(run.router)
     app.include_router(tests.router)
-    app.include_router(azr_router)
+    app.include_router(azr.router)
     app.add_exception_handler(ExecutorError, _on_executor_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _on_http_error)  # type: ignore[arg-type]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 
+from azr_proto.azr import ExecutionOptions
 from azr_proto.executor import ExceptionInfo, RunLimits, RunRequest, RunResult
 
 from azr_executor.errors import InvalidRequest
 from azr_executor.sandbox import Job, JobResult, Limits
 from azr_executor.settings import ExecutorSettings
 
-__all__ = ["job_from_request", "resolve_limits", "to_wire"]
+__all__ = ["check_azr_options", "job_from_request", "resolve_limits", "to_wire"]
 
 
 def resolve_limits(limits: RunLimits, settings: ExecutorSettings) -> Limits:
@@ -42,6 +43,19 @@ def resolve_limits(limits: RunLimits, settings: ExecutorSettings) -> Limits:
         open_files=int(values["open_files"]),
         file_size_mb=int(values["file_size_mb"]),
     )
+
+
+def check_azr_options(options: ExecutionOptions, settings: ExecutorSettings) -> None:
+    """Refuse (422, naming the field) AZR options above this service's maxima, as `/v1/run`
+    refuses such limits: the wire's own bounds (60 s, 8,192 MB) are not the service's."""
+    for name, asked, maximum in (
+        ("timeout_s", options.timeout_s, settings.max_wall_timeout_s),
+        ("memory_limit_mb", options.memory_limit_mb, settings.max_memory_limit_mb),
+    ):
+        if asked > maximum:
+            raise InvalidRequest(
+                f"options.{name}={asked} is above this service's maximum {maximum}"
+            )
 
 
 def job_from_request(req: RunRequest, settings: ExecutorSettings) -> Job:
