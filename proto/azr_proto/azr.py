@@ -89,7 +89,9 @@ class Policy(BaseModel):
 
     - `forbidden_modules`: `import a.b.c` and `from a.b import c` are rejected when `a`, `a.b`,
       `a.b.c` (or `a.b.c` as a module path of `from a.b import c`) is listed. Listing `os` forbids
-      every submodule of `os`.
+      every submodule of `os`, and reaching it through another module: the attribute `os` or
+      `_os` of any object, `from m import os`. With any module listed, private modules
+      (`_thread`) and star imports (except from a few pure modules) are forbidden too.
     - `forbidden_names`: identifiers that may not appear at all (`eval`, `open`, `__import__`).
     - `forbidden_attributes`: attribute names that may not be accessed (`x.__globals__`).
     - `forbidden_dotted`: dotted names, after resolving import aliases (`import os as o; o.path`
@@ -124,6 +126,8 @@ DEFAULT_FORBIDDEN_MODULES: tuple[str, ...] = (
     "zipimport", "pkgutil", "platform", "getpass", "atexit", "weakref", "uuid", "secrets",
     "types", "dis", "ast", "linecache", "tokenize", "compileall", "py_compile", "zipfile",
     "tarfile", "gzip", "bz2", "lzma", "sqlite3", "csv", "configparser", "__main__", "__future__",
+    # read a clock or randomness inside their own functions, or resolve names to objects
+    "email", "timeit", "sched", "pydoc", "unittest", "zoneinfo", "imaplib", "mailbox",
 )  # fmt: skip
 
 DEFAULT_FORBIDDEN_NAMES: tuple[str, ...] = (
@@ -136,6 +140,8 @@ DEFAULT_FORBIDDEN_NAMES: tuple[str, ...] = (
     "__spec__",
     # object addresses differ between processes
     "id",
+    # attribute access by string (operator's helpers)
+    "attrgetter", "methodcaller",
 )  # fmt: skip
 
 DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
@@ -146,6 +152,9 @@ DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
     "__setattr__", "__delattr__", "__init_subclass__", "__class_getitem__", "mro",
     "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "f_globals", "f_locals",
     "f_builtins", "f_back", "f_code", "tb_frame", "tb_next",
+    # attribute access by string: a module's namespace, and helpers that resolve a name
+    "__dict__", "__getattr__", "attrgetter", "methodcaller", "get_field", "resolve_name",
+    "locate", "import_module",
 )  # fmt: skip
 
 
