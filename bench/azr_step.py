@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gzip
 import json
+import marshal
 import subprocess
 import tempfile
 import time
@@ -74,8 +76,9 @@ class CountingRunner(PoolRunner):
 
     async def run(self, code: str, stdin: bytes, **kwargs: Any):  # type: ignore[override]
         # one fork per unit, plus one per call but the last of a forked unit (the last call runs
-        # in the unit's own process); the spec is our own JSON
-        units = json.loads(stdin)["units"]
+        # in the unit's own process); the spec is our own marshal (`judging.build_spec`)
+        spec = marshal.loads(stdin)
+        units = [u | {"program": spec["programs"][u["program"]]} for u in spec["units"]]
         CountingRunner.units.setdefault(CountingRunner.phase, []).extend(units)
         forks = sum(1 + (len(u["calls"]) - 1 if u["mode"] == "forked" else 0) for u in units)
         CountingRunner.jobs += 1
@@ -234,15 +237,16 @@ async def unsandboxed(python: str, workers: int, by_phase: dict[str, list[Any]])
         return done
 
     try:
-        warm = [json.dumps({"program": "def f(x):\n    return x\n", "entry": "f", "calls": ["1"],
-                            "mode": "sequential", "passes": 1, "stop_on_error": True}).encode()
-                + b"\n"] * (4 * workers)  # fmt: skip
+        unit = {"program": "def f(x):\n    return x\n", "entry": "f",
+                "calls": [marshal.dumps(((1,), {}))], "mode": "shared", "passes": 1,
+                "stop_on_error": True}  # fmt: skip
+        warm = [_line(unit)] * (4 * workers)
         await asyncio.gather(*(drain(p, warm) for p in procs))
         times: dict[str, float] = {}
         calls = 0
         for phase, units in by_phase.items():
             # in the order the jobs sent them (the queue pops its end)
-            queue = [json.dumps(u).encode() + b"\n" for u in reversed(units)]
+            queue = [_line(u) for u in reversed(units)]
             t0 = time.perf_counter()
             calls += sum(await asyncio.gather(*(drain(p, queue) for p in procs)))
             times[phase] = time.perf_counter() - t0
@@ -256,6 +260,10 @@ async def unsandboxed(python: str, workers: int, by_phase: dict[str, list[Any]])
         for proc in procs:
             proc.stdin.close()
             await proc.wait()
+
+
+def _line(unit: dict[str, Any]) -> bytes:
+    return base64.b64encode(marshal.dumps(unit)) + b"\n"
 
 
 async def main() -> None:

@@ -67,3 +67,28 @@ def test_no_body_gets_a_500(ex, route, hostile):
     resp.json()  # the answer itself always encodes
     if resp.status_code != 200:
         assert set(resp.json()) == {"code", "detail"}
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "def f(x):\n    raise ValueError('\\ud800\\x00' * 1000)",
+        "class E(Exception):\n    def __str__(self):\n        return '\\udfff'\ndef f(x):\n    raise E()",
+        "def f(x):\n    return {'\\ud800': b'\\x00', '\\U0001f600': ['\\udc80']}",
+        "import sys\ndef f(x):\n    sys.stdout.write('\\ud800')\n    return x",
+    ],
+)
+def test_what_a_program_writes_never_breaks_the_response(ex, program):
+    # A program's exception text and values end up in responses: lone surrogates from the
+    # sandbox must not make the answer fail to encode.
+    bodies = [
+        ("/v1/tests", {"code": program, "cases": [{"kind": "call", "args": "1", "expected": "1"}]}),
+        ("/v1/azr/validate", {"proposals": [{"task_type": "deduction", "program": program, "inputs": ["1"]}]}),
+        ("/v1/azr/verify", {"items": [{"task": {"task_type": "induction", "program": "def f(x):\n    return x",
+                                                "inputs": ["1", "2"], "outputs": ["1", "2"]},
+                                       "answers": [program]}]}),
+    ]  # fmt: skip
+    for path, body in bodies:
+        resp = httpx.post(ex.url + path, json=body, timeout=60)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text[:300])
+        resp.json()
