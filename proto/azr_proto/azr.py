@@ -4,10 +4,11 @@ A task is built from a program (Python source with an entry function, `f` by def
 and outputs:
 
 - an *input* is the source of one argument list, as written inside `f(...)`: `"'abc', 2"`,
-  `"[1, 2], key=len"`; it may use literals, builtins and lambdas, never names of the program;
+  `"[1, 2], key=3"`; it is data in the literal grammar (`azr_proto.literals`), never code: no
+  names, calls (but `set()`, `dict()`...), attributes or lambdas;
 - an *output* is the `repr` of a return value, which must be a plain Python literal (None, bool,
-  int, float, complex, str, bytes, tuple, list, dict, set, frozenset, nested), so that
-  `ast.literal_eval` reads it back to an equal value and no comparison runs model code.
+  int, float, complex, str, bytes, tuple, list, dict, set, frozenset, nested), so that the same
+  grammar reads it back to an equal value and no comparison runs model code.
 
 `deduction` and `abduction` tasks have one input/output pair; `induction` tasks have several, the
 first `n_shown` shown to the solver and the rest hidden (the default split is half and half).
@@ -63,12 +64,12 @@ class Reason(StrEnum):
     MISSING_ENTRY = "missing_entry"  # no top-level `def <entry>`
     ENTRY_WITHOUT_PARAMETERS = "entry_without_parameters"  # the entry takes no argument
     POLICY_VIOLATION = "policy_violation"  # forbidden import, name or attribute
-    BAD_INPUT = "bad_input"  # not the argument list of exactly one call, or not self-contained
+    BAD_INPUT = "bad_input"  # not an argument list of data (azr_proto.literals)
     MISSING_MESSAGE = "missing_message"  # an induction proposal without its message
-    NOT_A_LITERAL = "not_a_literal"  # a deduction answer (or gold output) is no Python literal
+    NOT_A_LITERAL = "not_a_literal"  # a deduction answer (or gold output) is not a literal value
     # runs
     PROGRAM_ERROR = "program_error"  # the module body raised while loading
-    INPUT_ERROR = "input_error"  # evaluating the argument list raised
+    INPUT_ERROR = "input_error"  # no longer produced: inputs are data, never evaluated
     RUNTIME_ERROR = "runtime_error"  # the call raised (any BaseException)
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
@@ -166,9 +167,18 @@ class ExecutionOptions(BaseModel):
     entry: str = Field(default="f", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     policy: Policy | None = None
     timeout_s: float = Field(
-        default=10.0, gt=0, le=60, description="wall-clock limit of one program's batch of calls"
+        default=10.0,
+        gt=0,
+        le=60,
+        description="wall-clock limit of one program's batch of calls; a service refuses (422) "
+        "more than its own maximum wall limit",
     )
-    memory_limit_mb: int = Field(default=512, ge=32, le=8192)
+    memory_limit_mb: int = Field(
+        default=512,
+        ge=32,
+        le=8192,
+        description="a service refuses (422) more than its own maximum memory limit",
+    )
     max_output_chars: int = Field(default=1000, ge=1, le=100_000)
     fresh_process_per_call: bool = Field(
         default=True,
