@@ -98,7 +98,9 @@ HASH_DEPENDENT = [
     "def f(x):\n    return hash('abc') % 1000 + x",
     "def f(n):\n    return list({str(i) for i in range(n)})",
     "def f(n):\n    return ''.join({chr(97 + i): 0 for i in range(n)}.keys() ^ set())",
-    "def f(n):\n    return [hash((str(n), b'x')) & 7 for _ in range(8)]",
+    # the full hash: a few bits of it coincide for two given seeds with a fair chance, and a
+    # zygote keeps its seed for life, so a coincidence would repeat in every validation
+    "def f(n):\n    return [hash((str(n), b'x')) for _ in range(2)]",
 ]
 ADDRESS_DEPENDENT = [
     "def f(x):\n    return hash(object()) + x",
