@@ -70,12 +70,15 @@ def run_child(
         os.setsid()
         for fd in join_fds:
             os.write(fd, b"0")
+        # With a cgroup, its pids.max is the run's limit (any uid, threads too) and the rlimit
+        # only a backstop; without one, RLIMIT_NPROC of the sandbox uid is the limit.
+        nproc_rlimit = nproc + 16 if join_fds else nproc
         for lim, value in (
             (resource.RLIMIT_CPU, (cpu_s, cpu_s + 1)),
             (resource.RLIMIT_AS, (memory_mb << 20,) * 2),
             (resource.RLIMIT_FSIZE, (fsize_mb << 20,) * 2),
             (resource.RLIMIT_NOFILE, (nofile,) * 2),
-            (resource.RLIMIT_NPROC, (nproc,) * 2),
+            (resource.RLIMIT_NPROC, (nproc_rlimit,) * 2),
             (resource.RLIMIT_CORE, (0, 0)),
         ):
             resource.setrlimit(lim, value)
