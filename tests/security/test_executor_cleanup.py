@@ -58,10 +58,8 @@ def test_leftovers_never_fail_the_runs_queued_behind(ex):
 
 
 def test_output_caps_hold_on_the_frame(ex):
-    r = ex.call(
-        ex.pool.run(Job(code=LEFTOVERS["control_bytes_on_both_streams"],
-                        limits=Limits(wall_s=8, cpu_s=8, output_bytes=8 << 20)))  # fmt: skip
-    )
+    limits = Limits(wall_s=8, cpu_s=8, output_bytes=8 << 20)
+    r = ex.call(ex.pool.run(Job(code=LEFTOVERS["control_bytes_on_both_streams"], limits=limits)))
     assert r.status is RunStatus.OK, (r.status, r.stderr[-200:])
     assert len(r.stdout) == 8 << 20 and len(r.stderr) == 8 << 20
 
@@ -69,7 +67,9 @@ def test_output_caps_hold_on_the_frame(ex):
 async def _kill_zygote_with_queue(ex):
     pool = ex.pool
     zyg = next(z for z in pool._zygotes if z is not None and not z.config.spare)
-    slow = asyncio.ensure_future(pool.run(Job(code="import time\ntime.sleep(5)", limits=Limits(wall_s=6))))
+    slow = asyncio.ensure_future(
+        pool.run(Job(code="import time\ntime.sleep(5)", limits=Limits(wall_s=6)))
+    )
     await asyncio.sleep(0.05)
     queued = [asyncio.ensure_future(pool.run(Job(code=f"print({i})"))) for i in range(12)]
     await asyncio.sleep(0.3)

@@ -136,7 +136,9 @@ def test_several_children_are_held_to_one_memory_limit(ex):
 def test_memory_limit_comes_from_oom_events_even_when_the_program_hides_it(ex):
     # Every error swallowed, the run's own process never reports a MemoryError: the status
     # comes from the cgroup's oom_kill counter.
-    code = "import os\ntry:\n" + "".join("    " + line + "\n" for line in MEMFD.strip().splitlines())
+    code = "import os\ntry:\n" + "".join(
+        "    " + line + "\n" for line in MEMFD.strip().splitlines()
+    )
     code += "except BaseException:\n    os._exit(0)\n"
     r = ex.run(code, memory_mb=64, wall_s=5.0)
     assert r.status is RunStatus.MEMORY_LIMIT, r

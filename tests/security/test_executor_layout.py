@@ -47,7 +47,9 @@ def test_address_dependent_output_differs_in_every_pair(ex):
     for lead, follow in pairs:
         assert lead.status is RunStatus.OK and follow.status is RunStatus.OK, (lead, follow)
         assert lead.hash_seed != follow.hash_seed
-        for i, (x, y) in enumerate(zip(lead.stdout.splitlines(), follow.stdout.splitlines())):
+        for i, (x, y) in enumerate(
+            zip(lead.stdout.splitlines(), follow.stdout.splitlines(), strict=True)
+        ):
             if x == y:
                 same[i] = same.get(i, 0) + 1
     assert same == {}, f"lines equal in that many of {PAIRS} pairs: {same}"
