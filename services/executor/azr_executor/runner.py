@@ -90,9 +90,10 @@ def _json_bytes(text: str) -> int:
 
 
 def fit_response(results: Sequence[JobResult], max_bytes: int) -> int:
-    """Hold the stdout and stderr of one response to `max_bytes` of JSON; returns how many
-    runs were cut. In order, a run whose streams do not fit in what is left keeps what fits,
-    ends as `output_limit` and says so in its stderr (`AZR_EXECUTOR_MAX_RESPONSE_MB`)."""
+    """Hold the stdout and stderr of one response to `max_bytes` of JSON (plus a note of under
+    100 bytes per run cut); returns how many runs were cut. In order, a run whose streams do not
+    fit in what is left keeps what fits, ends as `output_limit` and says so in its stderr
+    (`AZR_EXECUTOR_MAX_RESPONSE_MB`)."""
     if sum(6 * (len(r.stdout) + len(r.stderr)) for r in results) <= max_bytes:
         return 0  # the common case: nothing near the budget, nothing computed
     left, cut = max_bytes, 0

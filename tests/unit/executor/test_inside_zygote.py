@@ -105,7 +105,9 @@ def test_classify_statuses(raw, status):
 def test_exception_report_needs_this_runs_nonce():
     nonce = b"n" * protocol.NONCE_BYTES
     assert protocol.decode_report(b"E\0MemoryError\0\0", nonce) is None
-    assert protocol.decode_report(b"x" * protocol.NONCE_BYTES + b"E\0MemoryError\0\0", nonce) is None
+    assert (
+        protocol.decode_report(b"x" * protocol.NONCE_BYTES + b"E\0MemoryError\0\0", nonce) is None
+    )
     got = protocol.decode_report(b"junk" + nonce + b"E\0ValueError\0bad\0tb", nonce)
     assert got == {"type": "ValueError", "message": "bad", "traceback": "tb"}
 

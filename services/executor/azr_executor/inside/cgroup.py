@@ -237,7 +237,7 @@ class RunGroup:
 
     def _write(self, name: str, data: bytes, dir_fd: int, missing_ok: bool = False) -> bool:
         try:
-            fd = os.open(name, os.O_WRONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+            fd = os.open(name, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC, dir_fd=dir_fd)
         except FileNotFoundError:
             if missing_ok:
                 return False
