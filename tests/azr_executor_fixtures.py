@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from azr_executor.app import create_app
 from azr_executor.sandbox import Job, JobResult, Limits, SandboxPool
+from azr_executor.server import uvicorn_config
 from azr_executor.settings import ExecutorSettings
 from fastapi import FastAPI
 
@@ -55,7 +56,8 @@ class RunningExecutor:
 
 def _serve(settings: ExecutorSettings) -> Iterator[RunningExecutor]:
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
     holder: dict[str, asyncio.AbstractEventLoop] = {}
 
     def target() -> None:

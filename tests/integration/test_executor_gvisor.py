@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gvisor
 
 def test_zygotes_run_inside_gvisor(gvisor_server):
     zyg = gvisor_server.pool._zygotes[0]
-    assert zyg is not None and "runsc" in zyg.config.command_prefix[0]
+    assert zyg is not None and any("runsc" in part for part in zyg.config.command_prefix)
     # gVisor's own kernel answers uname: its release string is not the host's
     r = gvisor_server.run("import platform\nprint(platform.release())", wall_s=10.0, cpu_s=10)
     assert r.status is RunStatus.OK, r
@@ -79,3 +79,38 @@ def test_disk_and_inode_fills_are_contained_inside_gvisor(gvisor_server):
     assert stats[0]["children"] == 0 and stats[0]["work_root_entries"] == []
     r = gvisor_server.run("import os\nprint(len(os.listdir('.')))", wall_s=10.0, cpu_s=10)
     assert (r.status, r.stdout) == (RunStatus.OK, "0\n"), r
+
+
+def test_forged_fault_frames_are_not_statuses_inside_gvisor(gvisor_server):
+    code = (
+        "import os\nfor fd in range(65):\n    for f in (b'S\\0x', b'\\x02x', b'E\\0MemoryError\\0\\0'):\n"
+        "        try:\n            os.write(fd, f)\n        except OSError:\n            pass\nos._exit(70)\n"
+    )
+    r = gvisor_server.run(code, wall_s=10.0, cpu_s=10)
+    assert r.status is RunStatus.RUNTIME_ERROR, r
+
+
+def test_renice_and_cpu_moves_are_denied_inside_gvisor(gvisor_server):
+    code = (
+        "import os\nout = []\n"
+        "for name, call in [('renice_zygote', lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)),\n"
+        "                   ('nice', lambda: os.nice(1)),\n"
+        "                   ('affinity', lambda: os.sched_setaffinity(0, {0}))]:\n"
+        "    try:\n        call()\n        out.append(name)\n    except OSError:\n        pass\nprint(out)\n"
+    )
+    r = gvisor_server.run(code, wall_s=10.0, cpu_s=10)
+    assert r.stdout == "[]\n", r
+
+
+def test_each_gvisor_sandbox_is_held_by_a_host_cgroup(gvisor_server):
+    from pathlib import Path
+
+    slots = gvisor_server.pool._slots
+    assert slots, "no host cgroup for the gVisor sandboxes"
+    for index, slot in slots.items():
+        zyg = gvisor_server.pool._zygotes[index]
+        memory = Path(slot.get("memory") or slot["path"])
+        procs = (memory / "cgroup.procs").read_text().split()
+        assert str(zyg.proc.pid) in procs  # the runsc process joined before it started
+        limit = (memory / "memory.limit_in_bytes").read_text()
+        assert int(limit) < 1 << 40

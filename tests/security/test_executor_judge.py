@@ -146,11 +146,6 @@ def test_hash_dependent_programs_are_invalid_every_time(ex):
     assert all(r["reason"] == Reason.NONDETERMINISTIC for rnd in rounds for r in rnd)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the two validating processes get different memory layouts only with the sandbox-core "
-    "half of issue 22 (branch issue-22a); remove this marker when it is merged",
-)
 def test_address_dependent_programs_are_invalid_every_time(ex):
     rounds = _validate_100_times(ex, ADDRESS_DEPENDENT)
     assert _valid_counts(rounds, ADDRESS_DEPENDENT) == dict.fromkeys(ADDRESS_DEPENDENT, 0)

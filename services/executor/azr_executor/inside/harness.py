@@ -201,7 +201,8 @@ def _call(
         return describe(value, max_chars)
     test = code[call]
     if _type(test) is dict:  # the test did not compile
-        return test
+        failed: Result = test
+        return failed
     checks: list[list[Any]] = []
 
     def check(index: int, value: object) -> object:
