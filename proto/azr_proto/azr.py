@@ -181,10 +181,11 @@ class ExecutionOptions(BaseModel):
     )
     max_output_chars: int = Field(default=1000, ge=1, le=100_000)
     fresh_process_per_call: bool = Field(
-        default=True,
-        description="validation: the second run gives every input its own fork of the loaded "
-        "program (strict call-order independence, one fork per input); false runs the inputs "
-        "in reverse order in one process instead (cheaper, much faster under gVisor)",
+        default=False,
+        description="validation's second run: false (default) runs the inputs in reverse order "
+        "in one process, each call on a fresh exec of the program (a new namespace); true gives "
+        "every input its own fork of the loaded program (also a pristine interpreter per call: "
+        "module caches, heap; one fork per input, much slower under gVisor)",
     )
 
 

@@ -198,12 +198,13 @@ class EchoRunner(FakeRunner):
 
     def __init__(self, seed, output=lambda args: repr(args[0])) -> None:
         super().__init__(RunStatus.OK)
-        self.seed, self.output, self.jobs = seed, output, []
+        self.seed, self.output, self.jobs, self.modes = seed, output, [], []
 
     async def run(self, code, stdin, *, avoid_hash_seed=None, member=None, **kwargs):
         spec = spec_of(stdin)
         role = None if member is None else ("leader" if member.lead else "follower")
         self.jobs.append((role, spec["units"][0]["passes"], avoid_hash_seed))
+        self.modes.append((role, spec["units"][0]["mode"], spec["units"][0]["reverse"]))
         lines = []
         for i, unit in enumerate(spec["units"]):
             outputs = [{"repr": self.output(marshal.loads(c)[0])} for c in unit["calls"]]
@@ -219,17 +220,20 @@ async def test_validation_runs_jobs_a_and_b_as_a_pair():
     assert result.status is ValidationStatus.VALID and result.outputs == ["1"]
     # B (one pass) leads, A (two passes) follows; no third job when the runner honours the pair
     assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
-    # with `fresh_process_per_call`, B forks each of several inputs; else it reverses them
+    # B runs the inputs in reverse order on a fresh exec each (the default), or (with
+    # `fresh_process_per_call`) forks each of several inputs; A runs them in order, twice over
     induction = Proposal(
         task_type="induction", program="def f(x):\n    return x", inputs=["1", "2"], message="m"
     )
-    for fresh in (True, False):
+    for fresh, b_mode in ((True, ("forked", False)), (False, ("fresh", True))):
         runner.jobs.clear()
+        runner.modes.clear()
         (result,) = await validate_proposals(
             runner, [induction], ExecutionOptions(fresh_process_per_call=fresh)
         )
         assert result.status is ValidationStatus.VALID and result.outputs == ["1", "2"]
         assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
+        assert sorted(runner.modes) == [("follower", "shared", False), ("leader", *b_mode)]
 
 
 async def test_validation_runs_b_again_when_the_pair_got_one_hash_seed():

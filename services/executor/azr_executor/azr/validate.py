@@ -2,19 +2,30 @@
 
 A proposal is valid only when every check below holds, in this order:
 1. the program parses, defines a top-level entry function with at least one parameter, and
-   passes the policy; every input is the argument list of exactly one call (`inputs.py`);
+   passes the policy; every input is data: an argument list in the literal grammar (`inputs.py`);
 2. job A (one process): the program is loaded once and its calls run in order, twice over. Every
    call returns normally with a plain-literal output under the size limit; the second pass must
    repeat the first (else `state_dependent`: the program keeps state between calls);
-3. job B (another process, on a zygote with a different hash seed): the calls run again, each in
-   its own fork of the loaded program when there are several (or, with
-   `fresh_process_per_call=False`, in reverse order in one process). Outputs must equal job A's
-   by value (else `nondeterministic`).
-Jobs A and B of a chunk run at the same time, as a pair with different hash seeds (see
-`_validate_chunk`); a proposal that fails A gets A's reason, whatever B found.
-Proposals are packed into a few jobs (`jobs.py`); inside a job each program runs in its own fork,
-so process creation is two forks per program plus, for induction, one fork per input but the
-last in job B (the last call runs in the unit's own process, which no other call touched).
+3. job B (another process, on a zygote with another hash seed and memory layout): the calls run
+   again in reverse order, each on a fresh exec of the program (a new namespace) in that one
+   process; or, with `fresh_process_per_call=True`, each in its own fork of the loaded program.
+   Outputs must equal job A's by value (else `nondeterministic`).
+Jobs A and B of a chunk run at the same time, as a pair (see `_validate_chunk`); a proposal that
+fails A gets A's reason, whatever B found. Proposals are packed into a few jobs (`jobs.py`);
+inside a job each program runs in its own fork, so process creation is two forks per program
+(plus one per input but the last in B with `fresh_process_per_call=True`).
+
+What B's fresh exec per call guarantees, and what a fork per input did beyond it:
+- each call starts from the program as loaded: its globals, functions, classes and default
+  arguments are new, so state the program keeps in its own namespace never reaches another call
+  (A's second pass already rejects such a program); the opposite orders of A and B, with A's two
+  passes, reject an output that depends on the calls made before it through anything else;
+- a fork per input also gave each call a pristine interpreter: modules the program imported
+  (their attributes), the standard library's caches, the heap and the garbage collector's state.
+  With the fresh exec these persist from one call to the next in B, so an output that depends on
+  such state in a way that gives the same outputs in A's forward order twice and in B's reverse
+  order is not rejected (no such dependence is known among real programs; a module attribute
+  set by one input and read by another is rejected, `test_azr_semantics.py`).
 """
 
 from __future__ import annotations
@@ -176,10 +187,12 @@ def _sandbox_failure(report: UnitReport) -> bool:
 
 
 def _second_unit(proposal: Proposal, calls: list[bytes], options: ExecutionOptions) -> Unit:
-    """Job B's unit: each input in its own fork, or all in reverse order in one process."""
+    """Job B's unit: the inputs in reverse order in one process, each call on a fresh exec of
+    the program; or (`fresh_process_per_call`) each input in its own fork of the loaded
+    program."""
     if len(calls) > 1 and options.fresh_process_per_call:
         return Unit(proposal.program, calls, mode="forked")
-    return Unit(proposal.program, calls, reverse=True)
+    return Unit(proposal.program, calls, mode="fresh", reverse=True)
 
 
 def _state_dependence(outputs: list[list[str]]) -> ValidationResult | None:
