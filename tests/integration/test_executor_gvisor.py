@@ -114,3 +114,29 @@ def test_each_gvisor_sandbox_is_held_by_a_host_cgroup(gvisor_server):
         assert str(zyg.proc.pid) in procs  # the runsc process joined before it started
         limit = (memory / "memory.limit_in_bytes").read_text()
         assert int(limit) < 1 << 40
+
+
+def test_the_judge_holds_inside_gvisor(gvisor_server):
+    """The one harness under gVisor: model text is data, abduction answers never share a program
+    process, validation's fresh exec per call still rejects order dependence, and a program
+    cannot fake a lifted check."""
+    import httpx
+
+    url = gvisor_server.url
+    counter = "seen = []\ndef f(x):\n    seen.append(x)\n    return len(seen)"
+    task = {"task_type": "abduction", "program": counter, "inputs": ["0"], "outputs": ["1"]}
+    body = {"items": [{"task": task, "answers": ["1", "2", "3", "lambda: 1"]}]}
+    verdicts = httpx.post(url + "/v1/azr/verify", json=body, timeout=300).json()["results"][0]
+    assert [v["verdict"] for v in verdicts["verdicts"]] == ["correct"] * 3 + ["invalid"]
+    first_wins = "import string\ndef f(x):\n    if not hasattr(string, 'first'):\n        string.first = x\n    return string.first + x"
+    proposals = [{"task_type": "induction", "program": p, "inputs": ["3", "1", "2"], "message": "m"}
+                 for p in (first_wins, "def f(x):\n    return x * 2")]  # fmt: skip
+    results = httpx.post(url + "/v1/azr/validate", json={"proposals": proposals}, timeout=300)
+    bad, good = results.json()["results"]
+    assert (bad["status"], bad["reason"]) == ("invalid", "nondeterministic")
+    assert good["status"] == "valid" and good["outputs"] == ["6", "2", "4"]
+    attack = "import builtins\nbuiltins.repr = lambda v: '9'\ndef f(x):\n    return 0\n"
+    cases = [{"kind": "call", "args": "3", "expected": "9"},
+             {"kind": "assert", "test": "assert f(3) == 9\n"}]  # fmt: skip
+    answer = httpx.post(url + "/v1/tests", json={"code": attack, "cases": cases}, timeout=300)
+    assert answer.json()["passed"] == 0
