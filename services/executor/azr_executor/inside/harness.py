@@ -111,7 +111,7 @@ def _json_writer() -> Any:
     try:
         from json import encoder
 
-        make = encoder.c_make_encoder
+        make = getattr(encoder, "c_make_encoder", None)  # the C accelerator, when built
         if make is None:
             return json.dumps
         encode = make(
