@@ -31,6 +31,8 @@ $(STAMP): $(PYPROJECTS)
 	@echo ">> installing $(TORCH_SPEC) and the four azr packages into $(VENV)"
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q $(foreach p,$(PACKAGES),-e ./$(p)[dev])
+	@# Test-only: veRL's sandbox-fusion reward code; its own dependencies (torch, ray...) unwanted.
+	$(PY) -m pip install -q --no-deps "verl==0.9.1"
 	@touch $(STAMP)
 
 run: setup

@@ -115,3 +115,24 @@ def gvisor_server(runsc_installed: str) -> Iterator[RunningExecutor]:
         sandbox="gvisor", zygotes=1, runsc=runsc_installed, wall_timeout_s=10.0
     )
     yield from _serve(settings)
+
+
+# Tokens of `shared_executor`, an executor deployed for several teams: token -> tenant name.
+TEAM_TOKENS = {"tok-alpha": "alpha", "tok-beta": "beta", "tok-gamma": "gamma"}
+
+
+@pytest.fixture(scope="session")
+def shared_executor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningExecutor]:
+    """A process-mode executor with one token per team (named tenants, `TEAM_TOKENS`), as an
+    organisation-wide deployment runs it: what other RL stacks and the fairness tests talk to."""
+    token_file = tmp_path_factory.mktemp("team-tokens") / "tokens"
+    token_file.write_text("".join(f"{t} {name}\n" for t, name in TEAM_TOKENS.items()))
+    settings = ExecutorSettings(
+        zygotes=2,
+        work_root=tmp_path_factory.mktemp("shared-scratch") if os.geteuid() != 0 else None,
+        token_file=token_file,
+        max_queue=2000,  # a tenant may hold 1000 runs (tenant_queue_share 0.5)
+        wall_timeout_s=5.0,
+        cpu_timeout_s=5,
+    )
+    yield from _serve(settings)

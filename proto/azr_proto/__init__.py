@@ -13,6 +13,8 @@ from azr_proto.errors import (
 )
 from azr_proto.statuses import RunStatus
 
+__version__ = "0.2.0"  # the package's one version source (pyproject reads it); see CHANGELOG.md
+
 __all__ = [
     "BadRequest",
     "Overloaded",
@@ -22,4 +24,5 @@ __all__ = [
     "ServiceError",
     "TransportError",
     "Unauthorized",
+    "__version__",
 ]

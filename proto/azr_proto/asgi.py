@@ -5,17 +5,39 @@ quota, and a request-body size limit. Standard library only (no starlette, no Fa
 
 Error answers use the services' `{"code", "detail"}` body: 401 `unauthorized`, 413 `too_large`,
 429 `overloaded` (with `Retry-After`).
+
+The tenant a request belongs to (the name of its token) is set in `current_tenant` while the app
+serves it: the executor schedules and counts runs per tenant with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["ASGIApp", "BearerAuth", "BodySizeLimit", "send_error"]
+__all__ = [
+    "ANONYMOUS",
+    "ASGIApp",
+    "BearerAuth",
+    "BodySizeLimit",
+    "current_tenant",
+    "send_error",
+    "tenant_name",
+]
+
+ANONYMOUS = "anonymous"  # the tenant of every request when no token is configured
+current_tenant: ContextVar[str] = ContextVar("azr_tenant", default=ANONYMOUS)
+
+
+def tenant_name(token: str) -> str:
+    """The name of a token's tenant when none is configured: not the token, and stable."""
+    return "token-" + hashlib.sha256(token.encode()).hexdigest()[:8]
+
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -121,6 +143,14 @@ class BearerAuth:
 
     `tokens` is a set of accepted tokens or a callable returning it (so a token file can be
     re-read); an empty set disables authentication. `exempt_paths` (health, metrics) stay open.
+    `tenants` names the tenant of a token (default: `tenant_name(token)`).
+
+    `path_token_prefix` (e.g. "/sandbox-fusion/"), for clients that can send no header: under it
+    the first path segment is the token, `/sandbox-fusion/<token>/run_code`, and the app sees the
+    path without it, `/sandbox-fusion/run_code`. The scope is rewritten in place, so the server's
+    access log never shows the token either. Without tokens configured, paths pass unchanged.
+    `path_token_busy_status`: the status of the quota answer to such requests (SandboxFusion's
+    clients retry 504, not 429). `on_reject(tenant, reason)` is told of every quota answer.
     """
 
     def __init__(
@@ -131,12 +161,20 @@ class BearerAuth:
         max_concurrent: int | None = None,
         retry_after_s: int = 1,
         exempt_paths: Iterable[str] = ("/healthz", "/readyz", "/metrics"),
+        tenants: Mapping[str, str] | None = None,
+        path_token_prefix: str | None = None,
+        path_token_busy_status: int = 429,
+        on_reject: Callable[[str, str], None] | None = None,
     ) -> None:
         self.app = app
         self._tokens = tokens
         self.max_concurrent = max_concurrent
         self.retry_after_s = retry_after_s
         self.exempt_paths = frozenset(exempt_paths)
+        self.tenants = dict(tenants or {})
+        self.path_token_prefix = path_token_prefix
+        self.path_token_busy_status = path_token_busy_status
+        self.on_reject = on_reject
         self._in_flight: dict[str, int] = {}
 
     def tokens(self) -> list[bytes]:
@@ -156,6 +194,9 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         given = _bearer(_header(scope, b"authorization"))
+        in_path = self._take_path_token(scope)
+        if in_path is not None:
+            given = in_path
         # compare_digest against every token: the time taken does not reveal which one matched
         matched = None
         for token in tokens:
@@ -163,22 +204,44 @@ class BearerAuth:
                 matched = token
         if matched is None:
             headers = [(b"www-authenticate", b'Bearer realm="azr"')]
-            detail = "missing bearer token" if given is None else "invalid bearer token"
+            if in_path is not None:
+                detail = f"invalid token in the path: {self.path_token_prefix}<token>/..."
+            else:
+                detail = "missing bearer token" if given is None else "invalid bearer token"
             await send_error(send, 401, "unauthorized", detail, headers)
             return
         key = matched.decode()
+        tenant = self.tenants.get(key) or tenant_name(key)
         if self.max_concurrent is not None and self.in_flight(key) >= self.max_concurrent:
+            if self.on_reject is not None:
+                self.on_reject(tenant, "token_concurrency")
             headers = [(b"retry-after", str(self.retry_after_s).encode())]
             detail = f"this token already has {self.max_concurrent} requests in flight"
-            await send_error(send, 429, "overloaded", detail, headers)
+            status = 429 if in_path is None else self.path_token_busy_status
+            await send_error(send, status, "overloaded", detail, headers)
             return
         self._in_flight[key] = self.in_flight(key) + 1
+        reset = current_tenant.set(tenant)
         try:
             await self.app(scope, receive, send)
         finally:
+            current_tenant.reset(reset)
             self._in_flight[key] -= 1
             if not self._in_flight[key]:
                 del self._in_flight[key]
+
+    def _take_path_token(self, scope: Scope) -> bytes | None:
+        """Cut the token segment out of a path under `path_token_prefix`; None if not there."""
+        prefix = self.path_token_prefix
+        path: str = scope.get("path", "")
+        if prefix is None or not path.startswith(prefix):
+            return None
+        token, _, rest = path[len(prefix) :].partition("/")
+        scope["path"] = prefix + rest
+        raw = scope.get("raw_path")
+        if isinstance(raw, bytes) and raw.startswith(prefix.encode()):
+            scope["raw_path"] = prefix.encode() + raw[len(prefix) :].partition(b"/")[2]
+        return token.encode()
 
 
 def _bearer(value: bytes | None) -> bytes | None:

@@ -117,6 +117,21 @@ class ExecutorClient(ServiceClient):
             answer = await self._post("/v1/tests", req, TestsResponse)
         return answer
 
+    async def tests_many(
+        self, reqs: Sequence[TestsRequest], *, max_concurrency: int = 32
+    ) -> list[TestsResponse]:
+        """`tests` for many programs at once, at most `max_concurrency` requests in flight;
+        answers in order. (One `/v1/tests` request checks one program against all its cases.)"""
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        gate = asyncio.Semaphore(max_concurrency)
+
+        async def one(req: TestsRequest) -> TestsResponse:
+            async with gate:
+                return await self.tests(req)
+
+        return list(await asyncio.gather(*(one(r) for r in reqs)))
+
     # ---- AZR semantics (`/v1/azr/*`): program outcomes are data; only sandbox errors are retried
 
     async def azr_validate(self, req: ValidateRequest) -> ValidateResponse:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from azr_proto.asgi import BearerAuth, BodySizeLimit
+from azr_proto.asgi import BearerAuth, BodySizeLimit, current_tenant
 from azr_proto.common import ErrorBody
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +18,8 @@ from azr_executor import __version__
 from azr_executor.azr.routes import router as azr_router
 from azr_executor.errors import ExecutorError, Overloaded
 from azr_executor.metrics import ExecutorMetrics
-from azr_executor.routes import health, run, tests
+from azr_executor.routes import health, run, sandbox_fusion, tests
+from azr_executor.routes.sandbox_fusion import SANDBOX_FUSION_PREFIX
 from azr_executor.sandbox import SandboxPool
 from azr_executor.settings import ExecutorSettings
 
@@ -53,6 +54,9 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     app.include_router(run.router)
     app.include_router(tests.router)
     app.include_router(azr_router)
+    app.include_router(sandbox_fusion.router)
+    # The same routes under the prefix the token rides in (BearerAuth cuts the token out).
+    app.include_router(sandbox_fusion.router, prefix=SANDBOX_FUSION_PREFIX, include_in_schema=False)
     app.add_exception_handler(ExecutorError, _on_executor_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _on_invalid)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _on_http_error)  # type: ignore[arg-type]
@@ -63,13 +67,20 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
         tokens=settings.load_tokens(),
         max_concurrent=settings.token_concurrency,
         retry_after_s=settings.retry_after_s,
+        tenants=settings.token_tenants(),
+        path_token_prefix=SANDBOX_FUSION_PREFIX + "/",  # SandboxFusion clients send no header
+        path_token_busy_status=504,  # and veRL's retries only 504 (a 429 would score as a fail)
+        on_reject=metrics.reject,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 
 
 async def _on_executor_error(request: Request, exc: ExecutorError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
+    headers = None
+    if isinstance(exc, Overloaded):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        request.app.state.metrics.reject(current_tenant.get(), exc.reason)
     body = {"code": exc.code, "detail": str(exc)}
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 

@@ -18,9 +18,10 @@ class Overloaded(ExecutorError):
     status_code = 429
     code = "overloaded"
 
-    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+    def __init__(self, detail: str, retry_after_s: int = 1, reason: str = "queue_full") -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+        self.reason = reason  # for the per-tenant rejection metric
 
 
 class RequestTooLarge(ExecutorError):

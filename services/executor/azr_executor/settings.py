@@ -99,10 +99,17 @@ class ExecutorSettings(BaseSettings):
     max_body_bytes: int = Field(default=32 << 20, ge=1024)  # over it: 413
     max_batch: int = Field(default=1024, ge=1)  # runs per /v1/run/batch, cases per /v1/tests
 
-    # --- auth: bearer tokens (a list, or a file with one token per line); none = open
+    # --- auth: bearer tokens (a list, or a file with one token per line, optionally followed by
+    # the tenant's name); none = open
     tokens: list[str] = Field(default_factory=list)
     token_file: Path | None = None
     token_concurrency: int = Field(default=64, ge=1)  # requests in flight per token; over: 429
+
+    # --- fair sharing between tenants (tokens): queued runs are served by weighted round robin
+    tenant_weights: dict[str, float] = Field(default_factory=dict)  # tenant name -> weight (1)
+    # Why: without a cap one tenant's batches could fill `max_queue` and turn every other
+    # tenant's run away with 429; this is the most of it one tenant may hold.
+    tenant_queue_share: float = Field(default=0.5, gt=0, le=1)
 
     @field_validator("python")
     @classmethod
@@ -135,6 +142,9 @@ class ExecutorSettings(BaseSettings):
         for default, maximum in pairs:
             if getattr(self, default) > getattr(self, maximum):
                 raise ValueError(f"{default} is above {maximum}")
+        for name, weight in self.tenant_weights.items():
+            if not weight > 0:
+                raise ValueError(f"tenant_weights[{name!r}] = {weight} must be above 0")
         return self
 
     def resolved_work_root(self) -> Path:
@@ -146,9 +156,19 @@ class ExecutorSettings(BaseSettings):
         return Path(os.environ.get("TMPDIR", "/tmp")) / f"azr-executor-{os.getuid()}"
 
     def load_tokens(self) -> frozenset[str]:
-        """The accepted bearer tokens: `tokens` plus the lines of `token_file`."""
-        tokens = {t for t in self.tokens if t}
-        if self.token_file is not None:
-            lines = self.token_file.read_text().splitlines()
-            tokens |= {line.strip() for line in lines if line.strip() and not line.startswith("#")}
-        return frozenset(tokens)
+        """The accepted bearer tokens: `tokens` plus the first field of each `token_file` line."""
+        return frozenset({t for t in self.tokens if t} | set(self._token_file_entries()))
+
+    def token_tenants(self) -> dict[str, str]:
+        """Token -> tenant name, for the `token_file` lines that name one (`<token> <name>`)."""
+        return {token: name for token, name in self._token_file_entries().items() if name}
+
+    def _token_file_entries(self) -> dict[str, str]:
+        if self.token_file is None:
+            return {}
+        entries: dict[str, str] = {}
+        for line in self.token_file.read_text().splitlines():
+            fields = line.split()
+            if fields and not fields[0].startswith("#"):
+                entries[fields[0]] = fields[1] if len(fields) > 1 else ""
+        return entries

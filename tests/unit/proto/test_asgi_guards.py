@@ -115,3 +115,87 @@ async def test_a_path_can_have_a_larger_limit_of_its_own():
     async with _client(guard) as http:
         assert (await http.post("/v1/runs/a/import", content=b"x" * 50)).status_code == 200
         assert (await http.post("/v1/other", content=b"x" * 50)).status_code == 413
+
+
+async def tenant_app(scope, receive, send):
+    """Answers the tenant the request runs as, and the path it sees."""
+    from azr_proto.asgi import current_tenant
+
+    body = f"{current_tenant.get()} {scope['path']} {scope['raw_path'].decode()}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def test_the_tenant_is_the_token_name_and_never_the_token():
+    from azr_proto.asgi import tenant_name
+
+    app = BearerAuth(tenant_app, tokens={"tok-a", "tok-b"}, tenants={"tok-a": "team-a"})
+    async with _client(app) as http:
+        named = await http.get("/x", headers={"Authorization": "Bearer tok-a"})
+        unnamed = await http.get("/x", headers={"Authorization": "Bearer tok-b"})
+    assert named.text.split()[0] == "team-a"
+    assert unnamed.text.split()[0] == tenant_name("tok-b") and "tok-b" not in unnamed.text
+
+
+async def test_a_token_in_the_path_authenticates_and_is_cut_out():
+    app = BearerAuth(tenant_app, tokens={"good"}, path_token_prefix="/sandbox-fusion/")
+    async with _client(app) as http:
+        right = await http.post("/sandbox-fusion/good/run_code")
+        wrong = await http.post("/sandbox-fusion/bad/run_code")
+        missing = await http.post("/sandbox-fusion/run_code")
+        header_only = await http.post("/run_code", headers={"Authorization": "Bearer good"})
+    assert right.status_code == 200
+    tenant, path, raw_path = right.text.split()
+    assert tenant == "token-" + __import__("hashlib").sha256(b"good").hexdigest()[:8]
+    assert path == raw_path == "/sandbox-fusion/run_code"  # the access log never sees it
+    assert wrong.status_code == missing.status_code == 401
+    assert "/sandbox-fusion/<token>/" in wrong.json()["detail"]
+    assert header_only.status_code == 200
+
+
+async def test_without_tokens_paths_pass_unchanged_as_anonymous():
+    app = BearerAuth(tenant_app, tokens=set(), path_token_prefix="/sandbox-fusion/")
+    async with _client(app) as http:
+        resp = await http.post("/sandbox-fusion/run_code")
+    assert resp.text.split()[:2] == ["anonymous", "/sandbox-fusion/run_code"]
+
+
+async def test_quota_rejections_are_reported_with_the_tenant():
+    rejected = []
+    release = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = BearerAuth(slow_app, tokens={"t"}, tenants={"t": "team"}, max_concurrent=1,
+                     on_reject=lambda tenant, reason: rejected.append((tenant, reason)))  # fmt: skip
+    async with _client(app) as http:
+        first = asyncio.create_task(http.get("/x", headers={"Authorization": "Bearer t"}))
+        await asyncio.sleep(0.05)
+        second = await http.get("/x", headers={"Authorization": "Bearer t"})
+        release.set()
+        await first
+    assert second.status_code == 429 and rejected == [("team", "token_concurrency")]
+
+
+async def test_path_token_requests_over_the_quota_get_the_configured_status():
+    release = asyncio.Event()
+
+    async def slow_app(scope, receive, send):
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = BearerAuth(slow_app, tokens={"t"}, max_concurrent=1, path_token_prefix="/sf/",
+                     path_token_busy_status=504)  # fmt: skip
+    async with _client(app) as http:
+        first = asyncio.create_task(http.post("/sf/t/run_code"))
+        await asyncio.sleep(0.05)
+        by_path = await http.post("/sf/t/run_code")
+        by_header = await http.post("/x", headers={"Authorization": "Bearer t"})
+        release.set()
+        await first
+    assert by_path.status_code == 504 and by_header.status_code == 429
+    assert by_path.headers["retry-after"] == "1"

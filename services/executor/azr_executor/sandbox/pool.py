@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from azr_proto.asgi import ANONYMOUS, current_tenant
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded, RequestTooLarge
 from azr_executor.inside.reap import children_of
 from azr_executor.inside.seccomp import prctl
 from azr_executor.sandbox.cgroups import GVISOR_OVERHEAD_MB, PoolGroups
+from azr_executor.sandbox.fairness import FairQueue, TenantQuota
 from azr_executor.sandbox.gvisor import runsc_prefix
 from azr_executor.sandbox.jobs import Job, JobPair, JobResult, PairMember
 from azr_executor.sandbox.zygote_process import NotStarted, ZygoteConfig, ZygoteDied, ZygoteProcess
@@ -45,6 +47,7 @@ class _Pending:
     t_admit: float
     member: PairMember | None = None
     output_bytes: int = 0  # reserved from the service's output budget until the job ends
+    tenant: str = ""  # whose FIFO it waits in (a job sent again goes back to its head)
 
 
 class SandboxPool:
@@ -58,7 +61,11 @@ class SandboxPool:
     def __init__(self, settings: ExecutorSettings) -> None:
         self.settings = settings
         self._zygotes: list[ZygoteProcess | None] = []
-        self._pending: deque[_Pending] = deque()
+        # Fairness hook (sandbox/fairness.py): queued jobs wait in one FIFO per tenant (the
+        # request's token, `current_tenant`) and are served by the fair pick-next rule; each
+        # tenant may hold at most its share of `max_queue`.
+        self._pending: FairQueue[_Pending] = FairQueue(settings.tenant_weights)
+        self._quota = TenantQuota(settings.max_queue, settings.tenant_queue_share, (ANONYMOUS,))
         self._admitted = 0
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -210,8 +217,7 @@ class SandboxPool:
         self._uid_locks.clear()
         if self._groups is not None:
             self._groups.remove()
-        while self._pending:
-            item = self._pending.popleft()
+        for item in self._pending.drain():
             if not item.future.done():
                 item.future.set_result(JobResult.sandbox_error("the executor is shutting down"))
 
@@ -235,6 +241,14 @@ class SandboxPool:
             raise Overloaded(
                 f"queue full ({self._admitted} runs admitted, bound {self.settings.max_queue})",
                 self.settings.retry_after_s,
+            )
+        tenant = current_tenant.get()
+        if not self._quota.admits(tenant, n):
+            raise Overloaded(
+                f"this token's share of the queue is full ({self._quota.admitted(tenant)} runs "
+                f"admitted, share {self._quota.limit} of {self.settings.max_queue})",
+                self.settings.retry_after_s,
+                reason="tenant_share",
             )
 
     async def run(
@@ -337,7 +351,11 @@ class SandboxPool:
         self._admitted += 1
         reserved = _output_bytes(job)  # reserved by the caller (`_reserve_output`)
         future.add_done_callback(lambda f: self._done(f, reserved))
-        self._pending.append(_Pending(job, future, avoid_hash_seed, loop.time(), member, reserved))
+        tenant = current_tenant.get()
+        self._quota.add(tenant)
+        future.add_done_callback(lambda _f: self._quota.release(tenant))
+        item = _Pending(job, future, avoid_hash_seed, loop.time(), member, reserved, tenant)
+        self._pending.push(item, tenant)
         self._pump()
         return future
 
@@ -374,7 +392,7 @@ class SandboxPool:
                     if i >= 256:
                         break
                     if self._eligible(zyg, item):
-                        del self._pending[i]
+                        self._pending.take(item)
                         self._dispatch(zyg, item)
                         placed = True
                         break
@@ -405,7 +423,7 @@ class SandboxPool:
         elif not fut.cancelled() and isinstance(fut.exception(), NotStarted) and not self._closing:
             # Queued behind a run that took its zygote down: it never started, so it runs
             # elsewhere instead of failing.
-            self._pending.appendleft(item)
+            self._pending.push_front(item, item.tenant)
             self._replace(zyg)
         elif fut.cancelled() or fut.exception() is not None:
             detail = "zygote stopped" if fut.cancelled() else str(fut.exception())
