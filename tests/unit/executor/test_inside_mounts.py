@@ -50,8 +50,8 @@ def test_remove_tree_of_a_missing_path_is_true(tmp_path):
 
 
 def test_plain_run_dir_is_created_empty_and_cleaned(tmp_path):
-    rundir = RunDir(str(tmp_path / "run"), None, tmpfs=False)
-    assert rundir.setup(16, 64) == []
+    rundir = RunDir(str(tmp_path / "run"), None)
+    rundir.setup()
     rundir.create()
     assert oct((tmp_path / "run").stat().st_mode & 0o777) == "0o700"
     _deep(str(tmp_path / "run"), 1100)

@@ -18,7 +18,7 @@ imports only this package (see `zygote.BOOTSTRAP`), never the service's.
 Guarantees, as a whole (process mode, service running as root, a cgroup hierarchy):
 - a program cannot open a socket; trace, signal or read the memory of the zygote, the server or
   another run; read the server's environment; or see processes other than its run's own;
-- it cannot write outside its own working directory (a tmpfs of its own, gone after the run);
+- it cannot write outside its own working directory (private, removed after the run);
 - its run is held to one memory limit (shmem and memfd included) and one pids limit, and every
   process it starts dies with it, killed by root from outside the sandbox uid;
 - its status comes from what the zygote observed, never from bytes it wrote, except its own

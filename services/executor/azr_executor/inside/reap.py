@@ -121,7 +121,9 @@ class Sweeper:
         reap_zombies()
         if self.group is not None:
             clean = True
-            if self.group.occupied():
+            # With a subreaper, every live process of the run is a descendant of the zygote:
+            # no child left means an empty group, without reading it (the common case).
+            if (has_children() or not self.subreaper) and self.group.occupied():
                 clean = self.group.kill_all(reap_zombies, wait_s)
             return self._drain(time.monotonic() + wait_s) and clean
         deadline = time.monotonic() + wait_s

@@ -101,7 +101,7 @@ class Zygote:
         self.cfg = cfg
         self.uid: int | None = cfg["uid"]
         self.has_pidfd = hasattr(os, "pidfd_open")
-        self.rundir = RunDir(workdir_of(cfg), self.uid, bool(cfg.get("tmpfs_runs")))
+        self.rundir = RunDir(workdir_of(cfg), self.uid)
         self.seccomp = PreparedFilter(self.uid is not None) if cfg["seccomp"] else None
         self.group = group
         self.join_fds = group.join_fds if group is not None else ()
@@ -127,8 +127,6 @@ class Zygote:
     def stats(self) -> dict[str, Any]:
         root = self.cfg["work_root"]
         entries = sorted(os.listdir(root)) if os.path.isdir(root) else []
-        if self.rundir.tmpfs:  # the permanent (empty) mount point of the run tmpfs
-            entries = [e for e in entries if e != os.path.basename(self.rundir.path)]
         return {
             "status": "ok",
             "work_root_entries": entries,
@@ -396,7 +394,7 @@ def main() -> None:
     else:
         os.makedirs(cfg["work_root"], mode=0o711, exist_ok=True)
     zygote = Zygote(cfg, group, subreaper)
-    warnings += zygote.rundir.setup(cfg["scratch_mb"], cfg["scratch_inodes"])
+    zygote.rundir.setup()
     if not zygote.sweeper.sweep():  # a previous zygote of this slot may have left processes
         warnings.append("processes of a previous zygote survived the start-up sweep")
     for name in cfg["preload"]:

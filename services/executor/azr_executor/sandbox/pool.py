@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from azr_proto.asgi import ANONYMOUS, current_tenant
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded, RequestTooLarge
+from azr_executor.inside.reap import children_of
+from azr_executor.inside.seccomp import prctl
 from azr_executor.sandbox.cgroups import GVISOR_OVERHEAD_MB, PoolGroups
 from azr_executor.sandbox.fairness import FairQueue, TenantQuota
 from azr_executor.sandbox.gvisor import runsc_prefix
@@ -33,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 _STUCK_GRACE_S = 5.0  # a zygote silent this long past a run's wall limit is killed and replaced
 _UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(slots=True)
@@ -43,7 +47,7 @@ class _Pending:
     t_admit: float
     member: PairMember | None = None
     output_bytes: int = 0  # reserved from the service's output budget until the job ends
-    tenant: str = ANONYMOUS  # whose queue it waits in (re-queued there if its zygote died)
+    tenant: str = ""  # whose FIFO it waits in (a job sent again goes back to its head)
 
 
 class SandboxPool:
@@ -80,6 +84,7 @@ class SandboxPool:
         self._ooms: dict[int, int] = {}  # gVisor mode: each slot's OOM-kill count at its spawn
         self._output_budget = settings.max_inflight_output_mb << 20
         self._output_reserved = 0
+        self._budget_waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self.on_result: Callable[[JobResult], None] | None = None
         self.on_zygote_death: Callable[[], None] | None = None
 
@@ -104,6 +109,11 @@ class SandboxPool:
         else:
             why = "AZR_EXECUTOR_CGROUPS=false"
         _log_enforcement(self.settings, self._groups, why)
+        if os.geteuid() == 0:
+            # Runs orphaned by a zygote that died come back to the service, which reaps them
+            # (`_reap_orphans`), instead of to an init that may never reap them.
+            with contextlib.suppress(OSError):
+                prctl(_PR_SET_CHILD_SUBREAPER, 1)
         try:
             spawned = await asyncio.gather(*(self._spawn(i) for i in range(count)))
         except BaseException:
@@ -146,7 +156,6 @@ class SandboxPool:
             seccomp=s.seccomp,
             spare=self._wants_spare() and index == s.zygotes,
             cgroup=group if not prefix else None,
-            tmpfs_runs=s.private_mounts and root,
         )
         Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
         zygote = await ZygoteProcess.spawn(config)
@@ -191,6 +200,9 @@ class SandboxPool:
     async def close(self) -> None:
         """Stop the zygotes; every pending or in-flight job ends as `sandbox_error`."""
         self._closing = True
+        for _, waiter in self._budget_waiters:
+            if not waiter.done():
+                waiter.set_exception(Overloaded("the executor is shutting down"))
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -253,8 +265,8 @@ class SandboxPool:
             return JobResult.sandbox_error("the other job of its pair was not admitted")
         try:
             self.check_capacity(1)
-            self._check_output_budget(_output_bytes(job))
-        except (Overloaded, RequestTooLarge):
+            await self._reserve_output(_output_bytes(job))
+        except (Overloaded, RequestTooLarge, asyncio.CancelledError):
             if member is not None and member.lead:
                 self._abandon(member.pair)
             raise
@@ -273,16 +285,18 @@ class SandboxPool:
     async def run_many(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Run independent jobs (admitted all at once or not at all); results in order."""
         self.check_capacity(len(jobs))
-        self._check_output_budget(sum(_output_bytes(job) for job in jobs))
+        await self._reserve_output(sum(_output_bytes(job) for job in jobs))
         futures = [self._submit(job, None) for job in jobs]  # plain futures: no task per job
         return [await fut for fut in futures]
 
-    def _check_output_budget(self, need: int) -> None:
-        """413 when one request could print more than the service holds; 429 while full.
+    async def _reserve_output(self, need: int) -> None:
+        """Reserve `need` bytes of the service's output budget, waiting in turn for them.
 
         Each job reserves the most its two streams can bring back (`2 * output_bytes`) from
-        admission until its result is handed over, so the output held in flight by the whole
-        service never exceeds `max_inflight_output_mb`, whatever the programs print.
+        admission until its result is handed over, so the output the whole service holds in
+        flight never exceeds `max_inflight_output_mb`, whatever the programs print. A request
+        that alone needs more is refused (413); one that waits past the longest wall limit
+        gets 429. Waiters are served in order, so a large request is not starved by small ones.
         """
         if need > self._output_budget:
             raise RequestTooLarge(
@@ -291,11 +305,43 @@ class SandboxPool:
                 "in flight (AZR_EXECUTOR_MAX_INFLIGHT_OUTPUT_MB): ask for less output per run "
                 "or send fewer runs per request"
             )
-        if self._output_reserved + need > self._output_budget:
-            raise Overloaded(
-                f"output budget in use ({self._output_reserved} of {self._output_budget} bytes)",
-                self.settings.retry_after_s,
-            )
+        if not self._budget_waiters and self._output_reserved + need <= self._output_budget:
+            self._output_reserved += need
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._budget_waiters.append((need, fut))
+        try:
+            await asyncio.wait_for(fut, self.settings.max_wall_timeout_s)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            if fut.done() and not fut.cancelled():
+                self._release_output(need)  # admitted at the last moment: give it back
+            else:
+                with contextlib.suppress(ValueError):
+                    self._budget_waiters.remove((need, fut))
+                self._admit_budget_waiters()
+            if isinstance(exc, TimeoutError):
+                raise Overloaded(
+                    f"output budget in use ({self._output_reserved} of {self._output_budget} "
+                    "bytes)",
+                    self.settings.retry_after_s,
+                ) from None
+            raise
+
+    def _release_output(self, n: int) -> None:
+        self._output_reserved -= n
+        self._admit_budget_waiters()
+
+    def _admit_budget_waiters(self) -> None:
+        while self._budget_waiters:
+            need, fut = self._budget_waiters[0]
+            if fut.done():
+                self._budget_waiters.popleft()
+                continue
+            if self._output_reserved + need > self._output_budget:
+                return
+            self._budget_waiters.popleft()
+            self._output_reserved += need
+            fut.set_result(None)
 
     def _submit(
         self, job: Job, avoid_hash_seed: int | None, member: PairMember | None = None
@@ -303,8 +349,7 @@ class SandboxPool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JobResult] = loop.create_future()
         self._admitted += 1
-        reserved = _output_bytes(job)
-        self._output_reserved += reserved
+        reserved = _output_bytes(job)  # reserved by the caller (`_reserve_output`)
         future.add_done_callback(lambda f: self._done(f, reserved))
         tenant = current_tenant.get()
         self._quota.add(tenant)
@@ -316,7 +361,7 @@ class SandboxPool:
 
     def _done(self, future: asyncio.Future[JobResult], reserved: int) -> None:
         self._admitted -= 1
-        self._output_reserved -= reserved
+        self._release_output(reserved)
         if self.on_result is not None and not future.cancelled() and future.exception() is None:
             self.on_result(future.result())
 
@@ -378,7 +423,7 @@ class SandboxPool:
         elif not fut.cancelled() and isinstance(fut.exception(), NotStarted) and not self._closing:
             # Queued behind a run that took its zygote down: it never started, so it runs
             # elsewhere instead of failing.
-            self._pending.push(item, item.tenant)
+            self._pending.push_front(item, item.tenant)
             self._replace(zyg)
         elif fut.cancelled() or fut.exception() is not None:
             detail = "zygote stopped" if fut.cancelled() else str(fut.exception())
@@ -462,6 +507,25 @@ class SandboxPool:
                     self._replace(zyg)
             # Jobs only some zygote may take (avoid_hash_seed) wait for one to come back.
             self._pump()
+            self._reap_orphans()
+
+    def _reap_orphans(self) -> None:
+        """Reap zombies of a sandbox uid left to the service by a dead zygote (only those: the
+        service's other children belong to asyncio and to whoever else started them)."""
+        uids = {str(uid) for uid in self._uids.values()}
+        if not uids:
+            return
+        for pid in children_of(os.getpid()):
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    status = fh.read()
+            except OSError:
+                continue
+            state = status.split("State:", 1)[1].split()[0] if "State:" in status else ""
+            uid = status.split("Uid:", 1)[1].split()[0] if "Uid:" in status else ""
+            if state == "Z" and uid in uids:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
 
     async def zygote_stats(self) -> list[dict[str, Any]]:
         """Each live zygote's view of its scratch root and stray children."""
@@ -493,7 +557,7 @@ def _log_enforcement(settings: ExecutorSettings, groups: PoolGroups | None, why:
     missing = []
     if os.geteuid() != 0:
         missing.append("a sandbox uid per zygote, private mounts, /tmp and /dev/shm read-only, "
-                       "hidepid, a private IPC namespace, a tmpfs per run (the service is "
+                       "hidepid, a private IPC namespace, a scratch tmpfs (the service is "
                        "not root)")  # fmt: skip
     elif not settings.private_mounts:
         missing.append("private mounts (AZR_EXECUTOR_PRIVATE_MOUNTS=false)")

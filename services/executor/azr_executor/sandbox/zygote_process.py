@@ -57,7 +57,6 @@ class ZygoteConfig:
     seccomp: bool
     spare: bool = False
     cgroup: dict[str, Any] | None = None  # the zygote's run group (`inside.cgroup.RunGroup`)
-    tmpfs_runs: bool = False  # a tmpfs of its own per run (root, private mounts)
 
     def argv(self) -> list[str]:
         cfg = {
@@ -70,7 +69,6 @@ class ZygoteConfig:
             "seccomp": self.seccomp,
             "gvisor": bool(self.command_prefix),
             "cgroup": self.cgroup,
-            "tmpfs_runs": self.tmpfs_runs,
         }
         return [*self.command_prefix, self.python, "-s", "-S", "-P", "-c",
                 BOOTSTRAP % str(PACKAGE_DIR), json.dumps(cfg)]  # fmt: skip
