@@ -2,7 +2,8 @@
 
 The reference's process pool at its best: one long-lived process that runs program after
 program with no isolation at all (no fresh process, no limits, no second hash seed). It reads
-one JSON unit per line from stdin (the harness units of a step: program, calls, passes, mode),
+one unit per line from stdin, base64 of the harness's marshal form (program, calls as marshal
+of (args, kwargs), passes, mode),
 loads the program into a fresh namespace, runs its calls as often as the harness would, and
 answers one line per unit. Only for the benchmark's own dataset programs: never run model code
 this way.
@@ -10,14 +11,11 @@ this way.
 
 from __future__ import annotations
 
+import base64
 import builtins
-import json
+import marshal
 import sys
 from typing import Any
-
-
-def _args(*args: object, **kwargs: object) -> tuple[tuple[object, ...], dict[str, object]]:
-    return args, kwargs
 
 
 def run(unit: dict[str, Any]) -> int:
@@ -31,9 +29,10 @@ def run(unit: dict[str, Any]) -> int:
     passes = 1 if unit["mode"] == "forked" else int(unit["passes"])
     done = 0
     for _ in range(passes):
-        for source in unit["calls"]:
+        for call in unit["calls"]:
             try:
-                args, kwargs = eval("_args(" + source + ")", {"_args": _args})
+                # reference mode: the source of (args, kwargs), eval'd as the reference does
+                args, kwargs = eval(call) if unit.get("source") else marshal.loads(call)
                 repr(entry(*args, **kwargs))
                 done += 1
             except BaseException:
@@ -44,7 +43,7 @@ def run(unit: dict[str, Any]) -> int:
 
 def main() -> None:
     for line in sys.stdin:
-        print(run(json.loads(line)), flush=True)
+        print(run(marshal.loads(base64.b64decode(line))), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """One AZR training step's executor work, at the paper's sizes, from CRUXEval and MBPP+.
 
     .venv/bin/python bench/azr_step.py [--sandbox process|gvisor] [--zygotes N] [--repeat R]
-                                       [--reverse-calls] [--python PATH] [--baseline]
+                                       [--fork-per-input] [--python PATH] [--baseline]
+                                       [--reference]
 
 Phases (all through the sandbox pool, as the `/v1/azr/*` routes run them):
 - validate:     64 deduction + 64 abduction proposals (CRUXEval programs and inputs) and
@@ -26,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import gzip
 import json
+import marshal
 import subprocess
 import tempfile
 import time
@@ -58,7 +61,7 @@ from azr_proto.azr import (
 DATA = Path(__file__).resolve().parents[1] / "data"
 N = 64  # proposals per task type (the paper's batch size)
 K = 8  # learnability rollouts per task
-FRESH = True  # validation: a fresh fork per induction input (--reverse-calls: reverse order)
+FRESH = False  # validation: a fork per induction input in job B (--fork-per-input)
 
 
 class CountingRunner(PoolRunner):
@@ -74,8 +77,9 @@ class CountingRunner(PoolRunner):
 
     async def run(self, code: str, stdin: bytes, **kwargs: Any):  # type: ignore[override]
         # one fork per unit, plus one per call but the last of a forked unit (the last call runs
-        # in the unit's own process); the spec is our own JSON
-        units = json.loads(stdin)["units"]
+        # in the unit's own process); the spec is our own marshal (`judging.build_spec`)
+        spec = marshal.loads(stdin)
+        units = [u | {"program": spec["programs"][u["program"]]} for u in spec["units"]]
         CountingRunner.units.setdefault(CountingRunner.phase, []).extend(units)
         forks = sum(1 + (len(u["calls"]) - 1 if u["mode"] == "forked" else 0) for u in units)
         CountingRunner.jobs += 1
@@ -213,7 +217,25 @@ async def step(runner: PoolRunner, props: list[Proposal]) -> dict[str, float]:
     return times
 
 
-async def unsandboxed(python: str, workers: int, by_phase: dict[str, list[Any]]) -> None:
+def as_reference(by_phase: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The step's calls as the reference's executor runs them: every call its own job (the
+    program exec'd anew, the input eval'd from source), validation's first run as two calls in
+    one process (its j = 2 check) and no second run in another process."""
+    out: dict[str, list[Any]] = {}
+    for phase, units in by_phase.items():
+        jobs = out.setdefault(phase, [])
+        for unit in units:
+            if phase == "validate" and unit["passes"] != 2:
+                continue  # job B: the reference has no second process
+            for call in unit["calls"]:
+                args, kwargs = marshal.loads(call)
+                jobs.append(unit | {"calls": [(args, kwargs)], "mode": "shared", "source": True})
+    return out
+
+
+async def unsandboxed(
+    python: str, workers: int, by_phase: dict[str, list[Any]], label: str = ""
+) -> None:
     """Replay one step's units on `workers` reused processes with no isolation at all (the
     reference's pool at its best), phase after phase, taking units as workers free up; print
     the wall time per phase. Same programs, calls and passes as the sandboxed step."""
@@ -234,21 +256,23 @@ async def unsandboxed(python: str, workers: int, by_phase: dict[str, list[Any]])
         return done
 
     try:
-        warm = [json.dumps({"program": "def f(x):\n    return x\n", "entry": "f", "calls": ["1"],
-                            "mode": "sequential", "passes": 1, "stop_on_error": True}).encode()
-                + b"\n"] * (4 * workers)  # fmt: skip
+        unit = {"program": "def f(x):\n    return x\n", "entry": "f",
+                "calls": [marshal.dumps(((1,), {}))], "mode": "shared", "passes": 1,
+                "stop_on_error": True}  # fmt: skip
+        warm = [_line(unit)] * (4 * workers)
         await asyncio.gather(*(drain(p, warm) for p in procs))
         times: dict[str, float] = {}
         calls = 0
         for phase, units in by_phase.items():
             # in the order the jobs sent them (the queue pops its end)
-            queue = [json.dumps(u).encode() + b"\n" for u in reversed(units)]
+            queue = [_line(u) for u in reversed(units)]
             t0 = time.perf_counter()
             calls += sum(await asyncio.gather(*(drain(p, queue) for p in procs)))
             times[phase] = time.perf_counter() - t0
         total = sum(times.values())
         print(
-            f"unsandboxed pool ({workers} reused processes, no isolation): total {total:.2f} s | "
+            f"{label or 'unsandboxed pool'} ({workers} reused processes, no isolation): "
+            f"total {total:.2f} s | "
             + " | ".join(f"{phase} {t:.2f} s" for phase, t in times.items())
             + f" | {calls} calls returned | python={python}"
         )
@@ -256,6 +280,12 @@ async def unsandboxed(python: str, workers: int, by_phase: dict[str, list[Any]])
         for proc in procs:
             proc.stdin.close()
             await proc.wait()
+
+
+def _line(unit: dict[str, Any]) -> bytes:
+    if unit.get("source"):  # reference mode: the arguments travel as source, eval'd there
+        unit = unit | {"calls": [repr(call) for call in unit["calls"]]}
+    return base64.b64encode(marshal.dumps(unit)) + b"\n"
 
 
 async def main() -> None:
@@ -266,14 +296,22 @@ async def main() -> None:
     parser.add_argument("--zygotes", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
-        "--reverse-calls",
+        "--fork-per-input",
         action="store_true",
-        help="validate with fresh_process_per_call=False (reverse order, no fork per input)",
+        help="validate with fresh_process_per_call=True (job B forks once per input, as before "
+        "issue 20)",
     )
     parser.add_argument(
         "--python",
         default=None,
         help="interpreter of the zygotes (default: AZR_EXECUTOR_PYTHON, else this one)",
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="then replay the last step's calls as the AZR reference's pool runs them: one job "
+        "per call on reused unsandboxed processes, the program exec'd and the input eval'd for "
+        "each, validation as two calls in one process (j = 2), no second process",
     )
     parser.add_argument(
         "--baseline",
@@ -283,7 +321,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
     global FRESH
-    FRESH = not args.reverse_calls
+    FRESH = args.fork_per_input
     overrides: dict[str, Any] = {"sandbox": args.sandbox}
     if args.zygotes:
         overrides["zygotes"] = args.zygotes
@@ -331,6 +369,9 @@ async def main() -> None:
                 print(f"  {phase}: {int(jobs)} jobs, {int(forks)} forks" + (cpu if native else ""))
     if args.baseline:
         await unsandboxed(settings.python, settings.zygotes, CountingRunner.units)
+    if args.reference:
+        await unsandboxed(settings.python, settings.zygotes, as_reference(CountingRunner.units),
+                          label="reference pool (one job per call, as the AZR reference)")  # fmt: skip
 
 
 if __name__ == "__main__":

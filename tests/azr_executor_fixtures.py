@@ -20,6 +20,7 @@ import pytest
 import uvicorn
 from azr_executor.app import create_app
 from azr_executor.sandbox import Job, JobResult, Limits, SandboxPool
+from azr_executor.server import uvicorn_config
 from azr_executor.settings import ExecutorSettings
 from fastapi import FastAPI
 
@@ -55,7 +56,8 @@ class RunningExecutor:
 
 def _serve(settings: ExecutorSettings) -> Iterator[RunningExecutor]:
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
     holder: dict[str, asyncio.AbstractEventLoop] = {}
 
     def target() -> None:
@@ -85,6 +87,7 @@ def executor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         work_root=tmp_path_factory.mktemp("executor-scratch") if os.geteuid() != 0 else None,
         wall_timeout_s=5.0,
         cpu_timeout_s=5,
+        max_wall_timeout_s=30.0,  # below the AZR wire's own 60 s bound: its refusal is tested
         max_batch=2048,
     )
     yield from _serve(settings)

@@ -4,10 +4,11 @@ A task is built from a program (Python source with an entry function, `f` by def
 and outputs:
 
 - an *input* is the source of one argument list, as written inside `f(...)`: `"'abc', 2"`,
-  `"[1, 2], key=len"`; it may use literals, builtins and lambdas, never names of the program;
+  `"[1, 2], key=3"`; it is data in the literal grammar (`azr_proto.literals`), never code: no
+  names, calls (but `set()`, `dict()`...), attributes or lambdas;
 - an *output* is the `repr` of a return value, which must be a plain Python literal (None, bool,
-  int, float, complex, str, bytes, tuple, list, dict, set, frozenset, nested), so that
-  `ast.literal_eval` reads it back to an equal value and no comparison runs model code.
+  int, float, complex, str, bytes, tuple, list, dict, set, frozenset, nested), so that the same
+  grammar reads it back to an equal value and no comparison runs model code.
 
 `deduction` and `abduction` tasks have one input/output pair; `induction` tasks have several, the
 first `n_shown` shown to the solver and the rest hidden (the default split is half and half).
@@ -63,12 +64,12 @@ class Reason(StrEnum):
     MISSING_ENTRY = "missing_entry"  # no top-level `def <entry>`
     ENTRY_WITHOUT_PARAMETERS = "entry_without_parameters"  # the entry takes no argument
     POLICY_VIOLATION = "policy_violation"  # forbidden import, name or attribute
-    BAD_INPUT = "bad_input"  # not the argument list of exactly one call, or not self-contained
+    BAD_INPUT = "bad_input"  # not an argument list of data (azr_proto.literals)
     MISSING_MESSAGE = "missing_message"  # an induction proposal without its message
-    NOT_A_LITERAL = "not_a_literal"  # a deduction answer (or gold output) is no Python literal
+    NOT_A_LITERAL = "not_a_literal"  # a deduction answer (or gold output) is not a literal value
     # runs
     PROGRAM_ERROR = "program_error"  # the module body raised while loading
-    INPUT_ERROR = "input_error"  # evaluating the argument list raised
+    INPUT_ERROR = "input_error"  # no longer produced: inputs are data, never evaluated
     RUNTIME_ERROR = "runtime_error"  # the call raised (any BaseException)
     TIMEOUT = "timeout"
     MEMORY_LIMIT = "memory_limit"
@@ -89,7 +90,9 @@ class Policy(BaseModel):
 
     - `forbidden_modules`: `import a.b.c` and `from a.b import c` are rejected when `a`, `a.b`,
       `a.b.c` (or `a.b.c` as a module path of `from a.b import c`) is listed. Listing `os` forbids
-      every submodule of `os`.
+      every submodule of `os`, and reaching it through another module: the attribute `os` or
+      `_os` of any object, `from m import os`. With any module listed, private modules
+      (`_thread`) and star imports (except from a few pure modules) are forbidden too.
     - `forbidden_names`: identifiers that may not appear at all (`eval`, `open`, `__import__`).
     - `forbidden_attributes`: attribute names that may not be accessed (`x.__globals__`).
     - `forbidden_dotted`: dotted names, after resolving import aliases (`import os as o; o.path`
@@ -124,6 +127,8 @@ DEFAULT_FORBIDDEN_MODULES: tuple[str, ...] = (
     "zipimport", "pkgutil", "platform", "getpass", "atexit", "weakref", "uuid", "secrets",
     "types", "dis", "ast", "linecache", "tokenize", "compileall", "py_compile", "zipfile",
     "tarfile", "gzip", "bz2", "lzma", "sqlite3", "csv", "configparser", "__main__", "__future__",
+    # read a clock or randomness inside their own functions, or resolve names to objects
+    "email", "timeit", "sched", "pydoc", "unittest", "zoneinfo", "imaplib", "mailbox",
 )  # fmt: skip
 
 DEFAULT_FORBIDDEN_NAMES: tuple[str, ...] = (
@@ -136,6 +141,8 @@ DEFAULT_FORBIDDEN_NAMES: tuple[str, ...] = (
     "__spec__",
     # object addresses differ between processes
     "id",
+    # attribute access by string (operator's helpers)
+    "attrgetter", "methodcaller",
 )  # fmt: skip
 
 DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
@@ -146,6 +153,9 @@ DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
     "__setattr__", "__delattr__", "__init_subclass__", "__class_getitem__", "mro",
     "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "f_globals", "f_locals",
     "f_builtins", "f_back", "f_code", "tb_frame", "tb_next",
+    # attribute access by string: a module's namespace, and helpers that resolve a name
+    "__dict__", "__getattr__", "attrgetter", "methodcaller", "get_field", "resolve_name",
+    "locate", "import_module",
 )  # fmt: skip
 
 
@@ -157,15 +167,25 @@ class ExecutionOptions(BaseModel):
     entry: str = Field(default="f", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     policy: Policy | None = None
     timeout_s: float = Field(
-        default=10.0, gt=0, le=60, description="wall-clock limit of one program's batch of calls"
+        default=10.0,
+        gt=0,
+        le=60,
+        description="wall-clock limit of one program's batch of calls; a service refuses (422) "
+        "more than its own maximum wall limit",
     )
-    memory_limit_mb: int = Field(default=512, ge=32, le=8192)
+    memory_limit_mb: int = Field(
+        default=512,
+        ge=32,
+        le=8192,
+        description="a service refuses (422) more than its own maximum memory limit",
+    )
     max_output_chars: int = Field(default=1000, ge=1, le=100_000)
     fresh_process_per_call: bool = Field(
-        default=True,
-        description="validation: the second run gives every input its own fork of the loaded "
-        "program (strict call-order independence, one fork per input); false runs the inputs "
-        "in reverse order in one process instead (cheaper, much faster under gVisor)",
+        default=False,
+        description="validation's second run: false (default) runs the inputs in reverse order "
+        "in one process, each call on a fresh exec of the program (a new namespace); true gives "
+        "every input its own fork of the loaded program (also a pristine interpreter per call: "
+        "module caches, heap; one fork per input, much slower under gVisor)",
     )
 
 

@@ -135,8 +135,9 @@ class BatchRunResponse(BaseModel):
 
 
 class CallCase(BaseModel):
-    """Call the entry function with `args` (Python literal source of an argument list, e.g.
-    `"[1, 2], k=3"`) and compare its return value with `expected` (a Python literal)."""
+    """Call the entry function with `args` (an argument list of data in the literal grammar of
+    `azr_proto.literals`, e.g. `"[1, 2], k=3"`; never evaluated as code) and compare its return
+    value with `expected` (a value of that grammar) by `typed_equal`."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from azr_proto.azr import Proposal
+from azr_trainer.evals.evalplus import to_source
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 WRONG_PROGRAM = "def f(*args):\n    return None\n"
@@ -37,7 +38,7 @@ def induction_proposal(record: dict[str, Any], n_inputs: int = 10) -> Proposal:
         solution = record["prompt"] + solution
     program = f"{solution}\n\ndef f(*args):\n    return {record['entry_point']}(*args)\n"
     inputs = [
-        ", ".join(repr(arg) for arg in args)
+        ", ".join(to_source(arg) for arg in args)
         for args in (record["base_input"] + list(record["plus_input"] or []))[:n_inputs]
     ]
     return Proposal(

@@ -17,7 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_azr_step_bench_prints_its_figures() -> None:
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "azr_step.py"), "--repeat", "1", "--baseline"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "azr_step.py"),
+            "--repeat",
+            "1",
+            "--baseline",
+            "--reference",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -52,3 +59,7 @@ def test_azr_step_bench_prints_its_figures() -> None:
     baseline = re.search(r"unsandboxed pool .*: total ([\d.]+) s .* \| (\d+) calls returned", out)
     assert baseline and float(baseline[1]) > 0.0
     assert int(baseline[2]) > forks  # every call of the step, replayed
+    reference = re.search(r"reference pool .*: total ([\d.]+) s .* \| (\d+) calls returned", out)
+    assert reference and float(reference[1]) > 0.0
+    # one job per call, job A's calls only in validation: fewer calls than the full replay
+    assert 0 < int(reference[2]) < int(baseline[2])

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gvisor
 
 def test_zygotes_run_inside_gvisor(gvisor_server):
     zyg = gvisor_server.pool._zygotes[0]
-    assert zyg is not None and "runsc" in zyg.config.command_prefix[0]
+    assert zyg is not None and any("runsc" in part for part in zyg.config.command_prefix)
     # gVisor's own kernel answers uname: its release string is not the host's
     r = gvisor_server.run("import platform\nprint(platform.release())", wall_s=10.0, cpu_s=10)
     assert r.status is RunStatus.OK, r
@@ -79,3 +79,64 @@ def test_disk_and_inode_fills_are_contained_inside_gvisor(gvisor_server):
     assert stats[0]["children"] == 0 and stats[0]["work_root_entries"] == []
     r = gvisor_server.run("import os\nprint(len(os.listdir('.')))", wall_s=10.0, cpu_s=10)
     assert (r.status, r.stdout) == (RunStatus.OK, "0\n"), r
+
+
+def test_forged_fault_frames_are_not_statuses_inside_gvisor(gvisor_server):
+    code = (
+        "import os\nfor fd in range(65):\n    for f in (b'S\\0x', b'\\x02x', b'E\\0MemoryError\\0\\0'):\n"
+        "        try:\n            os.write(fd, f)\n        except OSError:\n            pass\nos._exit(70)\n"
+    )
+    r = gvisor_server.run(code, wall_s=10.0, cpu_s=10)
+    assert r.status is RunStatus.RUNTIME_ERROR, r
+
+
+def test_renice_and_cpu_moves_are_denied_inside_gvisor(gvisor_server):
+    code = (
+        "import os\nout = []\n"
+        "for name, call in [('renice_zygote', lambda: os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)),\n"
+        "                   ('nice', lambda: os.nice(1)),\n"
+        "                   ('affinity', lambda: os.sched_setaffinity(0, {0}))]:\n"
+        "    try:\n        call()\n        out.append(name)\n    except OSError:\n        pass\nprint(out)\n"
+    )
+    r = gvisor_server.run(code, wall_s=10.0, cpu_s=10)
+    assert r.stdout == "[]\n", r
+
+
+def test_each_gvisor_sandbox_is_held_by_a_host_cgroup(gvisor_server):
+    from pathlib import Path
+
+    slots = gvisor_server.pool._slots
+    assert slots, "no host cgroup for the gVisor sandboxes"
+    for index, slot in slots.items():
+        zyg = gvisor_server.pool._zygotes[index]
+        memory = Path(slot.get("memory") or slot["path"])
+        procs = (memory / "cgroup.procs").read_text().split()
+        assert str(zyg.proc.pid) in procs  # the runsc process joined before it started
+        limit = (memory / "memory.limit_in_bytes").read_text()
+        assert int(limit) < 1 << 40
+
+
+def test_the_judge_holds_inside_gvisor(gvisor_server):
+    """The one harness under gVisor: model text is data, abduction answers never share a program
+    process, validation's fresh exec per call still rejects order dependence, and a program
+    cannot fake a lifted check."""
+    import httpx
+
+    url = gvisor_server.url
+    counter = "seen = []\ndef f(x):\n    seen.append(x)\n    return len(seen)"
+    task = {"task_type": "abduction", "program": counter, "inputs": ["0"], "outputs": ["1"]}
+    body = {"items": [{"task": task, "answers": ["1", "2", "3", "lambda: 1"]}]}
+    verdicts = httpx.post(url + "/v1/azr/verify", json=body, timeout=300).json()["results"][0]
+    assert [v["verdict"] for v in verdicts["verdicts"]] == ["correct"] * 3 + ["invalid"]
+    first_wins = "import string\ndef f(x):\n    if not hasattr(string, 'first'):\n        string.first = x\n    return string.first + x"
+    proposals = [{"task_type": "induction", "program": p, "inputs": ["3", "1", "2"], "message": "m"}
+                 for p in (first_wins, "def f(x):\n    return x * 2")]  # fmt: skip
+    results = httpx.post(url + "/v1/azr/validate", json={"proposals": proposals}, timeout=300)
+    bad, good = results.json()["results"]
+    assert (bad["status"], bad["reason"]) == ("invalid", "nondeterministic")
+    assert good["status"] == "valid" and good["outputs"] == ["6", "2", "4"]
+    attack = "import builtins\nbuiltins.repr = lambda v: '9'\ndef f(x):\n    return 0\n"
+    cases = [{"kind": "call", "args": "3", "expected": "9"},
+             {"kind": "assert", "test": "assert f(3) == 9\n"}]  # fmt: skip
+    answer = httpx.post(url + "/v1/tests", json={"code": attack, "cases": cases}, timeout=300)
+    assert answer.json()["passed"] == 0

@@ -107,14 +107,60 @@ def test_tests_accepts_or_refuses_schema_bodies_cleanly(executor_server, body):
     )
 
 
+PATHS = ["/v1/run", "/v1/run/batch", "/v1/tests", "/v1/azr/validate", "/v1/azr/verify",
+         "/v1/azr/learnability"]  # fmt: skip
+
+# Text that breaks naive parsers: deep nesting, lone surrogates, NUL, astral characters.
+NASTY_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "[" * 300 + "]" * 300,
+            "-" * 2000 + "1",
+            "+".join(["1"] * 2000),
+            "\ud800",
+            "\x00",
+            "\U0001f600",
+            "lambda: 0",
+            "f(1)",
+            "1)\nTrue or f(1",
+        ]
+    ),
+)
+
+
 @_FUZZ
-@given(body=JSON_VALUES, path=st.sampled_from(["/v1/run", "/v1/run/batch", "/v1/tests"]))
+@given(body=_body("ValidateRequest"), text=NASTY_TEXT)
+def test_azr_validate_accepts_or_refuses_schema_bodies_cleanly(executor_server, body, text):
+    for proposal in body.get("proposals", []):
+        proposal["inputs"] = [text] * len(proposal.get("inputs") or [text])
+    body.setdefault("options", {}).update(timeout_s=1.0)
+    _assert_well_behaved(_post_raw(executor_server.url + "/v1/azr/validate", body))
+
+
+@_FUZZ
+@given(body=_body("VerifyRequest"), text=NASTY_TEXT)
+def test_azr_verify_accepts_or_refuses_schema_bodies_cleanly(executor_server, body, text):
+    for item in body.get("items", []):
+        item["answers"] = [text] * len(item.get("answers") or [text])
+    body.setdefault("options", {}).update(timeout_s=1.0)
+    _assert_well_behaved(_post_raw(executor_server.url + "/v1/azr/verify", body))
+
+
+def _post_raw(url: str, body: object) -> httpx.Response:
+    # ensure_ascii: lone surrogates travel as JSON escapes, as any client may send them
+    return httpx.post(url, content=json.dumps(body), timeout=60,
+                      headers={"content-type": "application/json"})  # fmt: skip
+
+
+@_FUZZ
+@given(body=JSON_VALUES, path=st.sampled_from(PATHS))
 def test_arbitrary_json_never_gets_a_500(executor_server, body, path):
     _assert_well_behaved(httpx.post(executor_server.url + path, json=body, timeout=30))
 
 
 @_FUZZ
-@given(raw=st.binary(max_size=200), path=st.sampled_from(["/v1/run", "/v1/run/batch", "/v1/tests"]))
+@given(raw=st.binary(max_size=200), path=st.sampled_from(PATHS))
 def test_arbitrary_bytes_never_get_a_500(executor_server, raw, path):
     resp = httpx.post(
         executor_server.url + path,

@@ -180,3 +180,13 @@ async def test_each_case_starts_from_the_freshly_loaded_program(executor_server)
     cases.append(AssertCase(test="assert f(0) == 1\nassert f(0) == 2\n"))
     answer = await _check(executor_server.url, code, cases)
     assert answer.all_passed, [r for r in answer.results if r.verdict != "passed"]
+
+
+async def test_lifted_asserts_compare_as_python_and_call_cases_by_type(executor_server):
+    # `assert f(x) == True` passes natively when f returns 1: a lifted check says the same
+    # (same_value); a call case is stricter (typed_equal: a bool only equals a bool).
+    one = "def f(x):\n    return 1\n"
+    cases = [AssertCase(test="assert f(0) == True\nassert f(0) == 1.0\n"),
+             CallCase(args="0", expected="True"), CallCase(args="0", expected="1.0")]  # fmt: skip
+    answer = await _check(executor_server.url, one, cases)
+    assert [r.verdict for r in answer.results] == ["passed", "wrong_answer", "passed"]

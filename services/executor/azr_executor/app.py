@@ -15,10 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from azr_executor import __version__
-from azr_executor.azr.routes import router as azr_router
 from azr_executor.errors import ExecutorError, Overloaded
 from azr_executor.metrics import ExecutorMetrics
-from azr_executor.routes import health, run, sandbox_fusion, tests
+from azr_executor.routes import azr, health, run, sandbox_fusion, tests
 from azr_executor.routes.sandbox_fusion import SANDBOX_FUSION_PREFIX
 from azr_executor.sandbox import SandboxPool
 from azr_executor.settings import ExecutorSettings
@@ -53,7 +52,7 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(run.router)
     app.include_router(tests.router)
-    app.include_router(azr_router)
+    app.include_router(azr.router)
     app.include_router(sandbox_fusion.router)
     # The same routes under the prefix the token rides in (BearerAuth cuts the token out).
     app.include_router(sandbox_fusion.router, prefix=SANDBOX_FUSION_PREFIX, include_in_schema=False)

@@ -1,29 +1,35 @@
 """`/v1/tests`: check one program against N cases, deciding every verdict outside the sandbox.
 
-- call: the harness calls the entry function inside the sandbox and reports the repr of the
-  return value (exact builtin types only); the service reads it back with `ast.literal_eval` and
-  compares it with the expected value, which never enters the sandbox.
+Call and assert cases run in the one harness (`inside/harness.py`, through `judging.py`): each
+case is a unit, so it gets its own fork of the harness that loads the program afresh and runs
+the case there; the harness's parent never loads the program, and observes each case's end
+(deadline, signal, report size) itself.
+
+- call: `args` is read as data with the literal grammar (`azr_proto.literals`: a lambda or a
+  call is a 422, not code), the entry function is called on those values inside the sandbox and
+  the repr of its return value (exact builtin types only) is reported; the service reads it back
+  with the grammar and compares it with `expected`, which never enters the sandbox, by
+  `typed_equal` (same type, or int/float of equal value; a bool only equals a bool).
 - assert: the test code's `assert <expr> == <literal>` statements (also `<literal> == <expr>`)
-  are rewritten into reports of `<expr>`, compared outside the same way; the literals never
-  enter the sandbox. Other asserts (e.g. `assert abs(f(x) - y) < 1e-6`) run as written: for
-  those the pass rests on the harness finishing, which a program that tampers with the
-  harness's own process could fake. `rewritten` in the detail says how many were lifted out.
+  are rewritten into reports of `<expr>`, compared outside the same way but by `same_value`
+  (Python `==`, as the assert itself would); the literals never enter the sandbox, and every
+  such check must report at least once. Other asserts (`assert abs(f(x) - y) < 1e-6`) run as
+  written, so their pass rests on the program's own process saying the test ran to its end,
+  which a program that tampers with its process can fake. `rewritten` in the detail says how
+  many were lifted out.
 - stdio: the program reads the case's stdin; its stdout (trailing whitespace per line and
   trailing blank lines ignored) is compared outside with the expected stdout.
 
 Exiting early (`sys.exit(0)`, `os._exit(0)`), overriding `__eq__`, or patching builtins and
-AssertionError cannot fake a pass: a missing report is an error, a non-literal value a wrong
-answer, and every comparison happens here, between plain values.
+AssertionError cannot fake a lifted check or a call case: a missing report is an error, a
+non-literal value a wrong answer, and every comparison happens here, between plain values.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import marshal
-import secrets
+import signal
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
 from azr_proto.executor import (
@@ -34,21 +40,26 @@ from azr_proto.executor import (
     TestsRequest,
     TestsResponse,
 )
+from azr_proto.literals import LiteralError, parse_arguments, parse_literal, same_value, typed_equal
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import InvalidRequest
-from azr_executor.sandbox import ExceptionInfo, Job, JobResult, Limits, SandboxPool
+from azr_executor.judging import (
+    HARNESS_SOURCE,
+    UnitOutcome,
+    UnitSpec,
+    build_spec,
+    clean_text,
+    encode_arguments,
+    harness_compiled,
+    read_outcomes,
+)
+from azr_executor.sandbox import Job, JobResult, Limits, SandboxPool
 
 __all__ = ["run_tests"]
 
-HARNESS = (Path(__file__).with_name("checker_harness.py")).read_text()
-# Compiled here once and sent as a code object to zygotes of this bytecode version (`Job.compiled`):
-# each chunk's run then skips compiling the harness.
-_HARNESS_COMPILED = marshal.dumps(compile(HARNESS, "<program>", "exec"))
-
-
-# Why: one job per case paid a zygote fork, the confinement and the program load per case; a
-# chunk of cases shares one job (the program loaded once, each case in its own fork of it).
+# Why: one job per case paid a zygote fork, the confinement and the harness start per case; a
+# chunk of cases shares one job (each case in its own fork of the harness).
 CHUNK = 200  # call/assert cases per job
 EARLY_STOP_CHUNK = 16  # smaller chunks when the first failure ends the request
 
@@ -56,7 +67,7 @@ EARLY_STOP_CHUNK = 16  # smaller chunks when the first failure ends the request
 @dataclass
 class _Plan:
     job: Job | None = None  # stdio cases: their own job; others run in a chunk's harness job
-    case: dict[str, Any] = field(default_factory=dict)  # the case's part of the harness spec
+    call: bytes | str = b""  # the harness call: encoded arguments, or the rewritten test
     expected: list[Any] = field(default_factory=list)  # per check index
     stdio_expected: str | None = None
     rewritten: int = 0
@@ -118,19 +129,27 @@ def _chunk_job(
     if first.job is not None:
         return first.job, ""
     s = pool.settings
-    nonce = "@azr-" + secrets.token_hex(16) + "@"
-    spec = {"nonce": nonce, "program": req.code,
-            "entry": req.entry_point, "wall_s": limits.wall_s,
-            "output_bytes": limits.output_bytes, "cases": [plans[i].case for i in group]}  # fmt: skip
+    units = [
+        UnitSpec(
+            program=req.code,
+            calls=[plans[i].call],
+            timeout_s=limits.wall_s,
+            max_chars=limits.output_bytes,
+            entry=req.entry_point,
+            module="__main__",
+            report_cap=limits.output_bytes + 4096,
+        )
+        for i in group
+    ]
+    stdin, nonce, output_bytes = build_spec(units)
     # The job's bounds cover the whole chunk (each case may use its own limits in full), capped
     # by the service's maxima; a chunk cut short there runs its remaining cases again.
     job_limits = replace(
         limits,
         wall_s=min(s.max_wall_timeout_s, limits.wall_s * len(group) + 1.0),
-        output_bytes=min(s.max_output_limit_bytes, (limits.output_bytes + 512) * len(group) + 4096),
+        output_bytes=min(s.max_output_limit_bytes, output_bytes),
     )
-    job = Job(code=HARNESS, stdin=json.dumps(spec).encode(), limits=job_limits,
-              compiled=_HARNESS_COMPILED)  # fmt: skip
+    job = Job(code=HARNESS_SOURCE, stdin=stdin, limits=job_limits, compiled=harness_compiled())
     return job, nonce
 
 
@@ -143,96 +162,49 @@ def _fill(
 ) -> None:
     """Turn one job's outcome into the results of the cases it carried."""
     if plans[group[0]].job is not None:  # a stdio case: one job, one case
-        results[group[0]] = _verdict(group[0], plans[group[0]], outcome, None)
+        results[group[0]] = _stdio_verdict(group[0], plans[group[0]], outcome)
         return
-    reports: dict[int, dict[str, Any]] = {}
-    repeated: set[int] = set()
-    members = set(group)
+    found: list[UnitOutcome | None] = [None] * len(group)
     if outcome.status is not RunStatus.SANDBOX_ERROR:
-        for record in _reports(outcome.stdout, nonce):
-            index = record.get("case")
-            if isinstance(index, int) and index in members:
-                if index in reports:
-                    repeated.add(index)
-                reports[index] = record
-    for index in group:
-        found = reports.get(index)
-        if index in repeated:
-            base = _base(index, outcome)
-            results[index] = CaseResult(verdict="error", detail="repeated case report", **base)
-        elif found is not None:
-            results[index] = _verdict(index, plans[index], *_case_outcome(found, outcome))
-    if not reports:  # the chunk made no progress (its load failed, or the job died): give up
+        found = read_outcomes(outcome.stdout, nonce, len(group))
+    for index, unit in zip(group, found, strict=True):
+        if unit is not None:
+            results[index] = _case_verdict(index, plans[index], unit, outcome)
+    if all(unit is None for unit in found):  # the chunk made no progress: give up
         for index in group:
-            if results[index] is None:
-                results[index] = _verdict(index, plans[index], outcome, [])
-
-
-def _case_outcome(record: dict[str, Any], job: JobResult) -> tuple[JobResult, list[dict[str, Any]]]:
-    """One case's outcome as a JobResult (status, timings) and its check records."""
-    try:
-        status = RunStatus(str(record.get("status")))
-    except ValueError:
-        status = RunStatus.RUNTIME_ERROR
-    if status is RunStatus.SANDBOX_ERROR:  # the sandbox's own fault is never the case's to claim
-        status = RunStatus.KILLED
-    err = record.get("error")
-    info = None
-    if isinstance(err, dict):
-        info = ExceptionInfo(type=str(err.get("type", ""))[:200],
-                             message=str(err.get("message", "")), traceback="")  # fmt: skip
-    records = record.get("records")
-    outcome = JobResult(
-        status=status,
-        exception=info,
-        wall_ms=_number(record.get("wall_ms")),
-        cpu_ms=_number(record.get("cpu_ms")),
-        peak_rss_kb=int(_number(record.get("rss_kb"))),
-        queue_ms=job.queue_ms,
-        hash_seed=job.hash_seed,
-    )
-    return outcome, [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+            detail = outcome.status.value
+            if outcome.exception is not None:
+                detail = f"{outcome.exception.type}: {outcome.exception.message}"
+            if outcome.status is RunStatus.OK:
+                detail = "the harness report is missing"
+            results[index] = CaseResult(
+                verdict="error", detail=clean_text(detail), **_base(index, outcome)
+            )
 
 
 def _plan(
     req: TestsRequest, index: int, case: CallCase | AssertCase | StdioCase, limits: Limits
 ) -> _Plan:
     if isinstance(case, StdioCase):
-        job = Job(code=req.code, stdin=case.stdin.encode(), limits=limits)
+        job = Job(code=req.code, stdin=case.stdin.encode("utf-8", "surrogatepass"), limits=limits)
         return _Plan(job=job, stdio_expected=case.expected_stdout)
     if isinstance(case, CallCase):
-        spec = {"index": index, "kind": "call", "args": _wrap_args(case.args)}
-        return _Plan(case=spec, expected=[_literal(case.expected, "expected")], rewritten=1)
-    test, expected = _rewrite_asserts(case.test)
-    spec = {"index": index, "kind": "assert", "test": test}
-    return _Plan(case=spec, expected=expected, rewritten=len(expected))
-
-
-def _wrap_args(source: str) -> str:
-    """`_azr_args_(<source>)`, refusing anything but one argument list (no injection)."""
-    wrapped = f"_azr_args_({source}\n)"
-    try:
-        tree = ast.parse(wrapped, mode="eval")
-    except SyntaxError as exc:
-        raise InvalidRequest(f"args is not an argument list: {exc.msg}") from None
-    call = tree.body
-    if not (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Name)
-        and call.func.id == "_azr_args_"
-    ):
-        raise InvalidRequest("args must be exactly one argument list, e.g. '[1, 2], k=3'")
-    return wrapped
+        try:
+            call = encode_arguments(*parse_arguments(case.args))
+        except LiteralError as exc:
+            raise InvalidRequest(
+                f"case {index}: args is not an argument list of values: {exc}"
+            ) from None
+        return _Plan(call=call, expected=[_literal(case.expected, f"case {index}: expected")],
+                     rewritten=1)  # fmt: skip
+    test, expected = _rewrite_asserts(case.test, index)
+    return _Plan(call=test, expected=expected, rewritten=len(expected))
 
 
 def _literal(source: str, what: str) -> Any:
     try:
-        return ast.literal_eval(source)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        return parse_literal(source)
+    except LiteralError as exc:
         raise InvalidRequest(f"{what} is not a Python literal: {exc}") from None
 
 
@@ -242,39 +214,51 @@ _MAX_REPORTED_INT_BITS = 13_000
 
 
 def _has_huge_int(value: Any) -> bool:
-    if isinstance(value, int):
-        return value.bit_length() > _MAX_REPORTED_INT_BITS
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(_has_huge_int(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_huge_int(k) or _has_huge_int(v) for k, v in value.items())
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int):
+            if item.bit_length() > _MAX_REPORTED_INT_BITS:
+                return True
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
     return False
 
 
-class _AssertFinder(ast.NodeVisitor):
-    """Finds `assert <expr> == <literal>` (either side) and records what to check outside."""
-
-    def __init__(self) -> None:
-        self.expected: list[Any] = []
-        self.found: list[tuple[ast.Assert, ast.expr]] = []
-
-    def visit_Assert(self, node: ast.Assert) -> None:
+def _find_asserts(tree: ast.Module, raw: bytes, offset: Any) -> tuple[list[Any], list[Any]]:
+    """`assert <expr> == <literal>` (either side) in `tree`: (the expected values, the (assert,
+    expr) pairs), in the order of the source. The literal is read with the grammar from its own
+    text, so a lifted check compares exactly what the assert would have."""
+    expected: list[Any] = []
+    found: list[tuple[ast.Assert, ast.expr]] = []
+    asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]  # iterative: no recursion
+    asserts.sort(key=lambda n: (n.lineno, n.col_offset))
+    for node in asserts:
         test = node.test
-        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-            left, right = test.left, test.comparators[0]
-            for expr, lit in ((left, right), (right, left)):
-                try:
-                    value = ast.literal_eval(lit)
-                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                    continue
-                if _has_huge_int(value):
-                    return
-                self.expected.append(value)
-                self.found.append((node, expr))
-                return
+        if not (
+            isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+        ):
+            continue
+        left, right = test.left, test.comparators[0]
+        for expr, lit in ((left, right), (right, left)):
+            text = raw[
+                offset(lit.lineno, lit.col_offset) : offset(lit.end_lineno, lit.end_col_offset)
+            ]
+            try:
+                value = parse_literal("(" + text.decode() + "\n)")
+            except (LiteralError, UnicodeDecodeError):
+                continue
+            if not _has_huge_int(value):
+                expected.append(value)
+                found.append((node, expr))
+            break
+    return expected, found
 
 
-def _rewrite_asserts(test: str) -> tuple[str, list[Any]]:
+def _rewrite_asserts(test: str, index: int) -> tuple[str, list[Any]]:
     """Each found assert becomes `_azr_check_(i, (<expr>))`, spliced into the source text.
 
     Splicing (instead of `ast.unparse`) leaves every other byte as written: unparse would have to
@@ -282,13 +266,15 @@ def _rewrite_asserts(test: str) -> tuple[str, list[Any]]:
     """
     try:
         tree = ast.parse(test)
+        raw = test.encode()
     except SyntaxError as exc:
-        raise InvalidRequest(f"test code does not parse: {exc.msg} (line {exc.lineno})") from None
-    finder = _AssertFinder()
-    finder.visit(tree)
-    if not finder.found:
-        return test, []
-    raw = test.encode()
+        raise InvalidRequest(
+            f"case {index}: test code does not parse: {exc.msg} (line {exc.lineno})"
+        ) from None
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL, lone surrogates, nesting
+        raise InvalidRequest(
+            f"case {index}: test code does not parse ({type(exc).__name__})"
+        ) from None
     line_starts = [0]
     for line in raw.splitlines(keepends=True):
         line_starts.append(line_starts[-1] + len(line))
@@ -297,12 +283,13 @@ def _rewrite_asserts(test: str) -> tuple[str, list[Any]]:
         assert lineno is not None and col is not None  # statements and expressions have both
         return line_starts[lineno - 1] + col  # ast columns are UTF-8 byte offsets
 
+    expected, found = _find_asserts(tree, raw, offset)
     edits = []
-    for index, (node, expr) in enumerate(finder.found):
+    for check, (node, expr) in enumerate(found):
         inner = raw[
             offset(expr.lineno, expr.col_offset) : offset(expr.end_lineno, expr.end_col_offset)
         ]
-        call = b"_azr_check_(%d, (" % index + inner + b"))"
+        call = b"_azr_check_(%d, (" % check + inner + b"))"
         edits.append(
             (
                 offset(node.lineno, node.col_offset),
@@ -312,101 +299,111 @@ def _rewrite_asserts(test: str) -> tuple[str, list[Any]]:
         )
     for begin, end, call in sorted(edits, reverse=True):
         raw = raw[:begin] + call + raw[end:]
-    return raw.decode(), finder.expected
+    return raw.decode(), expected
 
 
-def _reports(stdout: str, nonce: str) -> list[dict[str, Any]]:
-    """The harness's reports; a corrupt or cut line is skipped (its case counts as missing)."""
-    out = []
-    for chunk in stdout.split(nonce)[1:]:
-        line = chunk.split("\n", 1)[0]
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            out.append(record)
-    return out
-
-
-def _base(index: int, outcome: JobResult) -> dict[str, Any]:
-    return {"index": index, "status": outcome.status, "wall_ms": round(outcome.wall_ms, 3),
-            "cpu_ms": round(outcome.cpu_ms, 3), "peak_rss_kb": outcome.peak_rss_kb,
+def _base(index: int, outcome: JobResult, unit: UnitOutcome | None = None) -> dict[str, Any]:
+    """The timings of a case: its unit's, as the harness's parent measured them, else the job's."""
+    wall, cpu, rss = outcome.wall_ms, outcome.cpu_ms, outcome.peak_rss_kb
+    if unit is not None:
+        wall, cpu, rss = unit.wall_ms, unit.cpu_ms, unit.rss_kb
+    return {"index": index, "status": outcome.status, "wall_ms": round(wall, 3),
+            "cpu_ms": round(cpu, 3), "peak_rss_kb": rss,
             "queue_ms": round(outcome.queue_ms, 3)}  # fmt: skip
 
 
-def _verdict(
-    index: int, plan: _Plan, outcome: JobResult, reports: list[dict[str, Any]] | None
-) -> CaseResult:
+def _stdio_verdict(index: int, plan: _Plan, outcome: JobResult) -> CaseResult:
     base = _base(index, outcome)
     if outcome.status is not RunStatus.OK:
         detail = outcome.status.value
         if outcome.exception is not None:
-            detail = f"{outcome.exception.type}: {outcome.exception.message}"[:2000]
-        return CaseResult(verdict="error", detail=detail, **base)
-    if plan.stdio_expected is not None:
-        same = _normalize(outcome.stdout) == _normalize(plan.stdio_expected)
-        verdict: Literal["passed", "wrong_answer"] = "passed" if same else "wrong_answer"
-        detail = "" if same else "stdout differs"
-        return CaseResult(verdict=verdict, actual=outcome.stdout[:10000], detail=detail, **base)
-    if reports is None:
-        return CaseResult(verdict="error", detail="the harness report is missing", **base)
-    if not any(r.get("done") is True for r in reports):
-        return CaseResult(
-            verdict="error", detail="the program or its tests did not run to the end", **base
+            detail = f"{outcome.exception.type}: {outcome.exception.message}"
+        return CaseResult(verdict="error", detail=clean_text(detail), **base)
+    same = _normalize(outcome.stdout) == _normalize(plan.stdio_expected or "")
+    verdict: Literal["passed", "wrong_answer"] = "passed" if same else "wrong_answer"
+    return CaseResult(verdict=verdict, actual=clean_text(outcome.stdout, 10000),
+                      detail="" if same else "stdout differs", **base)  # fmt: skip
+
+
+def _status(unit: UnitOutcome) -> tuple[RunStatus, str]:
+    """How a case's process ended, from what the harness's parent observed, then (for a
+    process that exited and reported) from its report: (status, detail)."""
+    if unit.end == "timeout":
+        return RunStatus.TIMEOUT, "the case ran past its wall-clock limit"
+    if unit.end == "over_cap":
+        return RunStatus.OUTPUT_LIMIT, "the case's report went over the output limit"
+    if unit.end == "signal":
+        if unit.signal in (signal.SIGXCPU, signal.SIGKILL):
+            return RunStatus.TIMEOUT, "the case ran out of CPU time"
+        return RunStatus.KILLED, f"killed by signal {unit.signal}"
+    body = unit.body
+    if unit.end != "exit" or body is None:
+        why = (
+            "wrote a corrupt report"
+            if unit.corrupt
+            else f"exited (status {unit.code}) before its end"
         )
-    seen: dict[int, dict[str, Any]] = {}
-    for record in reports:
-        if "check" in record:
-            idx = record["check"]
-            if not isinstance(idx, int) or idx in seen or not 0 <= idx < len(plan.expected):
-                return CaseResult(
-                    verdict="error", detail="unexpected or repeated check report", **base
-                )
-            seen[idx] = record
-    actual: str | None = None
-    for idx, expected in enumerate(plan.expected):
-        r = seen.get(idx)
-        if r is None:
-            return CaseResult(verdict="error", detail=f"check {idx} never ran", **base)
-        if "repr" not in r or not isinstance(r["repr"], str):
-            return CaseResult(
-                verdict="wrong_answer",
-                detail=f"check {idx}: the value is not a plain literal ({r.get('type')})",
-                **base,
-            )
-        actual = r["repr"]
-        try:
-            value = ast.literal_eval(actual)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            return CaseResult(
-                verdict="wrong_answer",
-                actual=actual[:10000],
-                detail=f"check {idx}: unreadable value",
-                **base,
-            )
-        if not _equal(value, expected):
-            return CaseResult(verdict="wrong_answer", actual=actual[:10000],
-                              detail=f"check {idx}: expected {expected!r:.200}", **base)  # fmt: skip
-    return CaseResult(verdict="passed", actual=None if actual is None else actual[:10000],
-                      detail=f"rewritten={plan.rewritten}", **base)  # fmt: skip
-
-
-def _equal(value: Any, expected: Any) -> bool:
+        return RunStatus.RUNTIME_ERROR, f"the program or its tests {why}"
     try:
-        return (bool(value == expected) and type(value) is type(expected)) or _num_equal(
-            value, expected
-        )
-    except (RecursionError, MemoryError):
-        return False
+        result = body["load"] or body["passes"][0][0]
+        if not isinstance(result, dict):
+            raise TypeError
+    except (KeyError, IndexError, TypeError):
+        return RunStatus.RUNTIME_ERROR, "the program or its tests wrote a corrupt report"
+    error = result.get("error")
+    if error is None:
+        return RunStatus.OK, ""
+    kind, message = clean_text(result.get("type", ""), 200), clean_text(result.get("message", ""))
+    if error == "output_too_long":
+        return RunStatus.OUTPUT_LIMIT, clean_text(message)
+    if error == "output_not_literal":
+        return RunStatus.OK, ""  # a wrong answer, decided below
+    status = RunStatus.MEMORY_LIMIT if kind == "MemoryError" else RunStatus.RUNTIME_ERROR
+    return status, f"{kind}: {message}" if kind else message
 
 
-def _num_equal(value: Any, expected: Any) -> bool:
-    # 1 == 1.0 as Python's own assert would accept; bool only matches bool.
-    numbers = (int, float)
-    if isinstance(value, bool) or isinstance(expected, bool):
-        return False
-    return isinstance(value, numbers) and isinstance(expected, numbers) and value == expected
+def _case_verdict(index: int, plan: _Plan, unit: UnitOutcome, outcome: JobResult) -> CaseResult:
+    status, detail = _status(unit)
+    base = _base(index, outcome, unit) | {"status": status}
+    if status is not RunStatus.OK:
+        return CaseResult(verdict="error", detail=detail, **base)
+    result: dict[str, Any] = (unit.body or {})["passes"][0][0]
+    checks: Any = [[0, result]]  # a call case: one value, compared by `typed_equal`
+    if not isinstance(plan.call, bytes):
+        checks = result.get("checks")
+        if not isinstance(checks, list):
+            return CaseResult(verdict="error", detail="the test's report is corrupt", **base)
+    seen: set[int] = set()
+    actual: str | None = None
+    for entry in checks:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], dict)):
+            return CaseResult(verdict="error", detail="the test's report is corrupt", **base)
+        check, record = entry
+        if not (type(check) is int and 0 <= check < len(plan.expected)):
+            return CaseResult(verdict="error", detail="unexpected check report", **base)
+        seen.add(check)
+        text = record.get("repr")
+        if not isinstance(text, str):
+            message = clean_text(record.get("message", ""), 200)
+            return CaseResult(verdict="wrong_answer",
+                              detail=f"check {check}: the value is not a plain literal ({message})",
+                              **base)  # fmt: skip
+        actual = clean_text(text, 10000)
+        try:
+            value = parse_literal(text)
+        except LiteralError:
+            return CaseResult(verdict="wrong_answer", actual=actual,
+                              detail=f"check {check}: unreadable value", **base)  # fmt: skip
+        expected = plan.expected[check]
+        equal = typed_equal if isinstance(plan.call, bytes) else same_value
+        if not equal(value, expected):
+            return CaseResult(verdict="wrong_answer", actual=actual,
+                              detail=clean_text(f"check {check}: expected {expected!r:.200}"),
+                              **base)  # fmt: skip
+    missing = [c for c in range(len(plan.expected)) if c not in seen]
+    if missing:
+        return CaseResult(verdict="error", detail=f"check {missing[0]} never ran", **base)
+    return CaseResult(verdict="passed", actual=actual, detail=f"rewritten={plan.rewritten}", **base)
 
 
 def _normalize(text: str) -> list[str]:

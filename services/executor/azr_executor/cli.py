@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import uvicorn
+from pydantic import ValidationError
 
 from azr_executor.app import create_app
+from azr_executor.server import uvicorn_config
 from azr_executor.settings import ExecutorSettings
 
 __all__ = ["main"]
@@ -23,10 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = ExecutorSettings(**overrides)
+    try:
+        settings = ExecutorSettings(**overrides)
+    except ValidationError as exc:  # one line, exit 2: a settings mistake, not a crash
+        err = exc.errors()[0]
+        loc = [str(p) for p in err.get("loc", ())]
+        where = f"AZR_EXECUTOR_{loc[0].upper()}" if loc else "settings"
+        sys.stderr.write(f"azr-executor: invalid {where}: {err['msg']}\n")
+        raise SystemExit(2) from None
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
-    )
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()

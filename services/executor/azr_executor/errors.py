@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ExecutorError", "InvalidRequest", "Overloaded", "RequestTooLarge"]
+__all__ = ["BadTask", "ExecutorError", "InvalidRequest", "Overloaded", "RequestTooLarge"]
 
 
 class ExecutorError(Exception):
@@ -36,3 +36,10 @@ class InvalidRequest(ExecutorError):
 
     status_code = 422
     code = "invalid_request"
+
+
+class BadTask(InvalidRequest):
+    """An AZR task in the request is unusable (its program breaks the rules, a gold output is
+    no literal): nothing was graded."""
+
+    code = "bad_task"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
 
+from azr_proto.azr import ExecutionOptions
 from azr_proto.executor import ExceptionInfo, RunLimits, RunRequest, RunResult
+from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import InvalidRequest
 from azr_executor.sandbox import Job, JobResult, Limits
 from azr_executor.settings import ExecutorSettings
 
-__all__ = ["job_from_request", "resolve_limits", "to_wire"]
+__all__ = ["check_azr_options", "fit_response", "job_from_request", "resolve_limits", "to_wire"]
 
 
 def resolve_limits(limits: RunLimits, settings: ExecutorSettings) -> Limits:
@@ -42,6 +46,19 @@ def resolve_limits(limits: RunLimits, settings: ExecutorSettings) -> Limits:
         open_files=int(values["open_files"]),
         file_size_mb=int(values["file_size_mb"]),
     )
+
+
+def check_azr_options(options: ExecutionOptions, settings: ExecutorSettings) -> None:
+    """Refuse (422, naming the field) AZR options above this service's maxima, as `/v1/run`
+    refuses such limits: the wire's own bounds (60 s, 8,192 MB) are not the service's."""
+    for name, asked, maximum in (
+        ("timeout_s", options.timeout_s, settings.max_wall_timeout_s),
+        ("memory_limit_mb", options.memory_limit_mb, settings.max_memory_limit_mb),
+    ):
+        if asked > maximum:
+            raise InvalidRequest(
+                f"options.{name}={asked} is above this service's maximum {maximum}"
+            )
 
 
 def job_from_request(req: RunRequest, settings: ExecutorSettings) -> Job:
@@ -77,3 +94,32 @@ def to_wire(result: JobResult) -> RunResult:
         peak_rss_kb=result.peak_rss_kb,
         queue_ms=round(result.queue_ms, 3),
     )
+
+
+def _json_bytes(text: str) -> int:
+    """Bytes `text` takes in a JSON response (escapes included); exact, computed only when a
+    cheap bound (6 bytes a character) does not settle it."""
+    escaped = json.encoder.encode_basestring(text)
+    return len(escaped) if escaped.isascii() else len(escaped.encode("utf-8", "surrogatepass"))
+
+
+def fit_response(results: Sequence[JobResult], max_bytes: int) -> int:
+    """Hold the stdout and stderr of one response to `max_bytes` of JSON (plus a note of under
+    100 bytes per run cut); returns how many runs were cut. In order, a run whose streams do not
+    fit in what is left keeps what fits, ends as `output_limit` and says so in its stderr
+    (`AZR_EXECUTOR_MAX_RESPONSE_MB`)."""
+    if sum(6 * (len(r.stdout) + len(r.stderr)) for r in results) <= max_bytes:
+        return 0  # the common case: nothing near the budget, nothing computed
+    left, cut = max_bytes, 0
+    for r in results:
+        size = _json_bytes(r.stdout) + _json_bytes(r.stderr)
+        if size <= left:
+            left -= size
+            continue
+        cut += 1
+        note = "\n[output cut: this response's output budget is spent]\n"
+        room = max(0, left - 2 * len(note)) // 12  # characters that fit even if all escaped
+        r.stdout, r.stderr = r.stdout[:room], r.stderr[:room] + note
+        r.status, r.truncated, r.kill_reason = RunStatus.OUTPUT_LIMIT, True, "response"
+        left -= _json_bytes(r.stdout) + _json_bytes(r.stderr)
+    return cut

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import sys
 from pathlib import Path
@@ -58,7 +59,13 @@ class ExecutorSettings(BaseSettings):
     scratch_mb: int = Field(default=64, ge=1)
     scratch_inodes: int = Field(default=4096, ge=64)
     private_mounts: bool = True  # as root: read-only empty /tmp, /dev/shm; hidepid /proc
+    # Why: the filter is written for x86_64; elsewhere the service refuses to start unless this
+    # is turned off on purpose (then no syscall is filtered at all).
     seccomp: bool = True
+    # Why: only a cgroup holds a run's processes together to one memory limit (shmem and memfd
+    # included) and one pids limit, and kills them all at the end (root only).
+    cgroups: bool = True
+    cgroup_root: Path | None = None  # a delegated cgroup directory; default: our own group
 
     # --- default limits of a run, and the most a request may ask for
     wall_timeout_s: float = Field(default=10.0, gt=0)
@@ -71,10 +78,21 @@ class ExecutorSettings(BaseSettings):
     max_wall_timeout_s: float = Field(default=60.0, gt=0)
     max_cpu_timeout_s: int = Field(default=60, ge=1)
     max_memory_limit_mb: int = Field(default=4096, ge=32)
-    max_output_limit_bytes: int = Field(default=8 << 20, ge=1024)
     max_processes: int = Field(default=256, ge=1)
     max_open_files: int = Field(default=1024, ge=8)
     max_file_size_mb: int = Field(default=256, ge=1)
+
+    max_output_limit_bytes: int = Field(default=8 << 20, ge=1024, le=32 << 20)
+
+    # --- service-wide budgets. Why: output is held in memory until it is answered; without a
+    # bound a batch of noisy runs could grow the service by gigabytes.
+    max_inflight_output_mb: int = Field(default=1024, ge=1)  # 2 x output cap per admitted run
+    max_response_mb: int = Field(default=128, ge=1)  # JSON bytes of stdout+stderr per response
+
+    # --- HTTP server. Why: slow or idle clients must not hold connections forever.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_keepalive_s: float = Field(default=5.0, gt=0)
+    http_max_connections: int = Field(default=1024, ge=1)  # over it: 503
 
     # --- request limits
     max_code_bytes: int = Field(default=1 << 20, ge=64)
@@ -99,6 +117,16 @@ class ExecutorSettings(BaseSettings):
         if not value or shutil.which(value) is None:
             raise ValueError(f"{value!r} is not an executable file (nor a command on PATH)")
         return value
+
+    @model_validator(mode="after")
+    def _seccomp_supported(self) -> ExecutorSettings:
+        machine = platform.machine()
+        if self.seccomp and machine not in ("x86_64", "AMD64"):
+            raise ValueError(
+                f"the seccomp filter supports x86_64 only and this CPU is {machine}: set "
+                "AZR_EXECUTOR_SECCOMP=false to run without any syscall filter"
+            )
+        return self
 
     @model_validator(mode="after")
     def _defaults_within_maxima(self) -> ExecutorSettings:

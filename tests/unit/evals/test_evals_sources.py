@@ -62,6 +62,10 @@ def test_every_mbpp_plus_input_is_writable():
         ("cruxeval_i", "*[1]) == f(*[1]"),
         ("cruxeval_o", "1) or (1"),
         ("cruxeval_o", "1\n2"),
+        # code, not data: a predicted output that calls the program, a lambda in an input
+        ("cruxeval_o", "f('abc')"),
+        ("cruxeval_i", "[1], lambda x: x"),
+        ("cruxeval_i", "__import__('builtins')"),
     ],
 )
 def test_injected_answers_are_rejected(kind, answer):

@@ -4,9 +4,12 @@ never an `incorrect` verdict."""
 from __future__ import annotations
 
 import json
+import marshal
 
 from azr_executor.azr import validate_proposals, verify_items
-from azr_executor.azr.jobs import JobOutcome, Unit, chunked, run_units, same_value
+from azr_executor.azr.inputs import read_input
+from azr_executor.azr.jobs import JobOutcome, Unit, chunked, run_units
+from azr_executor.azr.validate import same_output
 from azr_proto.azr import (
     ExecutionOptions,
     Proposal,
@@ -18,6 +21,25 @@ from azr_proto.azr import (
     VerifyOptions,
 )
 from azr_proto.statuses import RunStatus
+
+
+def call(source: str) -> bytes:
+    encoded = read_input(source)
+    assert isinstance(encoded, bytes)
+    return encoded
+
+
+def spec_of(stdin: bytes) -> dict:
+    spec = marshal.loads(stdin)
+    spec["nonce"] = spec["nonce"].decode()
+    return spec
+
+
+def line(nonce: str, index: object, body: object, end: str = "exit") -> str:
+    """One report line as the harness's parent writes it (body: the unit's JSON text)."""
+    header = {"end": end, "code": 0, "signal": 0, "wall_ms": 1.0, "cpu_ms": 1.0, "rss_kb": 1}
+    text = body if isinstance(body, str) else json.dumps(body)
+    return f"{nonce}{index}:{json.dumps(header)}\t{text}"
 
 
 class FakeRunner:
@@ -36,7 +58,7 @@ class FakeRunner:
 async def test_garbage_on_stdout_is_a_malformed_result_not_a_crash():
     runner = FakeRunner(RunStatus.OK, "AZR-not-the-nonce:{}\n{garbage\n")
     (report,) = await run_units(
-        runner, [Unit("def f(x):\n    return x", ["1"])], ExecutionOptions()
+        runner, [Unit("def f(x):\n    return x", [call("1")])], ExecutionOptions()
     )
     assert report.failure is not None and report.failure.reason is Reason.MALFORMED_RESULT
     proposal = Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=["1"])
@@ -46,7 +68,10 @@ async def test_garbage_on_stdout_is_a_malformed_result_not_a_crash():
 
 async def test_sandbox_errors_are_retried_once_then_reported_as_such():
     runner = FakeRunner(RunStatus.SANDBOX_ERROR)
-    units = [Unit("def f(x):\n    return x", ["1"]), Unit("def f(x):\n    return x", ["2"])]
+    units = [
+        Unit("def f(x):\n    return x", [call("1")]),
+        Unit("def f(x):\n    return x", [call("2")]),
+    ]
     reports = await run_units(runner, units, ExecutionOptions())
     assert runner.calls == 2  # one job, one retry; no per-unit re-runs for an outage
     assert all(r.failure and r.failure.reason is Reason.SANDBOX_ERROR for r in reports)
@@ -73,13 +98,15 @@ async def test_sandbox_errors_are_retried_once_then_reported_as_such():
     assert [v.verdict for v in abd + ind] == [Verdict.SANDBOX_ERROR] * 3
 
 
-def test_same_value_follows_python_equality_on_literals_only():
+def test_same_output_follows_python_equality_on_literals_only():
     assert (
-        same_value("1", "1.0") and same_value("{1: 'a'}", "{1.0: 'a'}") and same_value("True", "1")
+        same_output("1", "1.0")
+        and same_output("{1: 'a'}", "{1.0: 'a'}")
+        and same_output("True", "1")
     )
-    assert not same_value("(1, 2)", "[1, 2]")
-    assert not same_value("__import__('os')", "__import__('os')")  # not literals: never equal
-    assert same_value("{'b', 'a'}", "{'a', 'b'}")
+    assert not same_output("(1, 2)", "[1, 2]")
+    assert not same_output("__import__('os')", "__import__( 'os')")  # not literals: never equal
+    assert same_output("{'b', 'a'}", "{'a', 'b'}")
 
 
 def test_chunks_keep_every_zygote_busy():
@@ -117,12 +144,10 @@ async def test_answers_with_the_same_syntax_tree_are_graded_once():
         units = 0
 
         async def run(self, code, stdin, **kwargs):
-            import json
-
-            spec = json.loads(stdin)
+            spec = spec_of(stdin)
             CountingRunner.units += len(spec["units"])
-            line = spec["nonce"] + "0:" + json.dumps({"load": None, "passes": [[{"repr": "2"}]]})
-            return JobOutcome(RunStatus.OK, line, 7)
+            out = line(spec["nonce"], 0, {"load": None, "passes": [[{"repr": "2"}]]})
+            return JobOutcome(RunStatus.OK, out, 7)
 
     task = Task(task_type="induction", program=program, inputs=["0", "1"], outputs=["0", "2"])
     (verdicts,) = await verify_items(
@@ -133,15 +158,16 @@ async def test_answers_with_the_same_syntax_tree_are_graded_once():
 
 
 async def test_a_corrupt_unit_report_costs_that_unit_only_and_is_a_crash():
-    # Lines are nonce + index + ":" + the unit's JSON; the JSON of unit 1 is cut short.
+    # The JSON of unit 1 is cut short; lines for units 7 and x do not exist.
     class Runner(FakeRunner):
         async def run(self, code, stdin, **kwargs):
-            nonce = json.loads(stdin)["nonce"]
+            nonce = spec_of(stdin)["nonce"]
             good = json.dumps({"load": None, "passes": [[{"repr": "2"}]]})
-            out = f"{nonce}0:{good}\n{nonce}1:{good[:-3]}\n{nonce}7:{good}\n{nonce}x:{good}\n"
-            return JobOutcome(RunStatus.OK, out, 7)
+            lines = [line(nonce, 0, good), line(nonce, 1, good[:-3]), line(nonce, 7, good),
+                     line(nonce, "x", good)]  # fmt: skip
+            return JobOutcome(RunStatus.OK, "\n".join(lines), 7)
 
-    units = [Unit("def f(x):\n    return x", ["2"]) for _ in range(2)]
+    units = [Unit("def f(x):\n    return x", [call("2")]) for _ in range(2)]
     first, second = await run_units(Runner(RunStatus.OK), units, ExecutionOptions())
     assert first.failure is None and first.passes[0][0].output == "2"
     assert second.failure is not None and second.failure.reason is Reason.CRASHED
@@ -160,7 +186,7 @@ async def test_a_program_that_corrupts_its_own_report_is_crashed(runner):
         "            pass\n"
         "    return x\n"
     )
-    units = [Unit(attacker, ["1"]), Unit("def f(x):\n    return x", ["5"])]
+    units = [Unit(attacker, [call("1")]), Unit("def f(x):\n    return x", [call("5")])]
     bad, good = await run_units(runner, units, ExecutionOptions())
     assert bad.failure is not None and bad.failure.reason is Reason.CRASHED
     assert good.failure is None and good.passes[0][0].output == "5"
@@ -170,18 +196,20 @@ class EchoRunner(FakeRunner):
     """Every call returns its input; records each job as (pair role, passes, avoided seed) and
     runs it with seed `seed(avoid, role)`: a runner that may not honour pairs, or even `avoid`."""
 
-    def __init__(self, seed, output=lambda call: call) -> None:
+    def __init__(self, seed, output=lambda args: repr(args[0])) -> None:
         super().__init__(RunStatus.OK)
-        self.seed, self.output, self.jobs = seed, output, []
+        self.seed, self.output, self.jobs, self.modes = seed, output, [], []
 
     async def run(self, code, stdin, *, avoid_hash_seed=None, member=None, **kwargs):
-        spec = json.loads(stdin)
+        spec = spec_of(stdin)
         role = None if member is None else ("leader" if member.lead else "follower")
         self.jobs.append((role, spec["units"][0]["passes"], avoid_hash_seed))
+        self.modes.append((role, spec["units"][0]["mode"], spec["units"][0]["reverse"]))
         lines = []
         for i, unit in enumerate(spec["units"]):
-            passes = [[{"repr": self.output(c)} for c in unit["calls"]]] * unit["passes"]
-            lines.append(f"{spec['nonce']}{i}:" + json.dumps({"load": None, "passes": passes}))
+            outputs = [{"repr": self.output(marshal.loads(c)[0])} for c in unit["calls"]]
+            body = {"load": None, "passes": [outputs] * unit["passes"]}
+            lines.append(line(spec["nonce"], i, body))
         return JobOutcome(RunStatus.OK, "\n".join(lines), self.seed(avoid_hash_seed, role))
 
 
@@ -192,17 +220,20 @@ async def test_validation_runs_jobs_a_and_b_as_a_pair():
     assert result.status is ValidationStatus.VALID and result.outputs == ["1"]
     # B (one pass) leads, A (two passes) follows; no third job when the runner honours the pair
     assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
-    # with `fresh_process_per_call`, B forks each of several inputs; else it reverses them
+    # B runs the inputs in reverse order on a fresh exec each (the default), or (with
+    # `fresh_process_per_call`) forks each of several inputs; A runs them in order, twice over
     induction = Proposal(
         task_type="induction", program="def f(x):\n    return x", inputs=["1", "2"], message="m"
     )
-    for fresh in (True, False):
+    for fresh, b_mode in ((True, ("forked", False)), (False, ("fresh", True))):
         runner.jobs.clear()
+        runner.modes.clear()
         (result,) = await validate_proposals(
             runner, [induction], ExecutionOptions(fresh_process_per_call=fresh)
         )
         assert result.status is ValidationStatus.VALID and result.outputs == ["1", "2"]
         assert sorted(runner.jobs) == [("follower", 2, None), ("leader", 1, None)]
+        assert sorted(runner.modes) == [("follower", "shared", False), ("leader", *b_mode)]
 
 
 async def test_validation_runs_b_again_when_the_pair_got_one_hash_seed():
@@ -234,7 +265,7 @@ async def test_the_first_chunks_jobs_start_before_the_other_chunks_are_checked(m
     from azr_executor.azr import validate
 
     log = []
-    check = validate.static_problem
+    check = validate.read_proposal
 
     def logged_check(proposal, options, checker):
         log.append("check")
@@ -245,7 +276,7 @@ async def test_the_first_chunks_jobs_start_before_the_other_chunks_are_checked(m
             log.append("run")
             return await super().run(code, stdin, **kwargs)
 
-    monkeypatch.setattr(validate, "static_problem", logged_check)
+    monkeypatch.setattr(validate, "read_proposal", logged_check)
     proposals = [
         Proposal(task_type="deduction", program="def f(x):\n    return x", inputs=[str(i)])
         for i in range(8)
@@ -259,12 +290,13 @@ async def test_the_first_chunks_jobs_start_before_the_other_chunks_are_checked(m
 
 def test_literal_values_are_remembered_and_non_literals_still_refused():
     import pytest
-    from azr_executor.azr.jobs import literal_value
+    from azr_executor.azr.inputs import literal_value
+    from azr_proto.literals import LiteralError
 
     value = literal_value("[1, (2.0, 'x')]")
     assert value == [1, (2.0, "x")] and literal_value("[1, (2.0, 'x')]") is value
     for text in ("foo()", "[1, 2"):
         for _ in range(2):  # a failure is never remembered as a value
-            with pytest.raises((ValueError, SyntaxError)):
+            with pytest.raises(LiteralError):
                 literal_value(text)
-    assert not same_value("foo()", "foo()") and same_value("1", "1.0")
+    assert not same_output("foo()", "foo( )") and same_output("1", "1.0")

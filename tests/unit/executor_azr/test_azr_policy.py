@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-from azr_executor.azr.policy import first_violation
+from azr_executor.azr.policy import STAR_IMPORTS, first_violation
 from azr_proto.azr import Policy
 
 
@@ -87,3 +87,48 @@ def test_custom_policy_with_dotted_names():
 def test_custom_policy_replaces_the_default():
     assert violation("import random", Policy(forbidden_modules=["json"])) is None
     assert violation("import json.decoder", Policy(forbidden_modules=["json"])) is not None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a forbidden module reached as another module's attribute (issue 22, class 9)
+        "import contextlib\ncontextlib.os.getpid()",
+        "import email.utils\nemail.utils.time.time()",
+        "import queue\nqueue.time()",
+        "import collections\ncollections._sys.modules",
+        "import string\nm = string\nm.re._os",
+        "import contextlib\n[contextlib][0].os",
+        "from contextlib import os",
+        "from queue import time as clock",
+        "import _strptime",
+        "import _thread",
+        "from _random import Random",
+        "from heapq import *\nfrom contextlib import *",
+        # attribute access by string
+        "import contextlib\ncontextlib.__dict__['os']",
+        "import operator, contextlib\noperator.attrgetter('os')(contextlib)",
+        "from operator import attrgetter",
+        "from operator import methodcaller",
+        "import string\nstring.Formatter().get_field('0.os', (x,), {})",
+        "x.__getattr__('os')",
+        "import timeit\ntimeit.default_timer()",
+        "import sched",
+        "import pydoc\npydoc.locate('os')",
+    ],
+)
+def test_default_policy_forbids_reaching_a_module_through_another(source):
+    assert violation(source) is not None, source
+
+
+def test_star_imports_bind_no_module():
+    import importlib
+    import types
+
+    for name in STAR_IMPORTS:
+        namespace: dict = {}
+        exec(f"from {name} import *", namespace)
+        modules = [k for k, v in namespace.items() if isinstance(v, types.ModuleType)]
+        assert modules == [], (name, modules)
+        assert importlib.import_module(name)
+    assert violation("from math import *\nfrom itertools import *") is None

@@ -159,11 +159,12 @@ async def test_abduction_and_induction_resist_always_equal_objects(runner):
         VerifyItem(task=induction, answers=programs),
     ]
     abd, ind = await verify_items(runner, items, VerifyOptions())
+    # answers are data: an object built by a call, or `[5][0]`, is code and never runs
     assert [v.verdict for v in abd] == [
-        Verdict.CORRECT, Verdict.CORRECT, Verdict.INCORRECT, Verdict.INCORRECT,
-        Verdict.INVALID, Verdict.INVALID, Verdict.CORRECT,
+        Verdict.CORRECT, Verdict.CORRECT, Verdict.INCORRECT, Verdict.INVALID,
+        Verdict.INVALID, Verdict.INVALID, Verdict.INVALID,
     ]  # fmt: skip
-    assert abd[3].reason is Reason.OUTPUT_NOT_LITERAL
+    assert abd[3].reason is abd[6].reason is Reason.BAD_INPUT
     assert [v.verdict for v in ind] == [
         Verdict.CORRECT, Verdict.INCORRECT, Verdict.INCORRECT, Verdict.INVALID, Verdict.INVALID,
     ]  # fmt: skip
@@ -218,3 +219,45 @@ async def test_learnability_solve_rate(runner):
     )
     assert mixed.solve_rate == 0.5 and mixed.reward == 0.5
     assert solved.solve_rate == 1.0 and solved.reward == -0.5
+
+
+# Validation still rejects programs whose outputs depend on the order or the number of calls,
+# whatever the state is kept in (issue 20: B runs a fresh exec per call in reverse order, in one
+# process, instead of a fork per input). Each program is right on a fresh load, wrong after
+# other calls.
+ORDER_AND_COUNT = {
+    # a counter in the program's namespace: A's second pass differs
+    "global_counter": ("calls = [0]\ndef f(x):\n    calls[0] += 1\n    return x + calls[0]",
+                       Reason.STATE_DEPENDENT),
+    # the first call wins, in the program's namespace: A's passes agree, B's fresh execs do not
+    "first_call_wins": ("seen = []\ndef f(x):\n    seen.append(x)\n    return seen[0] + x",
+                        Reason.NONDETERMINISTIC),
+    # the same two kept as attributes of an imported module, which a fresh exec does not reset
+    "module_counter": ("import string\ndef f(x):\n    string.n = (string.n if hasattr(string, 'n') "
+                       "else 0) + 1\n    return x + string.n", Reason.STATE_DEPENDENT),
+    "module_first_call_wins": ("import string\ndef f(x):\n    if not hasattr(string, 'first'):\n"
+                               "        string.first = x\n    return string.first + x",
+                               Reason.NONDETERMINISTIC),
+    # an input that sets what a later one reads (order: x == 3 must come first)
+    "one_input_sets_another": ("import string\ndef f(x):\n    if x == 3:\n        string.mark = 1\n"
+                               "    return x * (2 if hasattr(string, 'mark') else 1)",
+                               Reason.NONDETERMINISTIC),
+    # a cache filled by the calls made before (lru_cache on a module-level function)
+    "cache_counts": ("import functools\nhits = []\n@functools.lru_cache\ndef g(x):\n"
+                     "    hits.append(x)\n    return len(hits)\ndef f(x):\n    return g(x % 2)",
+                     Reason.NONDETERMINISTIC),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+async def test_order_and_call_count_dependent_programs_are_rejected(runner, fresh):
+    names = list(ORDER_AND_COUNT)
+    proposals = [
+        Proposal(task_type="induction", program=ORDER_AND_COUNT[n][0], inputs=["3", "1", "2", "5"],
+                 message="m")
+        for n in names
+    ]  # fmt: skip
+    options = ExecutionOptions(fresh_process_per_call=fresh)
+    results = await validate_proposals(runner, proposals, options)
+    got = {n: (r.status, r.reason) for n, r in zip(names, results, strict=True)}
+    assert got == {n: (ValidationStatus.INVALID, ORDER_AND_COUNT[n][1]) for n in names}

@@ -11,12 +11,13 @@ stopping at the first failing case.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from azr_proto.literals import LiteralError, parse_arguments, parse_literal
 
 from azr_trainer.evals.benchmarks import Problem
 from azr_trainer.evals.evalplus import (
@@ -89,35 +90,26 @@ class Verdict:
 
 
 def cruxeval_test(problem: Problem, answer: str) -> str | None:
-    """Assert-style test for a CRUXEval answer, or None when the answer is not one expression.
+    """Assert-style test for a CRUXEval answer, or None when the answer is not data.
 
     Deduction compares the predicted output with the gold one by value; abduction checks
-    `f(<input>) == <gold output>`. Each side must parse on its own as one expression (for an input:
-    as the argument list of a single call), so an answer like `1) or True or (1` cannot turn the
-    assertion into something that always holds.
+    `f(<input>) == <gold output>`. The answer must be data in the executor's literal grammar
+    (`azr_proto.literals`: a value, or the argument list of one call), the same rule as
+    `/v1/azr/verify`: `f(3)` as a predicted output, a lambda, or `1) or True or (1` would be code
+    run inside the test, not an answer.
     """
-    if problem.kind == "cruxeval_o":
-        if not _is_expression(answer):
-            return None
-        return f"assert ({problem.meta['output']}) == ({answer})"
-    call = f"f({answer})"
     try:
-        tree = ast.parse(call, mode="eval")
-    except SyntaxError:
-        return None
-    if not (isinstance(tree.body, ast.Call) and isinstance(tree.body.func, ast.Name)):
+        if problem.kind == "cruxeval_o":
+            parse_literal(answer)
+        else:
+            parse_arguments(answer)
+    except LiteralError:
         return None
     if "\n" in answer.strip():
         return None
-    return f"assert {call} == ({problem.meta['output']})"
-
-
-def _is_expression(text: str) -> bool:
-    try:
-        ast.parse(text, mode="eval")
-    except SyntaxError:
-        return False
-    return "\n" not in text.strip()
+    if problem.kind == "cruxeval_o":
+        return f"assert ({problem.meta['output']}) == ({answer})"
+    return f"assert f({answer}) == ({problem.meta['output']})"
 
 
 class ExpectedCache:

@@ -1,31 +1,34 @@
-"""Static checks of sources before any run: programs (entry function, policy) and inputs (the
-argument list of exactly one call).
+"""Reading model-written text before any run: programs (parsed, entry function, policy),
+inputs and abduction answers (data: the argument list of one call in the literal grammar), and
+outputs (literal values, read for comparison).
 
-An input is accepted only when `<entry>(<input>)` parses, as one expression, to a single call of
-the entry function and nothing else. That rejects the reference's reward hack, where an input
-such as `1)\nTrue or f(1` makes the last evaluated line a constant. Inputs are also
-self-contained: they may use literals, builtins and lambdas, never a name the program defines
-(the harness evaluates them in a namespace holding only the builtins), and no walrus, `yield` or
-`await`.
+Inputs are data, never code: `read_input` accepts only literal values (`azr_proto.literals`) and
+hands the harness their `marshal` encoding, so no process ever evaluates one. That closes the
+reference's reward hacks (`1)\nTrue or f(1` making the last evaluated line a constant) and the
+lambda that walks the object graph to patch the task's function.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 from azr_proto.azr import Reason
+from azr_proto.literals import LiteralError, parse_arguments, parse_literal
 
-from azr_executor.azr.policy import PolicyChecker, walk_nodes
+from azr_executor.azr.policy import PolicyChecker
+from azr_executor.judging import encode_arguments
 
 __all__ = [
     "Problem",
     "ProgramInfo",
-    "check_input",
     "check_program",
     "check_program_tree",
-    "defined_names",
+    "forget_checked",
+    "literal_value",
     "parse_program",
+    "read_input",
 ]
 
 
@@ -42,7 +45,6 @@ class ProgramInfo:
     """A program that passed the static checks."""
 
     source: str
-    names: frozenset[str]  # names the module defines at top level
 
 
 def check_program(source: str, entry: str, checker: PolicyChecker) -> ProgramInfo | Problem:
@@ -70,8 +72,10 @@ _CHECKED_MAX_CHARS = 8000
 
 
 def forget_checked() -> None:
-    """Forget every remembered program check."""
+    """Forget every remembered program check, input and literal."""
     _CHECKED.clear()
+    _READ.clear()
+    _remembered_literal.cache_clear()
 
 
 def parse_program(source: str) -> ast.Module | Problem:
@@ -105,67 +109,48 @@ def check_program_tree(
     problem = checker.first_violation(tree)
     if problem:
         return Problem(Reason.POLICY_VIOLATION, problem)
-    return ProgramInfo(source=source, names=frozenset(defined_names(tree)))
+    return ProgramInfo(source=source)
 
 
-def check_input(
-    source: str,
-    entry: str,
-    checker: PolicyChecker,
-    program_names: frozenset[str],
-    tree: ast.Expression | None = None,
-) -> Problem | None:
-    """None when `source` is an acceptable argument list for `<entry>(...)`, else the problem.
+def read_input(source: str) -> bytes | Problem:
+    """An input (or abduction answer) read as data: the argument list of one call, written
+    inside `f(...)`, in the literal grammar (`azr_proto.literals`), encoded for the harness
+    (`judging.encode_arguments`); or why it is not one. Nothing in it is ever evaluated, so no
+    input can reach the program's objects (a lambda is refused, not sandboxed).
 
-    `tree`, when given, is `ast.parse(f"{entry}({source})", mode="eval")`, already parsed.
+    Remembered (the result is immutable bytes): a task's inputs are read by validation, then by
+    every induction answer graded on them.
     """
-    if "\n" in source or "\r" in source or "\x00" in source:
-        return Problem(Reason.BAD_INPUT, "an input is one line: no newline or NUL characters")
-    if tree is None:
-        try:
-            tree = ast.parse(f"{entry}({source})", mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            return Problem(
-                Reason.BAD_INPUT,
-                f"the input is not an argument list of `{entry}`: {_describe(exc)}",
-            )
-    call = tree.body
-    if not (
-        isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == entry
-    ):
-        return Problem(Reason.BAD_INPUT, f"`{entry}(<input>)` must be exactly one call")
-    for node in walk_nodes(call):
-        if node is call.func:
-            continue
-        if isinstance(node, ast.NamedExpr | ast.Yield | ast.YieldFrom | ast.Await):
-            return Problem(Reason.BAD_INPUT, f"`{type(node).__name__}` is not allowed in an input")
-        if isinstance(node, ast.Name) and (node.id in program_names or node.id == entry):
-            return Problem(
-                Reason.BAD_INPUT,
-                f"the input refers to {node.id!r}, a name of the program; inputs must be "
-                "self-contained (literals, builtins, lambdas)",
-            )
-    for arg in [*call.args, *(k.value for k in call.keywords)]:
-        problem = checker.first_violation(arg)
-        if problem:
-            return Problem(Reason.POLICY_VIOLATION, f"input: {problem}")
-    return None
+    known = _READ.get(source)
+    if known is not None:
+        return known
+    if "\n" in source or "\r" in source:
+        return Problem(Reason.BAD_INPUT, "an input is one line: no newline characters")
+    try:
+        args, kwargs = parse_arguments(source)
+        result: bytes | Problem = encode_arguments(args, kwargs)
+    except LiteralError as exc:
+        result = Problem(Reason.BAD_INPUT, f"the input is not an argument list of values: {exc}")
+    if len(source) <= _CHECKED_MAX_CHARS:
+        if len(_READ) >= _CHECKED_MAX:
+            del _READ[next(iter(_READ))]  # the oldest
+        _READ[source] = result
+    return result
 
 
-def defined_names(tree: ast.Module) -> set[str]:
-    """Names bound at the top level of a module (definitions, assignments, imports)."""
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                names.add((alias.asname or alias.name).split(".")[0])
-        else:
-            for sub in walk_nodes(node):
-                if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
-                    names.add(sub.id)
-    return names
+_READ: dict[str, bytes | Problem] = {}
+_LITERAL_MAX_CHARS = 2000  # longer outputs are read each time, not remembered
+_remembered_literal = functools.lru_cache(maxsize=8192)(parse_literal)
+
+
+def literal_value(text: str) -> object:
+    """`parse_literal(text)`, remembered for the outputs this service reads again and again (a
+    task's outputs are read by validation, then by every learnability and solve request on it).
+    Raises `LiteralError` as `parse_literal` does. The values are only compared, never changed.
+    """
+    if len(text) > _LITERAL_MAX_CHARS:
+        return parse_literal(text)
+    return _remembered_literal(text)
 
 
 def _describe(exc: BaseException) -> str:

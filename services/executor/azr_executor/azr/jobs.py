@@ -12,19 +12,23 @@ zygote busy.
 
 from __future__ import annotations
 
-import ast
-import functools
-import json
 import math
-import secrets
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from azr_proto.azr import ExecutionOptions, Reason
 from azr_proto.statuses import RunStatus
 
+from azr_executor.judging import (
+    HARNESS_SOURCE,
+    UnitOutcome,
+    UnitSpec,
+    build_spec,
+    clean_text,
+    read_outcomes,
+)
 from azr_executor.sandbox.jobs import PairMember
 
 __all__ = [
@@ -36,13 +40,8 @@ __all__ = [
     "Unit",
     "UnitReport",
     "chunked",
-    "literal_value",
     "run_units",
-    "same_value",
 ]
-
-# The harness file ends by defining `main`; the job calls it.
-HARNESS_SOURCE = (Path(__file__).with_name("harness.py")).read_text() + "\nmain()\n"
 
 MAX_UNITS_PER_JOB = 64
 MAX_JOB_WALL_S = 120.0
@@ -56,7 +55,6 @@ _STATUS_REASONS = {
 }
 _KIND_REASONS = {
     "program_error": Reason.PROGRAM_ERROR,
-    "input_error": Reason.INPUT_ERROR,
     "runtime_error": Reason.RUNTIME_ERROR,
     "output_not_literal": Reason.OUTPUT_NOT_LITERAL,
     "output_too_long": Reason.OUTPUT_TOO_LONG,
@@ -103,11 +101,12 @@ class JobRunner(Protocol):
 
 @dataclass(frozen=True)
 class Unit:
-    """One program and the argument lists to call its entry with."""
+    """One program and the calls of its entry, each the arguments read by `inputs.read_input`;
+    run in one fork of the harness (modes: see `inside/harness.py`)."""
 
     program: str
-    calls: list[str]
-    mode: Literal["sequential", "forked"] = "sequential"
+    calls: list[bytes]
+    mode: Literal["shared", "fresh", "forked"] = "shared"
     reverse: bool = False
     passes: int = 1
     stop_on_error: bool = True
@@ -189,25 +188,21 @@ async def _run_job(
     avoid: int | None,
     member: PairMember | None,
 ) -> tuple[list[UnitReport | None], CallResult]:
-    nonce = "AZR-" + secrets.token_hex(16) + ":"
-    spec = {
-        "nonce": nonce,
-        "max_output_chars": options.max_output_chars,
-        "unit_timeout_s": options.timeout_s,
-        "units": [
-            {
-                "program": u.program,
-                "entry": options.entry,
-                "calls": u.calls,
-                "mode": u.mode,
-                "reverse": u.reverse,
-                "passes": u.passes,
-                "stop_on_error": u.stop_on_error,
-            }
-            for u in units
-        ],
-    }
-    stdin = json.dumps(spec).encode()
+    specs = [
+        UnitSpec(
+            program=u.program,
+            calls=u.calls,
+            timeout_s=options.timeout_s,
+            max_chars=options.max_output_chars,
+            mode=u.mode,
+            reverse=u.reverse,
+            passes=u.passes,
+            stop_on_error=u.stop_on_error,
+            entry=options.entry,
+        )
+        for u in units
+    ]
+    stdin, nonce, _ = build_spec(specs)
     wall_s = min(MAX_JOB_WALL_S, options.timeout_s * len(units) + 5.0)
     for _attempt in range(2):  # one retry: a sandbox fault is ours, not the program's
         outcome = await runner.run(
@@ -225,26 +220,9 @@ async def _run_job(
         if member is not None:  # the retry runs alone, still away from the leader's seed
             avoid = None if member.lead else member.pair.leader_seed
             member = None
-    reports: list[UnitReport | None] = [None] * len(units)
-    # Lines are `nonce + index + ":" + JSON`: the harness writes the nonce and the index, the
-    # unit's own process the JSON (so a corrupt JSON costs that unit only). Split on "\n" only:
-    # the harness refuses a report with a newline, and no other character ends a line here.
-    for line in outcome.stdout.split("\n"):
-        if not line.startswith(nonce):
-            continue
-        head, colon, body = line[len(nonce) :].partition(":")
-        if not (colon and head.isascii() and head.isdigit() and int(head) < len(units)):
-            continue
-        try:
-            report = _unit_report(json.loads(body), outcome.hash_seed)
-        except (ValueError, KeyError, TypeError, IndexError, RecursionError):
-            report = UnitReport(
-                failure=CallResult(
-                    reason=Reason.CRASHED, message="the program's process wrote a corrupt report"
-                ),
-                hash_seed=outcome.hash_seed,
-            )
-        reports[int(head)] = report
+    reports: list[UnitReport | None] = []
+    for unit, found in zip(specs, read_outcomes(outcome.stdout, nonce, len(units)), strict=True):
+        reports.append(None if found is None else _unit_report(found, unit, outcome.hash_seed))
     return reports, _job_failure(outcome)
 
 
@@ -260,12 +238,52 @@ def _job_failure(outcome: JobOutcome) -> CallResult:
     )
 
 
-def _unit_report(doc: Any, hash_seed: int | None) -> UnitReport:
-    passes = [[_call_result(r) for r in results] for results in doc["passes"]]
-    load = doc["load"]
-    return UnitReport(
-        passes=passes, failure=_call_result(load) if load else None, hash_seed=hash_seed
-    )
+def _unit_report(found: UnitOutcome, unit: UnitSpec, hash_seed: int | None) -> UnitReport:
+    """One unit's report: how it ended, as the harness's parent saw it, decides a failure;
+    only a unit that exited normally is read for its results."""
+    failure = _ended_badly(found, unit)
+    if failure is not None:
+        return UnitReport(failure=failure, hash_seed=hash_seed)
+    try:
+        doc: Any = found.body
+        passes = [[_call_result(r) for r in results] for results in doc["passes"]]
+        load = doc["load"]
+        report = UnitReport(
+            passes=passes, failure=_call_result(load) if load else None, hash_seed=hash_seed
+        )
+    except (KeyError, TypeError, IndexError):
+        report = UnitReport(failure=_CORRUPT, hash_seed=hash_seed)
+    return report
+
+
+_CORRUPT = CallResult(reason=Reason.CRASHED, message="the program's process wrote a corrupt report")
+
+
+def _ended_badly(found: UnitOutcome, unit: UnitSpec) -> CallResult | None:
+    if found.end == "timeout":
+        return CallResult(
+            reason=Reason.TIMEOUT, message=f"the program ran past {unit.timeout_s:g} s"
+        )
+    if found.end == "signal":
+        if found.signal == signal.SIGXCPU:
+            return CallResult(reason=Reason.TIMEOUT, message="the program ran out of CPU time")
+        return CallResult(
+            reason=Reason.CRASHED, message=f"the program's process died (signal {found.signal})"
+        )
+    if found.end == "over_cap":
+        return CallResult(
+            reason=Reason.CRASHED, message="the program's process wrote a report over its cap"
+        )
+    if found.end != "exit":
+        return _CORRUPT
+    if found.body is None:
+        if found.corrupt:
+            return _CORRUPT
+        return CallResult(
+            reason=Reason.CRASHED,
+            message=f"the program's process exited (status {found.code}) before reporting",
+        )
+    return None
 
 
 def _call_result(raw: Any) -> CallResult:
@@ -278,37 +296,7 @@ def _call_result(raw: Any) -> CallResult:
             raise TypeError("a repr is a string")
         return CallResult(output=raw["repr"])
     reason = _KIND_REASONS.get(str(raw.get("error")), Reason.MALFORMED_RESULT)
-    kind, text = str(raw.get("type", "")), str(raw.get("message", ""))[:1000]
+    kind, text = clean_text(raw.get("type", ""), 200), clean_text(raw.get("message", ""), 1000)
     if kind == "MemoryError":
         reason = Reason.MEMORY_LIMIT
     return CallResult(reason=reason, message=f"{kind}: {text}" if kind else text)
-
-
-def same_value(a: str, b: str) -> bool:
-    """Whether two literal reprs denote equal values (Python `==`: `1 == 1.0`, `(1,) != [1]`).
-
-    Both sides go through `ast.literal_eval`, so only builtin values are compared and no model
-    code runs; a side that is not a literal makes them unequal.
-    """
-    try:
-        return bool(literal_value(a) == literal_value(b))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return False
-
-
-_LITERAL_MAX_CHARS = 2000  # longer texts are read each time, not remembered
-_remembered_literal = functools.lru_cache(maxsize=8192)(ast.literal_eval)
-
-
-def forget_literals() -> None:
-    """Forget every remembered literal."""
-    _remembered_literal.cache_clear()
-
-
-def literal_value(text: str) -> object:
-    """`ast.literal_eval(text)`, remembered for the outputs this service reads again and again
-    (a task's outputs are read by validation, then by every learnability and solve request on
-    it). Raises as `literal_eval` does. The values are only ever compared, never changed."""
-    if len(text) > _LITERAL_MAX_CHARS:
-        return ast.literal_eval(text)
-    return _remembered_literal(text)

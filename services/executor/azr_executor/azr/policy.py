@@ -6,13 +6,28 @@ run. It keeps tasks meaningful (no randomness, clocks or I/O) and shuts the easy
 Guarantees:
 - `import a.b`, `from a.b import c`, `from . import x` (relative imports are always rejected) and
   aliases (`import os as o; o.path` resolves to `os.path`) are checked against the module list.
+- A forbidden module cannot be reached through another module that imported it: an attribute
+  named like a forbidden top-level module or its private alias (`contextlib.os`,
+  `email.utils.time`, `x._os`, `collections._sys`, on any object) and `from m import os` are
+  refused, and so are private modules (`import _thread`, `_strptime`: a leading underscore is
+  CPython's internals) and `from m import *` except from `STAR_IMPORTS` (modules whose star
+  import binds no module).
+- Attribute access by string is refused: the names and attributes `getattr`, `vars`,
+  `attrgetter`, `methodcaller`, `get_field` (`string.Formatter`), `resolve_name`, `locate`,
+  `import_module`, and the attributes `__dict__` and `__getattr__`.
 - Forbidden names (`eval`, `__import__`, `getattr`...) are rejected wherever they appear as an
   identifier, and forbidden attributes (`__globals__`, `__subclasses__`...) wherever accessed,
   including inside string constants (`"{0.__globals__}".format(f)`).
 
-Does not guarantee:
-- that a program cannot reach a forbidden object through a path the lists do not name. The
-  sandbox is the security boundary; the policy is a filter in front of it.
+Does not guarantee (what still passes):
+- that an allowed module's function does not read a clock or randomness itself (no attribute
+  names it); the default list forbids the stdlib modules known to (email, timeit, sched, uuid,
+  tempfile...), and the determinism check catches a value that differs between two processes,
+  but not one that differs more slowly than the two validating runs (a clock read to the
+  second, in runs at most milliseconds apart);
+- that a program cannot reach a forbidden object through a path no list names (an object
+  graph walk through allowed attributes of allowed objects). The sandbox is the security
+  boundary; the policy is a filter in front of it.
 """
 
 from __future__ import annotations
@@ -21,9 +36,18 @@ import ast
 
 from azr_proto.azr import Policy
 
-__all__ = ["DEFAULT_POLICY", "PolicyChecker", "first_violation", "walk_nodes"]
+__all__ = ["DEFAULT_POLICY", "STAR_IMPORTS", "PolicyChecker", "first_violation", "walk_nodes"]
 
 DEFAULT_POLICY = Policy()
+
+# `from m import *` binds every public name of `m` when `m` has no `__all__`, modules it imported
+# included (a `time` reached without naming `time.time`). Allowed only from these, whose star
+# import binds no module (a unit test imports each and checks).
+STAR_IMPORTS = frozenset(
+    {"math", "cmath", "itertools", "functools", "collections", "heapq", "bisect", "string", "re",
+     "operator", "statistics", "fractions", "decimal", "typing", "dataclasses", "enum", "numbers",
+     "copy", "array", "textwrap", "unicodedata"}
+)  # fmt: skip
 
 
 class PolicyChecker:
@@ -35,6 +59,9 @@ class PolicyChecker:
         self.attributes = frozenset(policy.forbidden_attributes)
         self.dotted = frozenset(policy.forbidden_dotted)
         self._dunder_attributes = tuple(a for a in self.attributes if a.startswith("__"))
+        # A module object reached as another module's attribute: `contextlib.os`, `x._time`.
+        tops = {m for m in self.modules if "." not in m}
+        self.module_names = frozenset(tops | {"_" + m.lstrip("_") for m in tops})
         # Equal policies check alike: the key of results remembered across requests.
         self.key = (self.modules, self.names, self.attributes, self.dotted)
 
@@ -73,7 +100,14 @@ class PolicyChecker:
                 return problem
             for alias in node.names:
                 if alias.name == "*":
+                    if self.modules and module not in STAR_IMPORTS:
+                        return f"`from {module} import *` (line {node.lineno}) is not allowed"
                     continue
+                if alias.name in self.module_names:
+                    return (
+                        f"import of forbidden module {alias.name!r} from {module!r} "
+                        f"(line {node.lineno})"
+                    )
                 full = f"{module}.{alias.name}"
                 # `from a import b` may import the submodule a.b, or the name b of a.
                 problem = self._check_module(full, node) or self._check_name(alias.name, node)
@@ -90,6 +124,11 @@ class PolicyChecker:
         if isinstance(node, ast.Attribute):
             if node.attr in self.attributes:
                 return f"access to attribute {node.attr!r} (line {node.lineno}) is forbidden"
+            if node.attr in self.module_names:
+                return (
+                    f"access to attribute {node.attr!r} (line {node.lineno}) is forbidden: "
+                    "it names a forbidden module"
+                )
             dotted = _dotted_name(node, aliases)
             return self._check_dotted(dotted, node) if dotted else None
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -102,6 +141,8 @@ class PolicyChecker:
         return None
 
     def _check_module(self, module: str, node: ast.stmt) -> str | None:
+        if module.startswith("_") and self.modules:
+            return f"import of private module {module!r} (line {node.lineno})"
         parts = module.split(".")
         for i in range(1, len(parts) + 1):
             prefix = ".".join(parts[:i])

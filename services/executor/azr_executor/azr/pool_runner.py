@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import marshal
 import math
 
-from azr_executor.azr.jobs import HARNESS_SOURCE, JobOutcome
+from azr_executor.azr.jobs import JobOutcome
+from azr_executor.judging import HARNESS_SOURCE, harness_compiled
 from azr_executor.sandbox import Job, Limits, PairMember, SandboxPool
 
 __all__ = ["PoolRunner"]
 
-
-_harness_compiled: list[bytes] = []
-
-
-def _compiled(code: str) -> bytes | None:
-    """The harness, compiled once per service (our own code, never a submitted one)."""
-    if code != HARNESS_SOURCE:
-        return None
-    if not _harness_compiled:
-        _harness_compiled.append(marshal.dumps(compile(code, "<program>", "exec")))
-    return _harness_compiled[0]
+# The report of up to 64 programs' calls with their (bounded) output reprs.
+_REPORT_BYTES = 8 << 20
 
 
 class PoolRunner:
-    """Runs harness jobs on the sandbox pool, under the limits of the AZR request."""
+    """Runs harness jobs on the sandbox pool, under the limits of the AZR request, each held to
+    the service's maxima (`AZR_EXECUTOR_MAX_*`): a job of many units never gets more wall time,
+    CPU time or output than one `/v1/run` could ask for."""
 
     def __init__(self, pool: SandboxPool) -> None:
         self._pool = pool
@@ -43,17 +36,19 @@ class PoolRunner:
         avoid_hash_seed: int | None = None,
         member: PairMember | None = None,
     ) -> JobOutcome:
+        s = self._pool.settings
+        wall_s = min(timeout_s, s.max_wall_timeout_s)
         limits = Limits(
-            wall_s=timeout_s,
-            cpu_s=max(1, math.ceil(timeout_s)),
-            memory_mb=memory_limit_mb,
-            # the report of up to 64 programs' calls with their (bounded) output reprs
-            output_bytes=8 << 20,
+            wall_s=wall_s,
+            cpu_s=max(1, min(math.ceil(wall_s), s.max_cpu_timeout_s)),
+            memory_mb=min(memory_limit_mb, s.max_memory_limit_mb),
+            output_bytes=min(_REPORT_BYTES, s.max_output_limit_bytes),
         )
+        compiled = harness_compiled() if code == HARNESS_SOURCE else None
         result = await self._pool.run(
             # Not pipelined: a job waits in the pool for the first idle zygote, instead of in
             # one zygote's pipe behind a long job while another idles.
-            Job(code=code, stdin=stdin, limits=limits, pipelined=False, compiled=_compiled(code)),
+            Job(code=code, stdin=stdin, limits=limits, pipelined=False, compiled=compiled),
             avoid_hash_seed=avoid_hash_seed,
             member=member,
         )

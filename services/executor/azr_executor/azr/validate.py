@@ -2,19 +2,30 @@
 
 A proposal is valid only when every check below holds, in this order:
 1. the program parses, defines a top-level entry function with at least one parameter, and
-   passes the policy; every input is the argument list of exactly one call (`inputs.py`);
+   passes the policy; every input is data: an argument list in the literal grammar (`inputs.py`);
 2. job A (one process): the program is loaded once and its calls run in order, twice over. Every
    call returns normally with a plain-literal output under the size limit; the second pass must
    repeat the first (else `state_dependent`: the program keeps state between calls);
-3. job B (another process, on a zygote with a different hash seed): the calls run again, each in
-   its own fork of the loaded program when there are several (or, with
-   `fresh_process_per_call=False`, in reverse order in one process). Outputs must equal job A's
-   by value (else `nondeterministic`).
-Jobs A and B of a chunk run at the same time, as a pair with different hash seeds (see
-`_validate_chunk`); a proposal that fails A gets A's reason, whatever B found.
-Proposals are packed into a few jobs (`jobs.py`); inside a job each program runs in its own fork,
-so process creation is two forks per program plus, for induction, one fork per input but the
-last in job B (the last call runs in the unit's own process, which no other call touched).
+3. job B (another process, on a zygote with another hash seed and memory layout): the calls run
+   again in reverse order, each on a fresh exec of the program (a new namespace) in that one
+   process; or, with `fresh_process_per_call=True`, each in its own fork of the loaded program.
+   Outputs must equal job A's by value (else `nondeterministic`).
+Jobs A and B of a chunk run at the same time, as a pair (see `_validate_chunk`); a proposal that
+fails A gets A's reason, whatever B found. Proposals are packed into a few jobs (`jobs.py`);
+inside a job each program runs in its own fork, so process creation is two forks per program
+(plus one per input but the last in B with `fresh_process_per_call=True`).
+
+What B's fresh exec per call guarantees, and what a fork per input did beyond it:
+- each call starts from the program as loaded: its globals, functions, classes and default
+  arguments are new, so state the program keeps in its own namespace never reaches another call
+  (A's second pass already rejects such a program); the opposite orders of A and B, with A's two
+  passes, reject an output that depends on the calls made before it through anything else;
+- a fork per input also gave each call a pristine interpreter: modules the program imported
+  (their attributes), the standard library's caches, the heap and the garbage collector's state.
+  With the fresh exec these persist from one call to the next in B, so an output that depends on
+  such state in a way that gives the same outputs in A's forward order twice and in B's reverse
+  order is not rejected (no such dependence is known among real programs; a module attribute
+  set by one input and read by another is rejected, `test_azr_semantics.py`).
 """
 
 from __future__ import annotations
@@ -29,22 +40,14 @@ from azr_proto.azr import (
     ValidationResult,
     ValidationStatus,
 )
+from azr_proto.literals import LiteralError, same_value
 
-from azr_executor.azr.inputs import Problem, check_input, check_program
-from azr_executor.azr.jobs import (
-    CallResult,
-    JobRunner,
-    Unit,
-    UnitReport,
-    chunked,
-    literal_value,
-    run_units,
-    same_value,
-)
+from azr_executor.azr.inputs import Problem, check_program, literal_value, read_input
+from azr_executor.azr.jobs import CallResult, JobRunner, Unit, UnitReport, chunked, run_units
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
 from azr_executor.sandbox.jobs import JobPair
 
-__all__ = ["static_problem", "validate_proposals"]
+__all__ = ["read_proposal", "same_output", "validate_proposals"]
 
 
 async def validate_proposals(
@@ -66,20 +69,34 @@ async def validate_proposals(
     return [r or _invalid(Reason.MALFORMED_RESULT, "not validated") for r in results]
 
 
-def static_problem(
+def read_proposal(
     proposal: Proposal, options: ExecutionOptions, checker: PolicyChecker
-) -> ValidationResult | None:
-    """The result of a proposal that fails before any run, else None."""
+) -> ValidationResult | list[bytes]:
+    """The proposal's inputs read as data (one encoded call each), or the result of a proposal
+    that fails before any run."""
     if proposal.task_type is TaskType.INDUCTION and not (proposal.message or "").strip():
         return _invalid(Reason.MISSING_MESSAGE, "an induction proposal needs a message")
     info = check_program(proposal.program, options.entry, checker)
     if isinstance(info, Problem):
         return _invalid(info.reason, info.message)
+    calls = []
     for index, source in enumerate(proposal.inputs):
-        problem = check_input(source, options.entry, checker, info.names)
-        if problem:
-            return _invalid(problem.reason, f"input {index}: {problem.message}", index)
-    return None
+        call = read_input(source)
+        if isinstance(call, Problem):
+            return _invalid(call.reason, f"input {index}: {call.message}", index)
+        calls.append(call)
+    return calls
+
+
+def same_output(a: str, b: str) -> bool:
+    """Whether two output reprs denote equal values (`same_value`); a text that is not a
+    literal equals nothing."""
+    if a == b:
+        return True
+    try:
+        return same_value(literal_value(a), literal_value(b))
+    except LiteralError:
+        return False
 
 
 async def _validate_chunk(
@@ -112,41 +129,43 @@ async def _validate_chunk(
         await asyncio.sleep(0)
     proposals = []
     for index, proposal in chunk:
-        results[index] = static_problem(proposal, options, checker)
-        if results[index] is None:
-            proposals.append((index, proposal))
+        read = read_proposal(proposal, options, checker)
+        if isinstance(read, ValidationResult):
+            results[index] = read
+        else:
+            proposals.append((index, proposal, read))
     if not proposals:
         return
     pair = JobPair()
     second, first = await asyncio.gather(
         run_units(
             runner,
-            [_second_unit(p, options) for _, p in proposals],
+            [_second_unit(p, calls, options) for _, p, calls in proposals],
             options,
             member=pair.leader,
         ),
         run_units(
             runner,
-            [Unit(p.program, list(p.inputs), passes=2) for _, p in proposals],
+            [Unit(p.program, calls, passes=2) for _, p, calls in proposals],
             options,
             member=pair.follower,
         ),
     )
-    again: dict[int | None, list[tuple[int, Proposal, list[str]]]] = {}
-    for (index, proposal), report, later in zip(proposals, first, second, strict=True):
+    again: dict[int | None, list[tuple[int, Proposal, list[bytes], list[str]]]] = {}
+    for (index, proposal, calls), report, later in zip(proposals, first, second, strict=True):
         outputs, failed = _outputs(report, len(proposal.inputs), passes=2)
         if failed is None:
             failed = _state_dependence(outputs)
         if failed is not None:
             results[index] = failed
         elif _same_seed(report.hash_seed, later) or _sandbox_failure(later):
-            again.setdefault(report.hash_seed, []).append((index, proposal, outputs[0]))
+            again.setdefault(report.hash_seed, []).append((index, proposal, calls, outputs[0]))
         else:
             results[index] = _compare_processes(outputs[0], later, len(proposal.inputs))
     for seed, group in again.items():  # job B again, avoiding the hash seed job A ran with
-        units = [_second_unit(p, options) for _, p, _ in group]
+        units = [_second_unit(p, calls, options) for _, p, calls, _ in group]
         reports = await run_units(runner, units, options, avoid_hash_seed=seed)
-        for (index, proposal, first_outputs), report in zip(group, reports, strict=True):
+        for (index, proposal, _, first_outputs), report in zip(group, reports, strict=True):
             if _same_seed(seed, report):
                 results[index] = _from_call(
                     CallResult(
@@ -167,17 +186,18 @@ def _sandbox_failure(report: UnitReport) -> bool:
     return report.failure is not None and report.failure.reason is Reason.SANDBOX_ERROR
 
 
-def _second_unit(proposal: Proposal, options: ExecutionOptions) -> Unit:
-    """Job B's unit: each input in its own fork, or all in reverse order in one process."""
-    inputs = list(proposal.inputs)
-    if len(inputs) > 1 and options.fresh_process_per_call:
-        return Unit(proposal.program, inputs, mode="forked")
-    return Unit(proposal.program, inputs, reverse=True)
+def _second_unit(proposal: Proposal, calls: list[bytes], options: ExecutionOptions) -> Unit:
+    """Job B's unit: the inputs in reverse order in one process, each call on a fresh exec of
+    the program; or (`fresh_process_per_call`) each input in its own fork of the loaded
+    program."""
+    if len(calls) > 1 and options.fresh_process_per_call:
+        return Unit(proposal.program, calls, mode="forked")
+    return Unit(proposal.program, calls, mode="fresh", reverse=True)
 
 
 def _state_dependence(outputs: list[list[str]]) -> ValidationResult | None:
     for index, (once, twice) in enumerate(zip(outputs[0], outputs[1], strict=True)):
-        if once != twice and not same_value(once, twice):
+        if not same_output(once, twice):
             return _invalid(
                 Reason.STATE_DEPENDENT,
                 f"input {index}: the second call in the same process returned "
@@ -198,7 +218,7 @@ def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> Valida
             failed.message = f"passed in one process, failed in another: {failed.message}"
         return failed
     for index in range(n):
-        if outputs[index] != again[0][index] and not same_value(outputs[index], again[0][index]):
+        if not same_output(outputs[index], again[0][index]):
             return _invalid(
                 Reason.NONDETERMINISTIC,
                 f"input {index}: {_clip(outputs[index])} in one process, "
@@ -219,7 +239,7 @@ def _compare_processes(outputs: list[str], report: UnitReport, n: int) -> Valida
 def _is_literal(text: str) -> bool:
     try:
         literal_value(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+    except LiteralError:
         return False
     return True
 

@@ -1,12 +1,13 @@
 """Verification of solver answers against validated tasks.
 
-- deduction: the answer is an output literal; it is compared with the gold output by value with
-  `ast.literal_eval` in this process (no run: both sides are plain literals, so `==` runs no
+- deduction: the answer is an output literal; it is compared with the gold output by value,
+  both read with the literal grammar (`azr_proto.literals`) in this process (no run: both sides are plain literals, so `==` runs no
   model code). `1 == 1.0` holds, `(1, 2) == [1, 2]` does not, as in Python.
-- abduction: the answer is an argument list, checked like a proposal's input; all answers of one
-  task run in one process on the task's program (validation proved its calls independent of
-  each other). If that process fails as a whole (timeout, crash), each answer is re-run alone,
-  so one looping answer cannot sink the others. The output is compared with the gold by value.
+- abduction: the answer is an argument list read as data, like a proposal's input (a lambda or
+  a call is `invalid`, never run); the task's program is loaded once per task and every answer
+  runs in its own fork of it, so no answer's call can change the program another answer sees.
+  If that process fails as a whole (timeout, crash), each answer is re-run alone, so one
+  looping answer cannot sink the others. The output is compared with the gold by value.
 - induction: the answer is a program, checked like a proposal; each distinct program runs on
   the hidden inputs in its own process and never sees the expected outputs, compared here.
 Processes are forks inside a few sandbox jobs (`jobs.py`).
@@ -32,13 +33,14 @@ from azr_proto.azr import (
     VerifyItem,
     VerifyOptions,
 )
+from azr_proto.literals import LiteralError, parse_literal, same_value
 
 from azr_executor.azr.inputs import (
     Problem,
-    ProgramInfo,
-    check_input,
     check_program,
     check_program_tree,
+    literal_value,
+    read_input,
 )
 from azr_executor.azr.jobs import (
     MAX_UNITS_PER_JOB,
@@ -47,16 +49,12 @@ from azr_executor.azr.jobs import (
     Unit,
     UnitReport,
     chunked,
-    literal_value,
     run_units,
 )
 from azr_executor.azr.policy import DEFAULT_POLICY, PolicyChecker
+from azr_executor.errors import BadTask
 
 __all__ = ["BadTask", "answer_key", "run_chunked", "verify_items"]
-
-
-class BadTask(ValueError):
-    """The task itself is unusable (its program breaks the rules): a 422, not a verdict."""
 
 
 async def verify_items(
@@ -79,15 +77,13 @@ async def verify_items(
                 abductions.append((i, queued))
             else:
                 inductions += [(i, key, answer) for key, answer in queued]
-        units = [Unit(items[i].task.program, [a.strip() for _, a in answers], stop_on_error=False)
+        # Abduction: one fork of the loaded program per answer (`forked`); the answers' keys are
+        # their encoded calls (`_parse_answer`).
+        units = [Unit(items[i].task.program, [key for key, _ in answers],  # type: ignore[misc]
+                      mode="forked", stop_on_error=False)
                  for i, answers in abductions]  # fmt: skip
         units += [
-            Unit(
-                answer,
-                [items[i].task.inputs[k] for k in items[i].task.hidden_indices],
-                stop_on_error=False,
-            )
-            for i, _, answer in inductions
+            Unit(answer, facts[i].hidden_calls, stop_on_error=False) for i, _, answer in inductions
         ]
         if len(units) > MAX_UNITS_PER_JOB:
             reports = await run_chunked(runner, units, options)
@@ -104,7 +100,9 @@ async def verify_items(
 
     await asyncio.gather(*(grade(group) for group in _groups(items, runner.parallelism)))
     alone = await run_chunked(
-        runner, [Unit(items[i].task.program, [a.strip()]) for i, _, a in retry], options
+        runner,
+        [Unit(items[i].task.program, [key]) for i, key, _ in retry],  # type: ignore[list-item]
+        options,
     )
     for (i, key, _), report in zip(retry, alone, strict=True):
         graded[i][key] = _judge(_call(report, 0, 0), facts[i].golds[0], items[i].task)
@@ -152,23 +150,24 @@ def _screen(
 
 
 def answer_key(task_type: TaskType, answer: str) -> Hashable:
-    """Answers with the same key get the same verdict: their syntax tree (comments, blank lines
-    and spacing do not change what runs), or the stripped text if it does not parse."""
+    """Answers with the same key get the same verdict: for a program, its syntax tree (comments,
+    blank lines and spacing do not change what runs); for an abduction answer, its encoded
+    values (`'a', 1` and `"a",  1` are one call); else the stripped text."""
     return _parse_answer(task_type, answer)[0]
 
 
 def _parse_answer(task_type: TaskType, answer: str) -> tuple[Hashable, ast.AST | None]:
-    """The answer's key and, for programs and argument lists that parse, its syntax tree."""
-    try:
-        if task_type == TaskType.INDUCTION:
-            if "\x00" not in answer:  # check_program's rule: no tree for a NUL byte
-                module = ast.parse(answer)
-                return _tree_key(module), module
-        elif task_type == TaskType.ABDUCTION:
-            call = ast.parse(f"f({answer.strip()})", mode="eval")
-            return _tree_key(call), call
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
+    """The answer's key and, for programs that parse, its syntax tree."""
+    if task_type == TaskType.ABDUCTION:
+        call = read_input(answer.strip())
+        return (call if isinstance(call, bytes) else answer.strip()), None
+    if task_type == TaskType.INDUCTION and "\x00" not in answer:  # check_program's NUL rule
+        try:
+            module = ast.parse(answer)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass
+        else:
+            return _tree_key(module), module
     return answer.strip(), None
 
 
@@ -216,10 +215,10 @@ async def run_chunked(
 @dataclass(frozen=True)
 class _TaskFacts:
     """What grading needs from a task, computed once per item: its gold values (the outputs,
-    read as literals) and, for abduction, the checked program."""
+    read as literals) and, for induction, its hidden inputs read as calls."""
 
     golds: list[object]
-    program: ProgramInfo | None
+    hidden_calls: list[bytes]
 
 
 def _static_verdict(
@@ -235,9 +234,8 @@ def _static_verdict(
     if task.task_type is TaskType.DEDUCTION:
         return _grade_deduction(facts.golds[0], answer, task.outputs[0])
     if task.task_type is TaskType.ABDUCTION:
-        assert facts.program is not None  # checked by _check_task
-        call = tree if options.entry == "f" and isinstance(tree, ast.Expression) else None
-        problem = check_input(answer.strip(), options.entry, checker, facts.program.names, call)
+        call = read_input(answer.strip())  # remembered: `_parse_answer` read it just before
+        problem = call if isinstance(call, Problem) else None
     else:
         checked = (
             check_program_tree(tree, answer, options.entry, checker)
@@ -268,15 +266,20 @@ def _check_task(
     for output in task.outputs:
         try:
             golds.append(literal_value(output))
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+        except LiteralError as exc:
             raise BadTask(f"item {index}: gold output is not a Python literal ({exc})") from None
-    program = None
     if task.task_type is TaskType.ABDUCTION:
         info = check_program(task.program, options.entry, checker)
         if isinstance(info, Problem):
             raise BadTask(f"item {index}: the task's program is unusable: {info.message}")
-        program = info
-    return _TaskFacts(golds, program)
+    hidden: list[bytes] = []
+    if task.task_type is TaskType.INDUCTION:
+        for k in task.hidden_indices:
+            call = read_input(task.inputs[k])
+            if isinstance(call, Problem):
+                raise BadTask(f"item {index}: input {k} is unusable: {call.message}")
+            hidden.append(call)
+    return _TaskFacts(golds, hidden)
 
 
 def _grade_deduction(gold: object, answer: str, gold_text: str) -> AnswerVerdict:
@@ -284,20 +287,14 @@ def _grade_deduction(gold: object, answer: str, gold_text: str) -> AnswerVerdict
     if answer == gold_text:  # read as a literal by `_check_task`: the same value (see `_judge`)
         return _verdict(Verdict.CORRECT)
     try:
-        value = ast.literal_eval(answer)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return _verdict(Verdict.INVALID, Reason.NOT_A_LITERAL, "the answer is not a literal")
-    if _equal(gold, value):
+        value = parse_literal(answer)
+    except LiteralError as exc:
+        return _verdict(
+            Verdict.INVALID, Reason.NOT_A_LITERAL, f"the answer is not a literal: {exc}"
+        )
+    if same_value(gold, value):
         return _verdict(Verdict.CORRECT)
     return _verdict(Verdict.INCORRECT, Reason.WRONG_OUTPUT, "the value differs from the output")
-
-
-def _equal(gold: object, value: object) -> bool:
-    """Python `==` on two literal values (as `same_value`, with both sides already read)."""
-    try:
-        return bool(gold == value)
-    except (MemoryError, RecursionError):
-        return False
 
 
 def _judge_induction(
@@ -331,9 +328,9 @@ def _judge(result: CallResult, gold: object, task: Task, index: int = 0) -> Answ
         # equals itself: no literal form makes a NaN), without parsing it again.
         return _verdict(Verdict.CORRECT)
     try:
-        correct = _equal(gold, literal_value(result.output))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        correct = False  # not a literal: never equal (as `same_value`)
+        correct = same_value(gold, literal_value(result.output))
+    except LiteralError:
+        correct = False  # not a literal: never equal
     if correct:
         return _verdict(Verdict.CORRECT)
     return _verdict(Verdict.INCORRECT, Reason.WRONG_OUTPUT, "the value differs from the output")

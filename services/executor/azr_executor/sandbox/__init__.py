@@ -1,7 +1,10 @@
-"""The sandbox: a pool of zygote processes that fork one confined, one-shot child per run.
+"""The sandbox, from the server's side: a pool of zygote processes that fork one confined,
+one-shot child per run.
 
-See `child.py` for the confinement (order, seccomp route, guarantees and non-guarantees),
-`local.py` for the server-zygote protocol and `gvisor.py` for gVisor mode.
+`pool.py` admits, dispatches and replaces; `zygote_process.py` talks to one zygote over the
+protocol of `azr_executor.inside.protocol`; `cgroups.py` creates the pool's cgroups; `gvisor.py`
+starts zygotes inside runsc. Everything that runs next to submitted code, and the guarantees and
+non-guarantees of the confinement, are in `azr_executor.inside`.
 """
 
 from __future__ import annotations

@@ -78,6 +78,13 @@ class FairQueue(Generic[T]):
         state.items.append(item)
         self._tenant_of[id(item)] = tenant
 
+    def push_front(self, item: T, tenant: str) -> None:
+        """Queue `item` ahead of every other item of `tenant`: a run that was taken but never
+        started (its zygote died before reading it) goes back where it was."""
+        self.push(item, tenant)
+        items = self._tenants[tenant].items
+        items.appendleft(items.pop())
+
     def __iter__(self) -> Iterator[T]:
         """Queued items in the order they would be served if each were taken in turn."""
 

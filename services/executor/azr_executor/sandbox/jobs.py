@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,8 @@ __all__ = ["ExceptionInfo", "Job", "JobPair", "JobResult", "Limits", "PairMember
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Resource limits of one run. The wall limit is enforced by the zygote; the rest by rlimits."""
+    """Resource limits of one run: the wall limit and the output cap are enforced by the zygote;
+    memory and processes by the run's cgroup (as root) and by rlimits; the rest by rlimits."""
 
     wall_s: float = 10.0
     cpu_s: int = 10
@@ -51,6 +53,9 @@ class Job:
     # by this interpreter. Sent instead of `code` to zygotes of the same bytecode version, so
     # the run skips compiling it (the AZR harness: ~7 ms of CPU per job).
     compiled: bytes | None = None
+    # Memory-layout salt of the run (`inside/layout.py`): 0 leaves the layout as forked. A
+    # `JobPair`'s follower gets its pair's salt, so the two runs differ in object addresses.
+    layout_salt: int = 0
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -70,12 +75,17 @@ class JobPair:
     leader. (Two runs of one program with different hash seeds, without waiting for the first to
     end: AZR validation.) Submit both, in any order: a follower whose leader is refused (queue
     full) ends as `sandbox_error` instead of waiting.
+
+    The two runs also differ in memory layout: the leader runs as forked, the follower with
+    `layout_salt` (non-zero), so programs whose output depends on object addresses differ.
     """
 
-    __slots__ = ("abandoned", "follower", "leader", "leader_seed")
+    __slots__ = ("abandoned", "follower", "follower_seed", "layout_salt", "leader", "leader_seed")
 
     def __init__(self) -> None:
         self.leader_seed: int | None = None  # set when the leader is dispatched
+        self.follower_seed: int | None = None  # set when the follower is dispatched
+        self.layout_salt = 1 + secrets.randbelow(2**31 - 1)
         self.abandoned = False  # the leader was refused: the follower must not wait
         self.leader = PairMember(self, lead=True)
         self.follower = PairMember(self, lead=False)

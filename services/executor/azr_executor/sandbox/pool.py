@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,19 +20,23 @@ from typing import Any
 from azr_proto.asgi import ANONYMOUS, current_tenant
 from azr_proto.statuses import RunStatus
 
-from azr_executor.errors import Overloaded
+from azr_executor.errors import Overloaded, RequestTooLarge
+from azr_executor.inside.reap import children_of
+from azr_executor.inside.seccomp import prctl
+from azr_executor.sandbox.cgroups import GVISOR_OVERHEAD_MB, PoolGroups
 from azr_executor.sandbox.fairness import FairQueue, TenantQuota
 from azr_executor.sandbox.gvisor import runsc_prefix
 from azr_executor.sandbox.jobs import Job, JobPair, JobResult, PairMember
-from azr_executor.sandbox.local import ZygoteConfig, ZygoteDied, ZygoteProcess
+from azr_executor.sandbox.zygote_process import NotStarted, ZygoteConfig, ZygoteDied, ZygoteProcess
 from azr_executor.settings import ExecutorSettings
 
 __all__ = ["SandboxPool"]
 
 logger = logging.getLogger(__name__)
 
-_STUCK_GRACE_S = 5.0
-_UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)  # a zygote silent this long past a run's wall limit is killed and replaced
+_STUCK_GRACE_S = 5.0  # a zygote silent this long past a run's wall limit is killed and replaced
+_UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 @dataclass(slots=True)
@@ -41,6 +46,8 @@ class _Pending:
     avoid_hash_seed: int | None
     t_admit: float
     member: PairMember | None = None
+    output_bytes: int = 0  # reserved from the service's output budget until the job ends
+    tenant: str = ""  # whose FIFO it waits in (a job sent again goes back to its head)
 
 
 class SandboxPool:
@@ -72,6 +79,12 @@ class SandboxPool:
             self._root = self._private_root
         self._uid_locks: dict[int, int] = {}  # zygote index -> fd of its held uid lock
         self._uids: dict[int, int] = {}
+        self._groups: PoolGroups | None = None
+        self._slots: dict[int, dict[str, Any]] = {}  # zygote index -> its cgroup config
+        self._ooms: dict[int, int] = {}  # gVisor mode: each slot's OOM-kill count at its spawn
+        self._output_budget = settings.max_inflight_output_mb << 20
+        self._output_reserved = 0
+        self._budget_waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self.on_result: Callable[[JobResult], None] | None = None
         self.on_zygote_death: Callable[[], None] | None = None
 
@@ -91,6 +104,16 @@ class SandboxPool:
     async def _start(self) -> None:
         count = self.settings.zygotes + (1 if self._wants_spare() else 0)
         self._zygotes = [None] * count
+        if self.settings.cgroups:
+            self._groups, why = PoolGroups.create(self.settings.cgroup_root)
+        else:
+            why = "AZR_EXECUTOR_CGROUPS=false"
+        _log_enforcement(self.settings, self._groups, why)
+        if os.geteuid() == 0:
+            # Runs orphaned by a zygote that died come back to the service, which reaps them
+            # (`_reap_orphans`), instead of to an init that may never reap them.
+            with contextlib.suppress(OSError):
+                prctl(_PR_SET_CHILD_SUBREAPER, 1)
         try:
             spawned = await asyncio.gather(*(self._spawn(i) for i in range(count)))
         except BaseException:
@@ -112,6 +135,13 @@ class SandboxPool:
         prefix: list[str] = []
         if s.sandbox == "gvisor":
             prefix = runsc_prefix(s.runsc, self._root / "state", index)
+        group = None
+        if self._groups is not None:
+            group = self._slots[index] = self._groups.slot(index)  # emptied by root
+            if prefix:  # the whole sandbox joins the slot: gVisor does not enforce memory.*
+                self._groups.limit_memory(group, s.max_memory_limit_mb + GVISOR_OVERHEAD_MB)
+                self._ooms[index] = self._groups.oom_kills(group)
+                prefix = self._groups.join_command(group) + prefix
         config = ZygoteConfig(
             index=index,
             hash_seed=seed,
@@ -125,6 +155,7 @@ class SandboxPool:
             private_mounts=s.private_mounts and root,
             seccomp=s.seccomp,
             spare=self._wants_spare() and index == s.zygotes,
+            cgroup=group if not prefix else None,
         )
         Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
         zygote = await ZygoteProcess.spawn(config)
@@ -169,6 +200,9 @@ class SandboxPool:
     async def close(self) -> None:
         """Stop the zygotes; every pending or in-flight job ends as `sandbox_error`."""
         self._closing = True
+        for _, waiter in self._budget_waiters:
+            if not waiter.done():
+                waiter.set_exception(Overloaded("the executor is shutting down"))
         if self._watchdog is not None:
             self._watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -181,6 +215,8 @@ class SandboxPool:
         for fd in self._uid_locks.values():
             os.close(fd)
         self._uid_locks.clear()
+        if self._groups is not None:
+            self._groups.remove()
         for item in self._pending.drain():
             if not item.future.done():
                 item.future.set_result(JobResult.sandbox_error("the executor is shutting down"))
@@ -229,7 +265,8 @@ class SandboxPool:
             return JobResult.sandbox_error("the other job of its pair was not admitted")
         try:
             self.check_capacity(1)
-        except Overloaded:
+            await self._reserve_output(_output_bytes(job))
+        except (Overloaded, RequestTooLarge, asyncio.CancelledError):
             if member is not None and member.lead:
                 self._abandon(member.pair)
             raise
@@ -248,8 +285,63 @@ class SandboxPool:
     async def run_many(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Run independent jobs (admitted all at once or not at all); results in order."""
         self.check_capacity(len(jobs))
+        await self._reserve_output(sum(_output_bytes(job) for job in jobs))
         futures = [self._submit(job, None) for job in jobs]  # plain futures: no task per job
         return [await fut for fut in futures]
+
+    async def _reserve_output(self, need: int) -> None:
+        """Reserve `need` bytes of the service's output budget, waiting in turn for them.
+
+        Each job reserves the most its two streams can bring back (`2 * output_bytes`) from
+        admission until its result is handed over, so the output the whole service holds in
+        flight never exceeds `max_inflight_output_mb`, whatever the programs print. A request
+        that alone needs more is refused (413); one that waits past the longest wall limit
+        gets 429. Waiters are served in order, so a large request is not starved by small ones.
+        """
+        if need > self._output_budget:
+            raise RequestTooLarge(
+                f"these runs may print {need} bytes of output together (2 streams x their "
+                f"output_limit_bytes); the service holds at most {self._output_budget} bytes "
+                "in flight (AZR_EXECUTOR_MAX_INFLIGHT_OUTPUT_MB): ask for less output per run "
+                "or send fewer runs per request"
+            )
+        if not self._budget_waiters and self._output_reserved + need <= self._output_budget:
+            self._output_reserved += need
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._budget_waiters.append((need, fut))
+        try:
+            await asyncio.wait_for(fut, self.settings.max_wall_timeout_s)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            if fut.done() and not fut.cancelled():
+                self._release_output(need)  # admitted at the last moment: give it back
+            else:
+                with contextlib.suppress(ValueError):
+                    self._budget_waiters.remove((need, fut))
+                self._admit_budget_waiters()
+            if isinstance(exc, TimeoutError):
+                raise Overloaded(
+                    f"output budget in use ({self._output_reserved} of {self._output_budget} "
+                    "bytes)",
+                    self.settings.retry_after_s,
+                ) from None
+            raise
+
+    def _release_output(self, n: int) -> None:
+        self._output_reserved -= n
+        self._admit_budget_waiters()
+
+    def _admit_budget_waiters(self) -> None:
+        while self._budget_waiters:
+            need, fut = self._budget_waiters[0]
+            if fut.done():
+                self._budget_waiters.popleft()
+                continue
+            if self._output_reserved + need > self._output_budget:
+                return
+            self._budget_waiters.popleft()
+            self._output_reserved += need
+            fut.set_result(None)
 
     def _submit(
         self, job: Job, avoid_hash_seed: int | None, member: PairMember | None = None
@@ -257,16 +349,19 @@ class SandboxPool:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[JobResult] = loop.create_future()
         self._admitted += 1
-        future.add_done_callback(self._done)
+        reserved = _output_bytes(job)  # reserved by the caller (`_reserve_output`)
+        future.add_done_callback(lambda f: self._done(f, reserved))
         tenant = current_tenant.get()
         self._quota.add(tenant)
         future.add_done_callback(lambda _f: self._quota.release(tenant))
-        self._pending.push(_Pending(job, future, avoid_hash_seed, loop.time(), member), tenant)
+        item = _Pending(job, future, avoid_hash_seed, loop.time(), member, reserved, tenant)
+        self._pending.push(item, tenant)
         self._pump()
         return future
 
-    def _done(self, future: asyncio.Future[JobResult]) -> None:
+    def _done(self, future: asyncio.Future[JobResult], reserved: int) -> None:
         self._admitted -= 1
+        self._release_output(reserved)
         if self.on_result is not None and not future.cancelled() and future.exception() is None:
             self.on_result(future.result())
 
@@ -278,6 +373,8 @@ class SandboxPool:
             avoid = item.member.pair.leader_seed
             if avoid is None:  # held until its leader is dispatched
                 return False
+        elif item.member is not None and item.member.pair.follower_seed is not None:
+            avoid = item.member.pair.follower_seed  # a leader sent again after its zygote died
         if avoid is None:
             return not zyg.config.spare
         return zyg.hash_seed != avoid
@@ -305,10 +402,14 @@ class SandboxPool:
                 return
 
     def _dispatch(self, zyg: ZygoteProcess, item: _Pending) -> None:
+        salt = item.job.layout_salt
         if item.member is not None and item.member.lead:
             item.member.pair.leader_seed = zyg.hash_seed  # releases the follower
+        elif item.member is not None:
+            item.member.pair.follower_seed = zyg.hash_seed
+            salt = salt or item.member.pair.layout_salt  # the leader runs with salt 0
         try:
-            fut = zyg.submit(item.job)
+            fut = zyg.submit(item.job, salt)
         except (ZygoteDied, ConnectionError, RuntimeError) as exc:
             item.future.set_result(JobResult.sandbox_error(str(exc), hash_seed=zyg.hash_seed))
             return
@@ -319,11 +420,22 @@ class SandboxPool:
         elapsed_ms = (now - item.t_admit) * 1000.0
         if item.future.done():
             pass
+        elif not fut.cancelled() and isinstance(fut.exception(), NotStarted) and not self._closing:
+            # Queued behind a run that took its zygote down: it never started, so it runs
+            # elsewhere instead of failing.
+            self._pending.push_front(item, item.tenant)
+            self._replace(zyg)
         elif fut.cancelled() or fut.exception() is not None:
             detail = "zygote stopped" if fut.cancelled() else str(fut.exception())
-            item.future.set_result(
-                JobResult.sandbox_error(detail, queue_ms=elapsed_ms, hash_seed=zyg.hash_seed)
-            )
+            if self._sandbox_oom(zyg):  # the kernel OOM-killed the run's sandbox (gVisor)
+                result = JobResult(status=RunStatus.MEMORY_LIMIT, stderr=detail,
+                                   queue_ms=elapsed_ms, hash_seed=zyg.hash_seed,
+                                   kill_reason="memory")  # fmt: skip
+            else:
+                result = JobResult.sandbox_error(
+                    detail, queue_ms=elapsed_ms, hash_seed=zyg.hash_seed
+                )
+            item.future.set_result(result)
             self._replace(zyg)
         else:
             raw, _t_submit = fut.result()
@@ -334,7 +446,19 @@ class SandboxPool:
             except (KeyError, ValueError, TypeError) as exc:
                 result = JobResult.sandbox_error(f"bad zygote answer: {exc}", queue_ms=queue_ms)
             item.future.set_result(result)
+            if not zyg.alive:  # it retired after this run
+                self._replace(zyg)
         self._pump()
+
+    def _sandbox_oom(self, zyg: ZygoteProcess) -> bool:
+        """gVisor mode: did the host kernel OOM-kill in this zygote's sandbox since its start?"""
+        index = zyg.config.index
+        if self._groups is None or index not in self._ooms:
+            return False
+        try:
+            return PoolGroups.oom_kills(self._slots[index]) > self._ooms[index]
+        except OSError:
+            return False
 
     # ---- failure handling
 
@@ -383,6 +507,25 @@ class SandboxPool:
                     self._replace(zyg)
             # Jobs only some zygote may take (avoid_hash_seed) wait for one to come back.
             self._pump()
+            self._reap_orphans()
+
+    def _reap_orphans(self) -> None:
+        """Reap zombies of a sandbox uid left to the service by a dead zygote (only those: the
+        service's other children belong to asyncio and to whoever else started them)."""
+        uids = {str(uid) for uid in self._uids.values()}
+        if not uids:
+            return
+        for pid in children_of(os.getpid()):
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    status = fh.read()
+            except OSError:
+                continue
+            state = status.split("State:", 1)[1].split()[0] if "State:" in status else ""
+            uid = status.split("Uid:", 1)[1].split()[0] if "Uid:" in status else ""
+            if state == "Z" and uid in uids:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
 
     async def zygote_stats(self) -> list[dict[str, Any]]:
         """Each live zygote's view of its scratch root and stray children."""
@@ -403,6 +546,33 @@ class SandboxPool:
     def ready(self) -> bool:
         """True when at least one general-purpose zygote is alive."""
         return any(z is not None and z.alive and not z.config.spare for z in self._zygotes)
+
+
+def _output_bytes(job: Job) -> int:
+    return 2 * job.limits.output_bytes
+
+
+def _log_enforcement(settings: ExecutorSettings, groups: PoolGroups | None, why: str) -> None:
+    """Say once, at start, which of the sandbox's guarantees this host does not give."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("a sandbox uid per zygote, private mounts, /tmp and /dev/shm read-only, "
+                       "hidepid, a private IPC namespace, a scratch tmpfs (the service is "
+                       "not root)")  # fmt: skip
+    elif not settings.private_mounts:
+        missing.append("private mounts (AZR_EXECUTOR_PRIVATE_MOUNTS=false)")
+    if groups is None:
+        missing.append(f"a cgroup per run ({why}): memory is bounded per process by "
+                       "RLIMIT_AS, which does not count shmem, memfd or tmpfs pages; processes "
+                       "are bounded per uid by RLIMIT_NPROC")  # fmt: skip
+    if not settings.seccomp:
+        missing.append("the seccomp filter (AZR_EXECUTOR_SECCOMP=false)")
+    if missing:
+        logger.warning("sandbox: not enforced on this host: %s", "; ".join(missing))
+    else:
+        logger.info(
+            "sandbox: every guarantee enforced (cgroup v%d)", groups.version if groups else 0
+        )
 
 
 def status_counts(results: Sequence[JobResult]) -> dict[RunStatus, int]:

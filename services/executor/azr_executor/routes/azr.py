@@ -1,4 +1,5 @@
-"""The `/v1/azr/*` routes: batch validation, verification and learnability scoring."""
+"""`POST /v1/azr/{validate,verify,learnability}`: batch validation, verification and
+learnability scoring (the logic is `azr/`)."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from azr_proto.azr import (
 )
 from azr_proto.common import ErrorBody
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
 
 from azr_executor.azr.jobs import JobRunner
 from azr_executor.azr.learnability import score_learnability
 from azr_executor.azr.pool_runner import PoolRunner
 from azr_executor.azr.validate import validate_proposals
-from azr_executor.azr.verify import BadTask, verify_items
+from azr_executor.azr.verify import verify_items
+from azr_executor.deps import SettingsDep
+from azr_executor.runner import check_azr_options
 
 __all__ = ["get_runner", "router"]
 
@@ -44,8 +46,11 @@ router = APIRouter(prefix="/v1/azr", tags=["azr"])
 
 
 @router.post("/validate", response_model=ValidateResponse)
-async def validate(body: ValidateRequest, runner: RunnerDep) -> ValidateResponse:
+async def validate(
+    body: ValidateRequest, runner: RunnerDep, settings: SettingsDep
+) -> ValidateResponse:
     """Validate proposals: static checks, then two sandbox jobs per program."""
+    check_azr_options(body.options, settings)
     start = time.perf_counter()
     results = await validate_proposals(runner, body.proposals, body.options)
     valid = sum(r.valid for r in results)
@@ -54,13 +59,11 @@ async def validate(body: ValidateRequest, runner: RunnerDep) -> ValidateResponse
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=_BAD_TASK)
-async def verify(body: VerifyRequest, runner: RunnerDep) -> VerifyResponse | JSONResponse:
+async def verify(body: VerifyRequest, runner: RunnerDep, settings: SettingsDep) -> VerifyResponse:
     """Grade solver answers against tasks: one verdict per answer."""
+    check_azr_options(body.options, settings)
     start = time.perf_counter()
-    try:
-        graded = await verify_items(runner, body.items, body.options)
-    except BadTask as exc:
-        return _bad_task(exc)
+    graded = await verify_items(runner, body.items, body.options)
     n_answers = sum(len(v) for v in graded)
     logger.info("azr_verify n_tasks=%d n_answers=%d ms=%.0f", len(graded), n_answers, _ms(start))
     return VerifyResponse(results=[VerifyResult(verdicts=v) for v in graded])
@@ -68,20 +71,14 @@ async def verify(body: VerifyRequest, runner: RunnerDep) -> VerifyResponse | JSO
 
 @router.post("/learnability", response_model=LearnabilityResponse, responses=_BAD_TASK)
 async def learnability(
-    body: LearnabilityRequest, runner: RunnerDep
-) -> LearnabilityResponse | JSONResponse:
+    body: LearnabilityRequest, runner: RunnerDep, settings: SettingsDep
+) -> LearnabilityResponse:
     """Grade K answers per task; return each task's solve rate and learnability reward."""
+    check_azr_options(body.options, settings)
     start = time.perf_counter()
-    try:
-        results = await score_learnability(runner, body.items, body.options)
-    except BadTask as exc:
-        return _bad_task(exc)
+    results = await score_learnability(runner, body.items, body.options)
     logger.info("azr_learnability n_tasks=%d ms=%.0f", len(results), _ms(start))
     return LearnabilityResponse(results=results)
-
-
-def _bad_task(exc: BadTask) -> JSONResponse:
-    return JSONResponse({"code": "bad_task", "detail": str(exc)}, status_code=422)
 
 
 def _ms(start: float) -> float:

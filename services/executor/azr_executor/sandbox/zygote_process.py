@@ -1,8 +1,9 @@
-"""One zygote process seen from the server: start it, feed it jobs, read its results.
+"""One zygote process seen from the server: start it, feed it jobs, read its frames.
 
-The server talks to a zygote over its stdin/stdout pipes: jobs go down as 4-byte length-prefixed
-`marshal` frames (the zygote trusts the server), results come back as length-prefixed JSON (the
-server does not trust anything that ran next to submitted code, so no `marshal.loads` here).
+The wire format is `azr_executor.inside.protocol` (the zygote imports the same module). Jobs go
+down as `marshal` frames (the zygote trusts the server); frames come back as a small JSON header
+and raw stdout/stderr bytes, each length checked against the job's output cap before a byte is
+read (the server trusts nothing that ran next to submitted code: no `marshal.loads` here).
 """
 
 from __future__ import annotations
@@ -12,29 +13,31 @@ import contextlib
 import importlib.util
 import json
 import logging
-import marshal
 import os
 import signal
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azr_executor.inside import protocol
+from azr_executor.inside.zygote import BOOTSTRAP
 from azr_executor.sandbox.jobs import Job
 
-__all__ = ["ZygoteConfig", "ZygoteDied", "ZygoteProcess"]
+__all__ = ["NotStarted", "ZygoteConfig", "ZygoteDied", "ZygoteProcess"]
 
 logger = logging.getLogger(__name__)
 
-CHILD_SCRIPT = Path(__file__).with_name("child.py")
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # azr_executor/, as the zygote imports it
 _MAGIC = importlib.util.MAGIC_NUMBER.hex()  # `Job.compiled` is sent only to zygotes with this one
-_FLAG_COMPILED = 1  # child.py's flag: `code` is a marshalled code object
-_MAX_FRAME = 64 << 20
 
 
 class ZygoteDied(Exception):
-    """The zygote exited or broke its protocol; its in-flight jobs are lost."""
+    """The zygote exited or broke its protocol; the job it was running is lost."""
+
+
+class NotStarted(ZygoteDied):
+    """The zygote went away before it read this job: the job may run on another zygote."""
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class ZygoteConfig:
     private_mounts: bool
     seccomp: bool
     spare: bool = False
+    cgroup: dict[str, Any] | None = None  # the zygote's run group (`inside.cgroup.RunGroup`)
 
     def argv(self) -> list[str]:
         cfg = {
@@ -64,9 +68,10 @@ class ZygoteConfig:
             "private_mounts": self.private_mounts,
             "seccomp": self.seccomp,
             "gvisor": bool(self.command_prefix),
+            "cgroup": self.cgroup,
         }
-        return [*self.command_prefix, self.python, "-s", "-S", "-P", str(CHILD_SCRIPT),
-                json.dumps(cfg)]  # fmt: skip
+        return [*self.command_prefix, self.python, "-s", "-S", "-P", "-c",
+                BOOTSTRAP % str(PACKAGE_DIR), json.dumps(cfg)]  # fmt: skip
 
     def env(self) -> dict[str, str]:
         # Nothing of the server's environment (tokens, database URLs) reaches a zygote.
@@ -88,6 +93,7 @@ class _InFlight:
     future: asyncio.Future[tuple[dict[str, Any], float]]
     t_submit: float
     wall_s: float
+    output_cap: int | None  # None: a frame of no run (stats)
 
 
 @dataclass
@@ -115,10 +121,9 @@ class ZygoteProcess:
             stderr=asyncio.subprocess.PIPE,
             env=config.env(),
             start_new_session=True,
-            limit=_MAX_FRAME,
         )
         try:
-            hello = await asyncio.wait_for(_read_frame(proc), ready_timeout_s)
+            hello = await asyncio.wait_for(_read_frame(proc, None), ready_timeout_s)
         except (TimeoutError, ZygoteDied, ValueError) as exc:
             _kill(proc)
             await proc.wait()
@@ -145,7 +150,9 @@ class ZygoteProcess:
     def hash_seed(self) -> int:
         return self.config.hash_seed
 
-    def submit(self, job: Job) -> asyncio.Future[tuple[dict[str, Any], float]]:
+    def submit(
+        self, job: Job, layout_salt: int = 0
+    ) -> asyncio.Future[tuple[dict[str, Any], float]]:
         """Send one job; the future resolves to (raw result, submit time)."""
         if not self.alive or self.proc.stdin is None:
             raise ZygoteDied(f"zygote {self.config.index} is gone")
@@ -154,15 +161,15 @@ class ZygoteProcess:
         code: str | bytes = job.code
         flags = 0
         if job.compiled is not None and self.magic == _MAGIC:
-            code, flags = job.compiled, _FLAG_COMPILED
+            code, flags = job.compiled, protocol.FLAG_COMPILED
         msg = ("run", self._next_id, code, job.stdin, tuple(job.files.items()),
-               job.limits.as_tuple(), flags)  # fmt: skip
-        payload = marshal.dumps(msg)
+               job.limits.as_tuple(), flags, layout_salt)  # fmt: skip
         if not self.inflight:
             self.last_progress = loop.time()
-        self.proc.stdin.write(struct.pack("<I", len(payload)) + payload)
+        self.proc.stdin.write(protocol.encode_job(msg))
         fut: asyncio.Future[tuple[dict[str, Any], float]] = loop.create_future()
-        self.inflight.append(_InFlight(self._next_id, fut, loop.time(), job.limits.wall_s))
+        self.inflight.append(_InFlight(self._next_id, fut, loop.time(), job.limits.wall_s,
+                                       job.limits.output_bytes))  # fmt: skip
         return fut
 
     async def stats(self) -> dict[str, Any]:
@@ -170,10 +177,9 @@ class ZygoteProcess:
         if not self.alive or self.proc.stdin is None:
             raise ZygoteDied(f"zygote {self.config.index} is gone")
         loop = asyncio.get_running_loop()
-        payload = marshal.dumps(("stats", 0))
-        self.proc.stdin.write(struct.pack("<I", len(payload)) + payload)
+        self.proc.stdin.write(protocol.encode_job(("stats", 0)))
         fut: asyncio.Future[tuple[dict[str, Any], float]] = loop.create_future()
-        self.inflight.append(_InFlight(0, fut, loop.time(), 5.0))
+        self.inflight.append(_InFlight(0, fut, loop.time(), 5.0, None))
         raw, _ = await fut
         return raw
 
@@ -184,27 +190,37 @@ class ZygoteProcess:
         return now - self.last_progress > self.inflight[0].wall_s + grace_s
 
     async def _read_results(self) -> None:
+        retired = False
         try:
             while True:
-                raw = await _read_frame(self.proc)
-                self.last_progress = asyncio.get_running_loop().time()
+                head = await _read_head(self.proc)
                 if not self.inflight:
-                    raise ZygoteDied("result without a job")
+                    raise ZygoteDied("frame without a job")
+                raw = await _read_body(self.proc, head, self.inflight[0].output_cap)
+                self.last_progress = asyncio.get_running_loop().time()
                 item = self.inflight.popleft()
+                if raw.get("retire"):
+                    # It exits after this frame: nothing queued behind it was read.
+                    retired, self.alive = True, False
                 if not item.future.done():
                     item.future.set_result((raw, item.t_submit))
         except (ZygoteDied, ValueError, asyncio.IncompleteReadError, ConnectionError) as exc:
-            self._fail_all(f"zygote {self.config.index} died: {exc}")
+            self._fail_all(f"zygote {self.config.index} died: {exc}", head_started=not retired)
         except asyncio.CancelledError:
-            self._fail_all(f"zygote {self.config.index} stopped")
+            self._fail_all(f"zygote {self.config.index} stopped", head_started=not retired)
             raise
 
-    def _fail_all(self, reason: str) -> None:
+    def _fail_all(self, reason: str, *, head_started: bool = True) -> None:
+        """Fail what is in flight: the head job may have run (ZygoteDied); the zygote never
+        read the jobs behind it (NotStarted: the pool sends them to another zygote)."""
         self.alive = False
+        first = head_started
         while self.inflight:
             item = self.inflight.popleft()
             if not item.future.done():
-                item.future.set_exception(ZygoteDied(reason))
+                exc = ZygoteDied(reason) if first else NotStarted(reason)
+                item.future.set_exception(exc)
+            first = False
 
     async def _log_stderr(self) -> None:
         assert self.proc.stderr is not None
@@ -230,19 +246,29 @@ class ZygoteProcess:
         self._fail_all(f"zygote {self.config.index} closed")
 
 
-async def _read_frame(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+async def _read_frame(proc: asyncio.subprocess.Process, output_cap: int | None) -> dict[str, Any]:
+    """One frame: the header as a dict, with the streams decoded into `stdout` and `stderr`."""
+    return await _read_body(proc, await _read_head(proc), output_cap)
+
+
+async def _read_head(proc: asyncio.subprocess.Process) -> bytes:
     assert proc.stdout is not None
     try:
-        header = await proc.stdout.readexactly(4)
+        return await proc.stdout.readexactly(protocol.RESULT_HEAD.size)
     except asyncio.IncompleteReadError:
         raise ZygoteDied("end of stream") from None
-    (size,) = struct.unpack("<I", header)
-    if size > _MAX_FRAME:
-        raise ZygoteDied(f"frame of {size} bytes")
-    data = await proc.stdout.readexactly(size)
-    value = json.loads(data)
-    if not isinstance(value, dict):
-        raise ZygoteDied("frame is not an object")
+
+
+async def _read_body(
+    proc: asyncio.subprocess.Process, head: bytes, output_cap: int | None
+) -> dict[str, Any]:
+    assert proc.stdout is not None
+    n_header, n_out, n_err = protocol.parse_head(head, output_cap)  # caps checked first
+    value = protocol.parse_header(await proc.stdout.readexactly(n_header))
+    out = await proc.stdout.readexactly(n_out) if n_out else b""
+    err = await proc.stdout.readexactly(n_err) if n_err else b""
+    value["stdout"] = out.decode("utf-8", "replace")
+    value["stderr"] = err.decode("utf-8", "replace") if "detail" not in value else value["detail"]
     return value
 
 

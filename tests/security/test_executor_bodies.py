@@ -1,0 +1,94 @@
+"""No body gets a 500 (issue 22, class 8): deep nesting, huge literals and unusual unicode in
+every text field of every route get a verdict or a 4xx with a `{code, detail}` body."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+PROGRAM = "def f(x):\n    return x\n"
+N = 60_000  # under the AZR wire's 100,000-character bound, far over any nesting limit
+
+HOSTILE = {
+    "deep_brackets": "[" * N + "]" * N,
+    "deep_parens": "(" * 5000 + "1" + ")" * 5000,
+    "deep_unary": "-" * N + "1",
+    "long_sum": "+".join(["1"] * (N // 2)),
+    "long_attribute_chain": "a" + ".b" * (N // 2),
+    "deep_not": "not " * (N // 4) + "1",
+    "deep_lambda": "lambda: " * (N // 8) + "1",
+    "deep_calls": "f(" * 5000 + ")" * 5000,
+    "deep_assert": "assert " + "[" * 3000 + "f(1)" + "]" * 3000 + " == 1",
+    # parse fine, but a recursive walk of the tree overflows (the old assert rewriting did)
+    "mid_sum": "+".join(["1"] * 3000),
+    "mid_unary": "-" * 3000 + "1",
+    "mid_attribute_chain": "a" + ".b" * 3000,
+    "mid_assert": "assert f(1) == " + "+".join(["1"] * 3000),
+    "mid_compare": "assert " + " == ".join(["f(1)"] * 3000),
+    "huge_int": "9" * 90_000,
+    "huge_string": "'" + "a" * 90_000 + "'",
+    "lone_surrogate": "'\ud800', \udfff",
+    "nul": "1\x00",
+    "astral": "'\U0001d518\U0001f600', \U0001d518",
+    "separators": "1\u2028\u2029\ufeff\u202e",
+}
+
+ROUTES = {
+    "run": lambda h: ("/v1/run", {"code": h, "stdin": h, "limits": {"wall_timeout_s": 2}}),
+    "run_batch": lambda h: ("/v1/run/batch", {"runs": [{"code": h, "files": {"a.txt": h}}]}),
+    "tests_code": lambda h: ("/v1/tests", {"code": h, "cases": [{"kind": "assert", "test": "assert True"}]}),
+    "tests_args": lambda h: ("/v1/tests", {"code": PROGRAM, "cases": [{"kind": "call", "args": h, "expected": "1"}]}),
+    "tests_expected": lambda h: ("/v1/tests", {"code": PROGRAM, "cases": [{"kind": "call", "args": "1", "expected": h}]}),
+    "tests_assert": lambda h: ("/v1/tests", {"code": PROGRAM, "cases": [{"kind": "assert", "test": h}]}),
+    "tests_stdio": lambda h: ("/v1/tests", {"code": PROGRAM, "cases": [{"kind": "stdio", "stdin": h, "expected_stdout": h}]}),
+    "validate_program": lambda h: ("/v1/azr/validate", {"proposals": [{"task_type": "deduction", "program": h, "inputs": ["1"]}]}),
+    "validate_input": lambda h: ("/v1/azr/validate", {"proposals": [{"task_type": "induction", "program": PROGRAM, "inputs": [h, "1"], "message": h}]}),
+    "verify_answer": lambda h: ("/v1/azr/verify", {"items": [
+        {"task": {"task_type": t, "program": PROGRAM, "inputs": ["1", "1"][: 1 + (t == "induction")],
+                  "outputs": ["1", "1"][: 1 + (t == "induction")]}, "answers": [h]}
+        for t in ("deduction", "abduction", "induction")]}),
+    "verify_task": lambda h: ("/v1/azr/verify", {"items": [
+        {"task": {"task_type": "abduction", "program": h, "inputs": [h], "outputs": [h]}, "answers": ["1"]}]}),
+    "learnability_output": lambda h: ("/v1/azr/learnability", {"items": [
+        {"task": {"task_type": "deduction", "program": PROGRAM, "inputs": ["1"], "outputs": [h]}, "answers": [h]}]}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("route", sorted(ROUTES))
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
+def test_no_body_gets_a_500(ex, route, hostile):
+    path, body = ROUTES[route](HOSTILE[hostile])
+    # ensure_ascii: a lone surrogate travels as the JSON escape \ud800, as any client may send it
+    resp = httpx.post(ex.url + path, content=json.dumps(body), timeout=120,
+                      headers={"content-type": "application/json"})  # fmt: skip
+    assert resp.status_code in (200, 413, 422), (resp.status_code, resp.text[:300])
+    resp.json()  # the answer itself always encodes
+    if resp.status_code != 200:
+        assert set(resp.json()) == {"code", "detail"}
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "def f(x):\n    raise ValueError('\\ud800\\x00' * 1000)",
+        "class E(Exception):\n    def __str__(self):\n        return '\\udfff'\ndef f(x):\n    raise E()",
+        "def f(x):\n    return {'\\ud800': b'\\x00', '\\U0001f600': ['\\udc80']}",
+        "import sys\ndef f(x):\n    sys.stdout.write('\\ud800')\n    return x",
+    ],
+)
+def test_what_a_program_writes_never_breaks_the_response(ex, program):
+    # A program's exception text and values end up in responses: lone surrogates from the
+    # sandbox must not make the answer fail to encode.
+    bodies = [
+        ("/v1/tests", {"code": program, "cases": [{"kind": "call", "args": "1", "expected": "1"}]}),
+        ("/v1/azr/validate", {"proposals": [{"task_type": "deduction", "program": program, "inputs": ["1"]}]}),
+        ("/v1/azr/verify", {"items": [{"task": {"task_type": "induction", "program": "def f(x):\n    return x",
+                                                "inputs": ["1", "2"], "outputs": ["1", "2"]},
+                                       "answers": [program]}]}),
+    ]  # fmt: skip
+    for path, body in bodies:
+        resp = httpx.post(ex.url + path, json=body, timeout=60)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text[:300])
+        resp.json()

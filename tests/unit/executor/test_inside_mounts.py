@@ -1,0 +1,87 @@
+"""Cleanup without recursion and the layout salt, in this process (no sandbox needed)."""
+
+from __future__ import annotations
+
+import os
+
+from azr_executor.inside.layout import apply_salt
+from azr_executor.inside.mounts import RunDir, remove_tree
+
+
+def _deep(root, depth: int) -> None:
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            sub = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        with open(os.open("f", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd), "w") as fh:
+            fh.write("x")
+    finally:
+        os.close(fd)
+
+
+def test_remove_tree_is_not_limited_by_recursion_depth(tmp_path):
+    target = tmp_path / "run"
+    target.mkdir()
+    _deep(str(target), 1200)  # deeper than Python's recursion limit (1000), and PATH_MAX
+    assert remove_tree(str(target))
+    assert not target.exists()
+
+
+def test_remove_tree_fixes_modes_and_never_follows_links(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("keep")
+    target = tmp_path / "run"
+    (target / "a" / "b").mkdir(parents=True)
+    (target / "a" / "b" / "f").write_text("x")
+    (target / "a" / "link").symlink_to(outside)
+    (target / "loop").symlink_to(target)
+    for p in (target / "a" / "b", target / "a"):
+        p.chmod(0)
+    assert remove_tree(str(target))
+    assert not target.exists() and (outside / "keep").read_text() == "keep"
+
+
+def test_remove_tree_of_a_missing_path_is_true(tmp_path):
+    assert remove_tree(str(tmp_path / "nothing"))
+
+
+def test_plain_run_dir_is_created_empty_and_cleaned(tmp_path):
+    rundir = RunDir(str(tmp_path / "run"), None)
+    rundir.setup()
+    rundir.create()
+    assert oct((tmp_path / "run").stat().st_mode & 0o777) == "0o700"
+    _deep(str(tmp_path / "run"), 1100)
+    assert rundir.clean() and not (tmp_path / "run").exists()
+
+
+def _first_ids(salt: int) -> list[int]:
+    """The addresses of 64 new objects in a fresh child (as a zygote's child would see them)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        import gc
+
+        gc.disable()
+        objs = [None] * 64  # made before the salt: no allocation of the measured size below
+        keep = apply_salt(salt)
+        for i in range(64):
+            objs[i] = object()
+        os.write(w, repr([id(o) for o in objs]).encode())
+        del keep
+        os._exit(0)
+    os.close(w)
+    data = os.read(r, 4096)
+    os.close(r)
+    os.waitpid(pid, 0)
+    return [int(x) for x in data.decode().strip("[]").split(", ")]
+
+
+def test_layout_salt_reverses_the_next_allocations():
+    assert apply_salt(0) is None
+    # Forked from the same heap: the salted child gets the plain child's blocks, reversed.
+    plain, salted = _first_ids(0), _first_ids(12345)
+    assert salted == plain[::-1]
