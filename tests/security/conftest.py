@@ -14,10 +14,37 @@ def ex(executor_server):
     return executor_server
 
 
+NONROOT = os.environ.get("AZR_SECURITY_MODE") == "nonroot"  # scripts/test-security-nonroot.sh
+
+
+def _not_root(what: str) -> None:
+    if NONROOT:
+        pytest.skip(f"{what}: a root-mode property (README, isolation modes)")
+    pytest.fail("the security suite checks the uid drop and private mounts: run it as root "
+                "(or through scripts/test-security-nonroot.sh for the non-root mode)")  # fmt: skip
+
+
 @pytest.fixture
 def root_only():
+    """The property needs root: a sandbox uid per zygote."""
     if os.geteuid() != 0:
-        pytest.fail("the security suite checks the uid drop and private mounts: run it as root")
+        _not_root("a sandbox uid of its own")
+
+
+@pytest.fixture
+def isolated(ex):
+    """The property holds as root and in user-namespace mode (private mounts, PID isolation)."""
+    if ex.pool.mode == "weak":
+        pytest.fail("this executor runs without isolation (ALLOW_WEAK_ISOLATION)")
+
+
+@pytest.fixture
+def needs_cgroups(ex):
+    """The property needs the run's cgroup (root)."""
+    if ex.pool._groups is None:
+        if os.geteuid() != 0:
+            _not_root("a cgroup per run")
+        pytest.fail("no cgroup for the runs although the service is root")
 
 
 @pytest.fixture(scope="session")
