@@ -34,7 +34,7 @@ def root_only():
 @pytest.fixture
 def isolated(ex):
     """The property holds as root and in user-namespace mode (private mounts, PID isolation)."""
-    if ex.pool.mode == "weak":
+    if ex.pool.mode not in ("root", "userns"):
         pytest.fail("this executor runs without isolation (ALLOW_WEAK_ISOLATION)")
 
 
@@ -58,3 +58,26 @@ def small_ex():
         http_max_connections=6, max_inflight_output_mb=64, max_response_mb=1,
     )  # fmt: skip
     yield from _serve(settings)
+
+
+@pytest.fixture(scope="session")
+def secret_ex(tmp_path_factory):
+    """An executor started as the Deployment starts it: tokens in its environment (comma-
+    separated) and in a token file. Yields (executor, the environment's token, the file's)."""
+    import secrets
+
+    from azr_executor_fixtures import _serve
+
+    env_token, file_token = f"envtok-{secrets.token_hex(16)}", f"filetok-{secrets.token_hex(16)}"
+    token_file = tmp_path_factory.mktemp("secret") / "tokens"
+    token_file.write_text(f"{file_token} team-a\n")
+    token_file.chmod(0o600)
+    os.environ["AZR_EXECUTOR_TOKENS"] = f"{env_token},other-token"
+    try:
+        settings = ExecutorSettings(zygotes=1, spare_zygote=False, token_file=token_file)
+        assert env_token in settings.load_tokens() and file_token in settings.load_tokens()
+        served = _serve(settings)
+        yield next(served), env_token, file_token
+        next(served, None)
+    finally:
+        os.environ.pop("AZR_EXECUTOR_TOKENS", None)

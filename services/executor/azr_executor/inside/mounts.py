@@ -137,12 +137,18 @@ def enter_user_namespace() -> None:
     if libc.unshare(flags) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"unshare(user, mount, pid, ipc namespaces): {os.strerror(err)}")
-    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+    try:
+        with open("/proc/self/setgroups", "w") as fh:
+            fh.write("deny")
+    except PermissionError:  # gVisor refuses it, and does not need it for gid_map
+        pass
+    for name, text in (("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
         with open(f"/proc/self/{name}", "w") as fh:
             fh.write(text)
     pid = os.fork()
     if pid == 0:
         return  # pid 1 of the new namespace: the zygote
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: the waiter is closed to the service's uid too
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(null, fd)

@@ -8,9 +8,13 @@
   capability. They keep the service's uid on the outside (an unprivileged user namespace maps
   just one uid): what keeps them from the service is the PID namespace, the masks, and the
   service and zygotes being non-dumpable. Measured cost per run: one `capset` in the child.
-- `weak`: neither is possible; the runs share the service's uid, mounts and processes (seccomp
-  and rlimits still apply). The service refuses to start this way unless
-  `AZR_EXECUTOR_ALLOW_WEAK_ISOLATION=true` says so.
+- `userns-nomounts`: user and PID namespaces work but mounts inside them do not (gVisor's runsc
+  2022-12, where the Deployment runs): runs see only their own processes and have no
+  capabilities, but share the service's files (its /tmp, other runs' directories).
+- `weak`: no user namespace either; the runs share the service's uid, mounts and processes
+  (seccomp, rlimits, the non-dumpable service and the scrubbed environment still apply).
+The last two are weaker: the service refuses to start in them unless
+`AZR_EXECUTOR_ALLOW_WEAK_ISOLATION=true` says so.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from azr_executor.settings import ExecutorSettings
 
 __all__ = ["IsolationUnavailable", "Mode", "decide_mode", "user_namespaces_work"]
 
-Mode = Literal["root", "userns", "weak"]
+Mode = Literal["root", "userns", "userns-nomounts", "weak"]
 
 # The same calls the zygote makes (`inside.mounts.enter_user_namespace`), in a throwaway process.
 _PROBE = (
@@ -32,8 +36,17 @@ _PROBE = (
     "uid, gid = os.getuid(), os.getgid()\n"
     "if libc.unshare(0x10000000 | 0x00020000 | 0x20000000 | 0x08000000) != 0:\n"
     "    raise SystemExit(os.strerror(ctypes.get_errno()))\n"
-    "for name, text in (('setgroups', 'deny'), ('uid_map', f'0 {uid} 1'), ('gid_map', f'0 {gid} 1')):\n"
-    "    open(f'/proc/self/{name}', 'w').write(text)\n"
+    "try:\n    open('/proc/self/setgroups', 'w').write('deny')\n"
+    "except PermissionError:\n    pass  # gVisor: not needed there, and refused\n"
+    "open('/proc/self/uid_map', 'w').write(f'0 {uid} 1')\n"
+    "open('/proc/self/gid_map', 'w').write(f'0 {gid} 1')\n"
+    "pid = os.fork()\n"
+    "if pid == 0:  # pid 1 of the new namespace: may it mount?\n"
+    "    ok = libc.mount(b'none', b'/', None, 0x4000 | (1 << 18), None) == 0\n"
+    "    ok = ok and libc.mount(b'azr-probe', b'/tmp', b'tmpfs', 0, b'size=4k') == 0\n"
+    "    os._exit(0 if ok else 3)\n"
+    "_, status = os.waitpid(pid, 0)\n"
+    "raise SystemExit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
@@ -41,16 +54,19 @@ class IsolationUnavailable(RuntimeError):
     """Neither root nor user namespaces, and the weaker mode was not accepted."""
 
 
-def user_namespaces_work(python: str) -> tuple[bool, str]:
-    """Whether this process may create the zygote's namespaces (and why not)."""
+def user_namespaces_work(python: str) -> tuple[bool, bool, str]:
+    """Whether this process may create the zygote's namespaces, whether it may mount inside
+    them, and why not."""
     try:
         proc = subprocess.run([python, "-s", "-S", "-c", _PROBE], capture_output=True,
                               text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
+        return False, False, str(exc)
     if proc.returncode == 0:
-        return True, ""
-    return False, (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return True, True, ""
+    if proc.returncode == 3:
+        return True, False, "no mounts inside a user namespace"
+    return False, False, (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
 
 
 def decide_mode(settings: ExecutorSettings) -> Mode:
@@ -59,14 +75,16 @@ def decide_mode(settings: ExecutorSettings) -> Mode:
     if os.geteuid() == 0:
         return "root"
     why = "AZR_EXECUTOR_USER_NAMESPACES=false"
+    works = mounts = False
     if settings.user_namespaces:
-        works, why = user_namespaces_work(settings.python)
-        if works:
+        works, mounts, why = user_namespaces_work(settings.python)
+        if works and mounts:
             return "userns"
     if settings.allow_weak_isolation:
-        return "weak"
+        return "userns-nomounts" if works else "weak"
+    what = "files" if works else "uid, mounts and processes"
     raise IsolationUnavailable(
-        f"runs would share the service's uid, mounts and processes: not root, and no user "
-        f"namespace ({why}); run as root, allow unprivileged user namespaces, or set "
+        f"runs would share the service's {what}: not root, and {why}; run as root, allow "
+        "unprivileged user namespaces (with mounts), or set "
         "AZR_EXECUTOR_ALLOW_WEAK_ISOLATION=true to accept that"
     )

@@ -155,11 +155,11 @@ class SandboxPool:
             preload=list(s.preload),
             scratch_mb=s.scratch_mb,
             scratch_inodes=s.scratch_inodes,
-            private_mounts=s.private_mounts and self.mode != "weak",
+            private_mounts=s.private_mounts and self.mode in ("root", "userns"),
             seccomp=s.seccomp,
             spare=self._wants_spare() and index == s.zygotes,
             cgroup=group if not prefix else None,
-            userns=self.mode == "userns" and not prefix,
+            userns=self.mode in ("userns", "userns-nomounts") and not prefix,
             mask_paths=[str(s.token_file.resolve())] if s.token_file else [],
         )
         Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
@@ -569,6 +569,10 @@ def _log_enforcement(
         missing.append("a sandbox uid of its own (runs are uid 0 of a user namespace that maps "
                        "only the service's uid: what the service may read on disk, a run may "
                        "too, except the masked token file)")  # fmt: skip
+    elif mode == "userns-nomounts":
+        missing.append("private mounts (user and PID namespaces work here, mounts inside them "
+                       "do not): runs share the service's files, /tmp and each other's working "
+                       "directories (AZR_EXECUTOR_ALLOW_WEAK_ISOLATION=true)")  # fmt: skip
     elif mode == "weak":
         missing.append("a sandbox uid, private mounts, /tmp and /dev/shm read-only, a PID "
                        "namespace or hidepid, a private IPC namespace, a scratch tmpfs (not "
