@@ -205,11 +205,12 @@ def bench_backend(name: str, db_url: str, n: int, n_import: int, tmp: Path) -> d
                     f.write(chunk)
                     count += chunk.count(b"\n")
             out["export_tasks_per_s"] = total / (time.perf_counter() - t)
-            assert count == total + 1, count
+            assert count == total + 2, count  # the header, the tasks, the end line
             n_import = min(n_import, total)
             with export.open("rb") as src, (tmp / "import.jsonl").open("wb") as dst:
                 for _ in range(n_import + 1):  # the header and n_import tasks
                     dst.write(src.readline())
+                dst.write(json.dumps({"kind": "end", "tasks": n_import}).encode() + b"\n")
             http.post("/v1/runs", json={"name": "copy"}).raise_for_status()
             t = time.perf_counter()
             cpu0 = cpu_s(proc.pid)

@@ -1,5 +1,8 @@
 """Wire models of the buffer service: runs, tasks, sampling, outcomes, statistics.
 
+The export format (JSON Lines) lives in `azr_proto.buffer_export`; what text and metadata may hold
+in `azr_proto.buffer_values`.
+
 A task is stored once per (run, type, content hash): `content_hash` is the sha256 of the canonical
 JSON of (type, program, inputs, outputs, message), see `task_content_hash`. Inserting the same task
 again (a retried request, another trainer process) reports it as a duplicate with the stored id.
@@ -11,18 +14,17 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from azr_proto.buffer_values import MAX_METADATA_BYTES, MAX_METADATA_DEPTH, Metadata, Text
 from azr_proto.tasks import TaskType
 
 __all__ = [
+    "MAX_COUNT",
     "RUN_NAME_PATTERN",
     "EvictionPolicy",
-    "ExportHeader",
-    "ExportedTask",
-    "ImportResponse",
     "InsertResponse",
     "InsertedTask",
     "OutcomeRecord",
@@ -51,6 +53,9 @@ MAX_SAMPLE_K = 1024
 MAX_EXCLUDE = 65536
 MAX_ID = 2**63 - 1  # ids are 64-bit in the database
 MAX_STEP = 2**31 - 1
+# A task's solve counts never pass this (outcomes that would are refused): exact in any JSON
+# reader, and the sums of a run's counts stay far from 64-bit overflow.
+MAX_COUNT = 2**53
 
 
 class EvictionPolicy(StrEnum):
@@ -106,16 +111,18 @@ class TaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: TaskType
-    program: str = Field(min_length=1, max_length=65536)
-    inputs: list[str] = Field(min_length=1, max_length=256)
-    outputs: list[str] = Field(min_length=1, max_length=256)
-    message: str | None = Field(default=None, max_length=65536)
+    program: Text = Field(min_length=1, max_length=65536)
+    inputs: list[Text] = Field(min_length=1, max_length=256)
+    outputs: list[Text] = Field(min_length=1, max_length=256)
+    message: Text | None = Field(default=None, max_length=65536)
     step: int = Field(
         default=0, ge=0, le=MAX_STEP, description="the training step that added the task"
     )
     source: TaskSource = TaskSource.PROPOSED
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="free-form, e.g. learnability"
+    metadata: Metadata = Field(
+        default_factory=dict,
+        description=f"free-form JSON, e.g. learnability: finite numbers, at most "
+        f"{MAX_METADATA_DEPTH} levels deep and {MAX_METADATA_BYTES // 1024} KiB",
     )
 
     @model_validator(mode="after")
@@ -314,45 +321,3 @@ class TruncateResponse(BaseModel):
     """How many tasks the truncation removed."""
 
     deleted: int
-
-
-class ExportHeader(BaseModel):
-    """First line of an export: the run's settings. Every further line is one `Task`-shaped
-    object with `"kind": "task"`."""
-
-    kind: Literal["run"] = "run"
-    format: Literal[1] = 1
-    name: str
-    capacity: int | None
-    eviction: EvictionPolicy
-
-
-class ExportedTask(TaskIn):
-    """One task line of an export, and of an import: the task plus its solve counts.
-
-    On import, `content_hash` (when given) must match the content: a line that was edited by hand
-    is rejected rather than stored under a stale key.
-    """
-
-    kind: Literal["task"] = "task"
-    id: int | None = Field(default=None, description="id in the exported run; ignored on import")
-    content_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    n_attempts: int = Field(default=0, ge=0, le=MAX_ID)
-    n_solved: int = Field(default=0, ge=0, le=MAX_ID)
-
-    @model_validator(mode="after")
-    def _check_hash(self) -> ExportedTask:
-        if self.content_hash is not None and self.content_hash != self.compute_hash():
-            raise ValueError("content_hash does not match the task content")
-        if self.n_solved > self.n_attempts:
-            raise ValueError("n_solved is larger than n_attempts")
-        return self
-
-
-class ImportResponse(BaseModel):
-    """Outcome of an import (same lists as an insert, but as counts)."""
-
-    inserted: int
-    duplicates: int
-    discarded: int
-    evicted: int

@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 
 from azr_proto.buffer import (
-    ImportResponse,
     InsertResponse,
     OutcomeRecord,
     OutcomesRequest,
@@ -34,6 +33,13 @@ from azr_proto.buffer import (
     TruncateRequest,
     TruncateResponse,
 )
+from azr_proto.buffer_export import (
+    ExportEnd,
+    ExportHeader,
+    ExportTally,
+    ImportResponse,
+    line_kind,
+)
 from azr_proto.common import Health
 from azr_proto.errors import (
     BadRequest,
@@ -45,7 +51,11 @@ from azr_proto.errors import (
 )
 from azr_proto.http_client import ServiceClient
 
-__all__ = ["BufferClient"]
+__all__ = ["BufferClient", "IncompleteExport"]
+
+
+class IncompleteExport(TransportError):
+    """An export stream ended without its end line, or lost lines: not a whole checkpoint."""
 
 
 class BufferClient(ServiceClient):
@@ -129,17 +139,37 @@ class BufferClient(ServiceClient):
     # -- export / import ------------------------------------------------------------------------
 
     async def export_run(self, run: str) -> AsyncIterator[bytes]:
-        """The run's JSON Lines export, one line (with its newline) at a time, streamed."""
+        """The run's export (JSON Lines, `azr_proto.buffer_export`), streamed one line (with its
+        newline) at a time, the header and end lines included: the lines joined are an import.
+
+        Raises `IncompleteExport` at the end of a stream that lacks the end line or lost lines,
+        so a cut export never passes for a whole checkpoint. (A format-1 export, from a service
+        older than the end line, cannot be checked.)
+        """
+        tally = ExportTally()
         try:
             async with self._http.stream("GET", f"/v1/runs/{run}/export") as resp:
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise_for_proto_status(resp)
-                async for line in resp.aiter_lines():
-                    if line:
-                        yield line.encode() + b"\n"
+                rest = b""
+                # Split on b"\n" only: lines hold U+2028, U+0085... unescaped, which
+                # str.splitlines (httpx's aiter_lines) would take for line ends.
+                async for chunk in resp.aiter_bytes():
+                    *lines, rest = (rest + chunk).split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            _follow(tally, line, run)
+                            yield line + b"\n"
+                if rest.strip():
+                    _follow(tally, rest, run)
+                    yield rest + b"\n"
         except httpx.TransportError as exc:
             raise TransportError(f"export of {run!r} broke: {exc}") from exc
+        try:
+            tally.finish()
+        except ValueError as exc:
+            raise IncompleteExport(f"export of {run!r}: {exc}") from None
 
     async def import_run(self, run: str, lines: bytes | AsyncIterator[bytes]) -> ImportResponse:
         """Import JSON Lines into the existing run `run`, all or nothing; safe to retry (tasks
@@ -204,3 +234,19 @@ class BufferClient(ServiceClient):
 
     def _delay(self, attempt: int) -> float:
         return float(self.backoff_s * 2**attempt)
+
+
+def _follow(tally: ExportTally, line: bytes, run: str) -> None:
+    """Count one line of an export; `IncompleteExport` where the stream is not a whole export."""
+    kind = line_kind(line)
+    try:
+        if tally.format is None and kind != "run":
+            raise ValueError("the stream does not start with an export header")
+        if kind == "task":
+            tally.task()
+        elif kind == "run":
+            tally.header(ExportHeader.model_validate_json(line))
+        else:
+            tally.end(ExportEnd.model_validate_json(line))
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise IncompleteExport(f"export of {run!r}: {exc}") from None

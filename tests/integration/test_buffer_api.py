@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import random
@@ -13,8 +14,8 @@ from azr_buffer import routes, sampling, transfer
 from azr_buffer.app import create_app
 from azr_buffer.settings import BufferSettings
 from azr_proto.buffer import (
+    MAX_COUNT,
     EvictionPolicy,
-    ExportedTask,
     OutcomeRecord,
     RunCreate,
     SampleRequest,
@@ -23,7 +24,8 @@ from azr_proto.buffer import (
     TaskSource,
 )
 from azr_proto.buffer_client import BufferClient
-from azr_proto.errors import BadRequest, Unauthorized
+from azr_proto.buffer_export import ExportedTask
+from azr_proto.errors import BadRequest, Overloaded, Unauthorized
 from azr_proto.tasks import TaskType
 from postgres import fresh_database_url
 
@@ -390,12 +392,12 @@ async def test_export_then_import_round_trips_the_run(buffer, monkeypatch):
     header = json.loads(lines[0])
     assert header == {
         "kind": "run",
-        "format": 1,
+        "format": 2,
         "name": "src",
         "capacity": 1000,
         "eviction": "fifo",
     }
-    assert len(lines) == 91
+    assert len(lines) == 92 and json.loads(lines[-1]) == {"kind": "end", "tasks": 90}
     await buffer.create_run(RunCreate(name="dst"))
     res = await buffer.import_run("dst", b"".join(lines))
     assert (res.inserted, res.duplicates) == (90, 0)
@@ -404,7 +406,7 @@ async def test_export_then_import_round_trips_the_run(buffer, monkeypatch):
     exported = [line async for line in buffer.export_run("dst")]
 
     def without_id(lines):
-        return [{k: v for k, v in json.loads(x).items() if k != "id"} for x in lines[1:]]
+        return [{k: v for k, v in json.loads(x).items() if k != "id"} for x in lines[1:-1]]
 
     assert without_id(exported) == without_id(lines)  # same content, hashes, counts, order
     assert (await buffer.stats("dst")).model_dump(exclude={"run"}) == (
@@ -422,6 +424,95 @@ async def test_import_with_a_bad_line_writes_nothing(buffer):
             await buffer.import_run("r", good + b"\n" + bad + b"\n")
         assert exc.value.status_code == 422 and "line 2" in exc.value.detail
     assert (await buffer.stats("r")).total == 0
+
+
+async def test_import_takes_what_export_writes_old_exports_too_and_refuses_cut_ones(buffer):
+    await buffer.create_run(RunCreate(name="src"))
+    # Metadata that looks like a header must not be taken for one.
+    header_like = {"kind": "run", "name": "x", "capacity": None, "eviction": "fifo"}
+    await buffer.insert_tasks(
+        "src", [task(1), task(2).model_copy(update={"metadata": header_like})]
+    )
+    lines = [line async for line in buffer.export_run("src")]
+    header, tasks, end = lines[0], lines[1:-1], lines[-1]
+    v1_header = header.replace(b'"format":2', b'"format":1')
+    cases = {
+        "whole": (b"".join(lines), None),
+        "format 1, as older services wrote": (v1_header + b"".join(tasks), None),
+        "task lines only": (b"".join(tasks), None),
+        "format 2 without its end line": (header + b"".join(tasks), "line 4: no end line"),
+        "a task line lost": (header + tasks[0] + end, "line 3: the end line counts 2"),
+        "cut after the end line": (b"".join(lines) + tasks[0], "line 5: a task line after"),
+    }
+    for i, (case, (body, refusal)) in enumerate(cases.items()):
+        await buffer.create_run(RunCreate(name=f"dst-{i}"))
+        if refusal is None:
+            assert (await buffer.import_run(f"dst-{i}", body)).inserted == 2, case
+            continue
+        with pytest.raises(BadRequest) as exc:
+            await buffer.import_run(f"dst-{i}", body)
+        assert exc.value.status_code == 422 and refusal in exc.value.detail, (case, exc.value)
+        assert (await buffer.stats(f"dst-{i}")).total == 0, case
+
+
+async def test_imports_spooled_at_once_are_bounded_with_a_429(tmp_path):
+    settings = make_settings(
+        f"sqlite:///{tmp_path}/b.sqlite", max_import_bytes=4096, max_import_spool_bytes=4096
+    )
+    app, lifespan, client = await open_client(settings)
+    try:
+        await client.create_run(RunCreate(name="r"))
+        line = ExportedTask(**task(1).model_dump()).model_dump_json().encode() + b"\n"
+        release = asyncio.Event()
+
+        async def slow_body():  # 3000 bytes held in the spool until released
+            yield b" " * 2999 + b"\n"
+            await release.wait()
+            yield line
+
+        first = asyncio.create_task(client.import_run("r", slow_body()))
+        while app.state.spool.used < 3000:
+            await asyncio.sleep(0.001)
+        with pytest.raises(Overloaded) as exc:  # Content-Length 2000: refused before reading
+            await client._request("POST", "/v1/runs/r/import", content=b" " * 2000, retries=0)
+        assert exc.value.status_code == 429 and exc.value.retry_after_s == 5
+        assert "AZR_BUFFER_MAX_IMPORT_SPOOL_BYTES" in exc.value.detail
+        release.set()
+        assert (await first).inserted == 1
+        assert app.state.spool.used == 0  # given back: the next import fits again
+        assert (await client.import_run("r", line)).duplicates == 1
+    finally:
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
+def test_the_spool_bound_cannot_refuse_the_largest_import_forever():
+    with pytest.raises(ValueError, match="lower AZR_BUFFER_MAX_IMPORT_BYTES"):
+        BufferSettings(max_import_bytes=1 << 20, max_import_spool_bytes=1 << 19)
+
+
+async def test_solve_counts_stay_exact_and_never_overflow(buffer):
+    # Counts at the bound, in 2000 tasks: their sums pass 64 bits (SQLite's SUM would fail).
+    await buffer.create_run(RunCreate(name="r"))
+    lines = [
+        ExportedTask(**task(i).model_dump(), n_attempts=MAX_COUNT - 4, n_solved=1)
+        .model_dump_json()
+        .encode()
+        for i in range(2000)
+    ]
+    assert (await buffer.import_run("r", b"\n".join(lines))).inserted == 2000
+    stats = (await buffer.stats("r")).by_type[DED]
+    assert (stats.n_attempts, stats.n_solved) == (2000 * (MAX_COUNT - 4), 2000)
+    [one] = await buffer.sample("r", SampleRequest(type=DED, k=1))
+    more = [OutcomeRecord(task_id=one.id, n_attempts=2, n_solved=2)] * 2
+    await buffer.record_outcomes("r", more)  # to the bound exactly
+    with pytest.raises(BadRequest) as exc:  # one more would pass it: refused, nothing recorded
+        await buffer.record_outcomes("r", more[:1])
+    assert exc.value.status_code == 422 and str(MAX_COUNT) in exc.value.detail
+    got = await buffer.get_task("r", one.id)
+    assert (got.n_attempts, got.n_solved) == (MAX_COUNT, 5)
+    with pytest.raises(BadRequest):  # an import cannot bring a count past it either
+        await buffer.import_run("r", lines[0].replace(b'"n_attempts":', b'"n_attempts":1'))
 
 
 async def test_truncate_keeps_tasks_up_to_a_step(buffer):

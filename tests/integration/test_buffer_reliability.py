@@ -1,5 +1,5 @@
 """Reliability of the buffer as deployed: real `azr-buffer serve` processes, real client processes,
-SIGKILL in the middle of inserts; against SQLite and PostgreSQL."""
+SIGKILL in the middle of inserts and of an import; against SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import httpx
 import pytest
 from azr_proto.buffer import RunCreate, SampleRequest, TaskIn
 from azr_proto.buffer_client import BufferClient
+from azr_proto.buffer_export import ExportedTask, ExportEnd
 from azr_proto.errors import ProtoError
 from azr_proto.tasks import TaskType
 from postgres import fresh_database_url
@@ -183,7 +184,9 @@ async def _stored(url: str, run: str) -> dict[str, int]:
     """content_hash -> id of every stored task, checked against the stats counters."""
     async with BufferClient(url) as client:
         stats = await client.stats(run)
-        lines = [json.loads(line) async for line in client.export_run(run)][1:]
+        lines = [json.loads(line) async for line in client.export_run(run)][
+            1:-1
+        ]  # header and end line off
         n_sampled = len(await client.sample(run, SampleRequest(type=TaskType.DEDUCTION, k=1024)))
     # The pool counters agree with the rows: no half-applied batch left them behind.
     assert stats.total == len(lines) and n_sampled == min(1024, len(lines))
@@ -239,3 +242,57 @@ def test_sigkill_mid_insert_stream_loses_no_acknowledged_insert(services, tmp_pa
         assert present in (0, len(hashes)), f"{present}/{len(hashes)} of a batch stored"
     extra = set(stored) - set(acked) - {h for hs in unacked for h in hs}
     assert not extra
+
+
+# -- SIGKILL in the middle of an import ----------------------------------------------------------
+
+
+def test_sigkill_mid_import_leaves_it_all_or_nothing(services, tmp_path):
+    service = services[0]
+    n_tasks = 6000
+    lines = [
+        ExportedTask(**make_task(f"imp-{i}", step=i % 7).model_dump()).model_dump_json().encode()
+        for i in range(n_tasks)
+    ]
+    body = b"\n".join(lines) + b"\n" + ExportEnd(tasks=n_tasks).model_dump_json().encode() + b"\n"
+
+    async def create(*names: str) -> None:
+        async with BufferClient(service.url) as client:
+            for name in names:
+                await client.create_run(RunCreate(name=name))
+
+    asyncio.run(create("imp-timed"))
+    # How long a whole import takes here; each kill lands somewhere inside one.
+    start = time.monotonic()
+    timed = httpx.post(f"{service.url}/v1/runs/imp-timed/import", content=body, timeout=120)
+    took = time.monotonic() - start
+    assert timed.status_code == 200 and timed.json()["inserted"] == n_tasks, timed.text
+    cut = 0
+    for attempt in range(4):
+        run = f"imp-{attempt}"
+        asyncio.run(create(run))
+        answer: list[httpx.Response | Exception] = []
+
+        def send(url: str = f"{service.url}/v1/runs/{run}/import", answer: list = answer) -> None:
+            try:
+                answer.append(httpx.post(url, content=body, timeout=120))
+            except httpx.TransportError as exc:
+                answer.append(exc)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(random.uniform(0.1, 0.6) * took)
+        service.kill()
+        sender.join(30)
+        service = services[0] = Service(service.db_url, tmp_path / f"restarted-{attempt}.log")
+        stored = asyncio.run(_stored(service.url, run))
+        # The import is entirely there or entirely absent, and a retry completes it.
+        assert len(stored) in (0, n_tasks), f"{len(stored)}/{n_tasks} of an import stored"
+        retried = httpx.post(f"{service.url}/v1/runs/{run}/import", content=body, timeout=120)
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["inserted"] + retried.json()["duplicates"] == n_tasks
+        assert len(asyncio.run(_stored(service.url, run))) == n_tasks
+        if isinstance(answer[0], Exception):
+            cut += 1
+            break
+    assert cut, "no kill landed inside an import"

@@ -22,6 +22,7 @@ from azr_buffer.db import Database, migrate
 from azr_buffer.errors import BufferError
 from azr_buffer.routes import IMPORT_PATH_PATTERN, router
 from azr_buffer.settings import BufferSettings
+from azr_buffer.spool import SpoolBudget
 
 __all__ = ["create_app"]
 
@@ -48,6 +49,7 @@ def create_app(settings: BufferSettings | None = None) -> FastAPI:
     app = FastAPI(title="azr-buffer", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
+    app.state.spool = SpoolBudget(settings.max_import_spool_bytes)
     app.include_router(router)
     _add_error_handlers(app)
     # Outermost first: metrics see every answer, auth runs before any body is read.
@@ -86,13 +88,17 @@ def create_app(settings: BufferSettings | None = None) -> FastAPI:
 def _error(
     status: int, code: str, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    # A detail can quote the request (a field name from a validation error's path): keep it
+    # encodable even when the request held a lone surrogate.
+    detail = detail.encode("utf-8", "backslashreplace").decode()
     return JSONResponse({"code": code, "detail": detail}, status_code=status, headers=headers)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     async def on_buffer_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BufferError)
-        return _error(exc.status_code, exc.code, str(exc))
+        retry = None if exc.retry_after_s is None else {"Retry-After": str(exc.retry_after_s)}
+        return _error(exc.status_code, exc.code, str(exc), retry)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -104,6 +110,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
+        if exc.status_code == 400:  # FastAPI could not even decode the body (e.g. invalid UTF-8)
+            return _error(422, "invalid_request", f"request body is not valid JSON: {exc.detail}")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
 

@@ -49,6 +49,21 @@ class Database:
             yield session
 
     @contextmanager
+    def snapshot_session(self) -> Iterator[Session]:
+        """A read session whose statements all see one snapshot of the database, so a long read
+        (an export) is consistent even while other requests write or delete: SQLite's read
+        transaction in WAL mode is one already; PostgreSQL gets REPEATABLE READ, READ ONLY."""
+        with self._sessions() as session:
+            if not self.is_sqlite:
+                session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            yield session
+
+    @contextmanager
     def write_session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any exception: all or nothing."""
         with self._sessions() as session, session.begin():

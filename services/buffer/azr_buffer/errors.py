@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "BufferError", "RunExists", "RunNotFound"]
+__all__ = ["BadInput", "BufferError", "ImportsBusy", "RunExists", "RunNotFound"]
 
 
 class BufferError(Exception):
@@ -10,6 +10,7 @@ class BufferError(Exception):
 
     status_code = 400
     code = "bad_request"
+    retry_after_s: int | None = None  # sent as Retry-After when set
 
 
 class RunNotFound(BufferError):
@@ -37,3 +38,11 @@ class BadInput(BufferError):
 
     status_code = 422
     code = "invalid_request"
+
+
+class ImportsBusy(BufferError):
+    """Spooling this import would pass the bound on import bytes spooled at once; retry later."""
+
+    status_code = 429
+    code = "overloaded"
+    retry_after_s = 5

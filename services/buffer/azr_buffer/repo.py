@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azr_proto.buffer import (
+    MAX_COUNT,
     EvictionPolicy,
-    ExportedTask,
     InsertedTask,
     InsertResponse,
     OutcomeRecord,
@@ -29,12 +29,14 @@ from azr_proto.buffer import (
     TruncateResponse,
     TypeStats,
 )
+from azr_proto.buffer_export import ExportedTask
 from azr_proto.tasks import TaskType
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import Table, delete, func, literal_column, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from azr_buffer.errors import RunExists, RunNotFound
+from azr_buffer.errors import BadInput, RunExists, RunNotFound
 from azr_buffer.tables import PoolRow, RunRow, TaskRow
 
 _TASKS: Table = TaskRow.__table__  # type: ignore[assignment]
@@ -57,6 +59,7 @@ __all__ = [
     "truncate_run",
 ]
 
+_LOW_BITS = 24  # see run_stats
 _CHUNK = 500  # bound parameters per IN (...) list: far below every dialect's limit
 
 
@@ -472,11 +475,13 @@ def record_outcomes(
         )
     for task_id in sorted(present):  # id order: concurrent reporters lock rows in one order
         attempts, solved = totals[task_id]
-        session.execute(
+        done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
             update(TaskRow)
-            .where(TaskRow.id == task_id)
+            .where(TaskRow.id == task_id, TaskRow.n_attempts <= MAX_COUNT - attempts)
             .values(n_attempts=TaskRow.n_attempts + attempts, n_solved=TaskRow.n_solved + solved)
         )
+        if not done.rowcount:  # (n_solved <= n_attempts, so it is bounded too)
+            raise BadInput(f"task {task_id}: its attempts would pass {MAX_COUNT}; nothing recorded")
     return OutcomesResponse(updated=len(present), missing=[i for i in ids if i not in present])
 
 
@@ -485,20 +490,32 @@ def run_stats(*, session: Session, run: RunRow) -> RunStats:
     by_type = {
         t: TypeStats(count=0, distinct_programs=0, n_attempts=0, n_solved=0) for t in TaskType
     }
+    # Each count is at most 2^53, but their sum can pass 64 bits, where SQLite's SUM fails: sum
+    # the high and low bits apart (exact for 2^34 tasks a type) and add them up here.
+    sums = [
+        func.coalesce(func.sum(part), 0)
+        for column in (TaskRow.n_attempts, TaskRow.n_solved)
+        for part in (
+            column.op(">>")(literal_column(str(_LOW_BITS))),  # PostgreSQL: bigint >> integer
+            column.op("&")(literal_column(str((1 << _LOW_BITS) - 1))),
+        )
+    ]
     rows = session.execute(
         select(
             TaskRow.type,
             func.count(),
             func.count(func.distinct(TaskRow.program_hash)),
-            func.coalesce(func.sum(TaskRow.n_attempts), 0),
-            func.coalesce(func.sum(TaskRow.n_solved), 0),
+            *sums,
         )
         .where(TaskRow.run_id == run.id)
         .group_by(TaskRow.type)
     )
-    for type_, count, programs, attempts, solved in rows:
+    for type_, count, programs, att_high, att_low, sol_high, sol_low in rows:
         by_type[TaskType(type_)] = TypeStats(
-            count=count, distinct_programs=programs, n_attempts=attempts, n_solved=solved
+            count=count,
+            distinct_programs=programs,
+            n_attempts=(int(att_high) << _LOW_BITS) + int(att_low),
+            n_solved=(int(sol_high) << _LOW_BITS) + int(sol_low),
         )
     steps = session.execute(
         select(TaskRow.step, TaskRow.type, func.count())

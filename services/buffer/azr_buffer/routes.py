@@ -3,13 +3,13 @@ logic lives in `repo`, `sampling` and `transfer`."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import tempfile
 from typing import Annotated
 
 import anyio
 from azr_proto.buffer import (
-    ImportResponse,
     InsertResponse,
     OutcomesRequest,
     OutcomesResponse,
@@ -22,6 +22,7 @@ from azr_proto.buffer import (
     TruncateRequest,
     TruncateResponse,
 )
+from azr_proto.buffer_export import ImportResponse
 from azr_proto.common import ErrorBody
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import StreamingResponse
@@ -30,6 +31,7 @@ from azr_buffer import repo, transfer
 from azr_buffer.asgi import Metrics
 from azr_buffer.db import Database
 from azr_buffer.sampling import render_tasks, sample_rows
+from azr_buffer.spool import SpoolBudget
 
 __all__ = ["IMPORT_PATH_PATTERN", "router"]
 
@@ -162,14 +164,16 @@ def truncate(run: RunName, body: TruncateRequest, db: DbDep) -> TruncateResponse
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"}},
 )
 def export_run(run: RunName, db: DbDep) -> StreamingResponse:
-    """Stream the run as JSON Lines: a header line, then one line per task."""
-    with db.read_session() as session:
-        repo.get_run(session=session, name=run)  # 404 before the stream starts
-    return StreamingResponse(transfer.export_lines(db, run), media_type="application/x-ndjson")
+    """Stream the run as JSON Lines: a header line, one line per task, and an end line with the
+    task count (`azr_proto.buffer_export`), all from one snapshot of the database."""
+    lines = transfer.export_lines(db, run)
+    header = next(lines)  # opens the snapshot; 404 before the response starts
+    return StreamingResponse(itertools.chain([header], lines), media_type="application/x-ndjson")
 
 
 @router.post(
     "/runs/{run}/import",
+    responses={429: {"model": ErrorBody, "description": "import spool bound reached; retry"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -179,9 +183,17 @@ def export_run(run: RunName, db: DbDep) -> StreamingResponse:
 )
 async def import_run(run: RunName, request: Request, db: DbDep) -> ImportResponse:
     """Import JSON Lines (an export) into an existing run, all or nothing (422 names the first
-    bad line). The body is spooled to a temporary file, then inserted in one transaction."""
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+    bad line). The body is spooled to a temporary file, then inserted in one transaction; 429
+    when the imports spooled at once would pass AZR_BUFFER_MAX_IMPORT_SPOOL_BYTES."""
+    budget: SpoolBudget = request.app.state.spool
+    with budget.lease() as lease, tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        length = request.headers.get("content-length", "")
+        if length.isdigit():  # refuse before reading a byte (BodySizeLimit checked its size)
+            lease.cover(int(length))
+        seen = 0
         async for chunk in request.stream():
+            seen += len(chunk)
+            lease.cover(seen)
             spool.write(chunk)
         spool.seek(0)
         # Parsing and the database work run in a worker thread: the event loop never blocks.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["BufferSettings"]
@@ -29,6 +29,9 @@ class BufferSettings(BaseSettings):
     # because they stream to a temporary file instead of memory.
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_import_bytes: int = Field(default=8 * 1024 * 1024 * 1024, ge=1024)
+    # Bound on the import bytes spooled at once by all requests of this process (temporary disk
+    # space); an import that would pass it gets 429 with Retry-After.
+    max_import_spool_bytes: int = Field(default=16 * 1024 * 1024 * 1024, ge=1024)
     # SQLite: how long a writer waits for another process's write lock before giving up (503).
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     # SQLite: page cache per connection, and how much of the file to read through mmap (no read()
@@ -37,6 +40,16 @@ class BufferSettings(BaseSettings):
     sqlite_mmap_mb: int = Field(default=1024, ge=0)
     # PostgreSQL connection pool per process.
     pool_size: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _check_spool(self) -> BufferSettings:
+        if self.max_import_spool_bytes < self.max_import_bytes:
+            raise ValueError(
+                f"max_import_spool_bytes ({self.max_import_spool_bytes}) is below "
+                f"max_import_bytes ({self.max_import_bytes}): the largest imports would be "
+                "refused forever; lower AZR_BUFFER_MAX_IMPORT_BYTES too"
+            )
+        return self
 
     @field_validator("tokens", mode="before")
     @classmethod

@@ -1,18 +1,27 @@
 """Export a run as JSON Lines (streamed) and import it back.
 
-Format: the first line is an `ExportHeader` (`"kind": "run"`), then one `ExportedTask` per line
-(`"kind": "task"`), per type in insertion order. Importing keeps content, hashes, steps, sources,
-metadata and solve counts; ids are assigned anew.
+The format is `azr_proto.buffer_export`'s: a header line, one line per task (per type in insertion
+order), and an end line with the task count. An export reads one snapshot of the database, so a
+run deleted or written while it streams is exported whole, as it was when the export began.
+Importing keeps content, hashes, steps, sources, metadata and solve counts; ids are assigned anew.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
-from azr_proto.buffer import EvictionPolicy, ExportedTask, ExportHeader, ImportResponse, TaskIn
+from azr_proto.buffer import EvictionPolicy, TaskIn
+from azr_proto.buffer_export import (
+    ExportedTask,
+    ExportEnd,
+    ExportHeader,
+    ExportTally,
+    ImportResponse,
+    dump_line,
+    line_kind,
+)
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,8 +54,12 @@ _COLUMNS = (
 
 
 def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
-    """The export of a run, one line per item, read in one transaction (a consistent snapshot)."""
-    with db.read_session() as session:
+    """The export of a run, in chunks of whole lines, from one snapshot of the database.
+
+    The first `next()` opens the snapshot and returns the header, or raises `RunNotFound`: call it
+    before the response starts, so a missing run is a 404 and not a broken stream.
+    """
+    with db.snapshot_session() as session:
         run = repo.get_run(session=session, name=run_name)
         header = ExportHeader(
             name=run.name, capacity=run.capacity, eviction=EvictionPolicy(run.eviction)
@@ -59,6 +72,7 @@ def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
             .execution_options(yield_per=EXPORT_BATCH)
         )
         chunk: list[str] = []
+        n_tasks = 0
         for id_, type_, program, inputs, outputs, message, step, source, meta, h, att, sol in rows:
             line = {
                 "kind": "task",
@@ -75,28 +89,32 @@ def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
                 "n_attempts": att,
                 "n_solved": sol,
             }
-            chunk.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+            chunk.append(dump_line(line))
+            n_tasks += 1
             if len(chunk) >= EXPORT_BATCH:
                 yield ("\n".join(chunk) + "\n").encode()
                 chunk = []
-        if chunk:
-            yield ("\n".join(chunk) + "\n").encode()
+        chunk.append(ExportEnd(tasks=n_tasks).model_dump_json())
+        yield ("\n".join(chunk) + "\n").encode()
 
 
 def import_lines(
     db: Database, run_name: str, lines: IO[bytes], rng: random.Random
 ) -> ImportResponse:
-    """Insert every task line into an existing run, in one transaction: a malformed line (422)
-    leaves the run as it was. Tasks already in the run count as duplicates."""
+    """Insert every task line into an existing run, in one transaction: a malformed line or an
+    incomplete export (422) leaves the run as it was. Tasks already in the run count as
+    duplicates."""
     totals = ImportResponse(inserted=0, duplicates=0, discarded=0, evicted=0)
+    tally = ExportTally()
     with db.write_session() as session:
         run = repo.get_run(session=session, name=run_name)
         batch: list[TaskIn] = []
         analyze_at = ANALYZE_FIRST
+        number = 0
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
-            task = _parse_line(number, raw)
+            task = _parse_line(number, raw, tally)
             if task is not None:
                 batch.append(task)
             if len(batch) >= IMPORT_BATCH:
@@ -105,23 +123,40 @@ def import_lines(
                 if totals.inserted >= analyze_at:  # at 20k, 40k, 80k... inserted: log2(n) times
                     repo.refresh_planner_stats(session=session)
                     analyze_at *= 2
+        _check(number + 1, tally.finish)
         if batch:
             _insert(session, run, batch, rng, totals)
     return totals
 
 
-def _parse_line(number: int, raw: bytes) -> TaskIn | None:
-    """The task on a line; None for a header line (validated, then skipped)."""
+def _parse_line(number: int, raw: bytes, tally: ExportTally) -> TaskIn | None:
+    """The task on a line; None for a header or an end line (validated and counted)."""
+    raw = raw.strip()
     try:
-        if b'"kind":"run"' in raw.replace(b" ", b""):
-            ExportHeader.model_validate_json(raw)
-            return None
-        return ExportedTask.model_validate_json(raw)
+        kind = line_kind(raw)
+        if kind == "task":
+            task = ExportedTask.model_validate_json(raw)
+            _check(number, tally.task)
+            return task
+        if kind == "run":
+            header = ExportHeader.model_validate_json(raw)
+            _check(number, lambda: tally.header(header))
+        else:
+            end = ExportEnd.model_validate_json(raw)
+            _check(number, lambda: tally.end(end))
+        return None
     except ValidationError as exc:
         errors = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'line'}: {e['msg']}" for e in exc.errors()[:5]
         )
         raise BadInput(f"line {number}: {errors}") from exc
+
+
+def _check(number: int, step: Callable[[], None]) -> None:
+    try:
+        step()
+    except ValueError as exc:
+        raise BadInput(f"line {number}: {exc}") from exc
 
 
 def _insert(

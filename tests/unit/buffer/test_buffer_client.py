@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from azr_proto.buffer import OutcomeRecord, RunCreate, SampleRequest, TaskIn
-from azr_proto.buffer_client import BufferClient
+from azr_proto.buffer_client import BufferClient, IncompleteExport
 from azr_proto.errors import BadRequest, Overloaded, ServerFault, TransportError, Unauthorized
 
 RUN = {"name": "r", "capacity": None, "eviction": "fifo", "created_at": "2026-01-01T00:00:00Z"}
@@ -118,3 +120,45 @@ async def test_create_run_exist_ok_returns_the_existing_run():
     client = client_with([httpx.Response(409, json={"code": "run_exists", "detail": "x"})], [])
     with pytest.raises(BadRequest):
         await client.create_run(RunCreate(name="r"))
+
+
+HEADER = b'{"kind":"run","format":2,"name":"r","capacity":null,"eviction":"fifo"}\n'
+V1_HEADER = b'{"kind":"run","format":1,"name":"r","capacity":null,"eviction":"fifo"}\n'
+
+
+def task_line(program: str) -> bytes:
+    line = {"kind": "task", "type": "deduction", "program": program, "inputs": ["1"]}
+    return json.dumps({**line, "outputs": ["1"]}, ensure_ascii=False).encode() + b"\n"
+
+
+async def exported(body: bytes) -> list[bytes]:
+    client = client_with([httpx.Response(200, content=body)], [])
+    async with client:
+        return [line async for line in client.export_run("r")]
+
+
+async def test_a_whole_export_comes_back_line_by_line_with_its_end_line():
+    # U+2028 and U+0085 are not line ends in JSON Lines (str.splitlines would cut there).
+    body = HEADER + task_line("a\u2028b") + task_line("c\x85d") + b'{"kind":"end","tasks":2}\n'
+    lines = await exported(body)
+    assert b"".join(lines) == body and len(lines) == 4
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (HEADER + task_line("a") + task_line("b"), "no end line"),
+        (HEADER + task_line("a") + b'{"kind":"end","tasks":2}\n', "lost lines"),
+        (HEADER + task_line("a") + b'{"kind":"end","tasks":1}\n' + task_line("b"), "after the end"),
+        (task_line("a") + b'{"kind":"end","tasks":1}\n', "does not start with an export header"),
+        (HEADER + task_line("a") + b'{"kind":"end","ta', "end"),
+    ],
+)
+async def test_a_cut_export_raises_instead_of_passing_for_a_checkpoint(body, says):
+    with pytest.raises(IncompleteExport, match=says):
+        await exported(body)
+
+
+async def test_a_format_1_export_from_an_older_service_is_passed_through():
+    body = V1_HEADER + task_line("a")
+    assert b"".join(await exported(body)) == body

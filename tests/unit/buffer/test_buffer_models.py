@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from azr_proto.buffer import ExportedTask, OutcomeRecord, SampleRequest, TaskIn, task_content_hash
+from azr_proto.buffer import OutcomeRecord, SampleRequest, TaskIn, task_content_hash
+from azr_proto.buffer_export import ExportedTask
 from azr_proto.tasks import TaskType
 from pydantic import ValidationError
 
