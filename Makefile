@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 # Tests never reach a model hub.
 TEST_ENV := HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TRL_EXPERIMENTAL_SILENCE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: setup run test test-unit test-integration test-security lint format openapi up bench clean
+.PHONY: setup run test test-unit test-integration test-security test-security-nonroot lint format openapi up bench clean
 .PHONY: wheels wheels-trainer base-image images images-services images-trainer image-postgres compose-ready test-compose
 
 setup: $(STAMP)
@@ -38,9 +38,11 @@ $(STAMP): $(PYPROJECTS)
 run: setup
 	$(VENV)/bin/azr run
 
-# The whole suite, compose e2e included (compose-ready installs Docker and builds the images).
+# The whole suite, compose e2e included (compose-ready installs Docker and builds the images),
+# then the security suite once more with the executor as an unprivileged user (as in deploy/k8s).
 test: setup compose-ready
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	scripts/test-security-nonroot.sh -q
 
 test-unit: setup
 	$(TEST_ENV) $(PY) -m pytest tests/unit tests/proto $(PYTEST_ARGS)
@@ -50,6 +52,11 @@ test-integration: setup
 
 test-security: setup
 	$(TEST_ENV) $(PY) -m pytest tests/security $(PYTEST_ARGS)
+
+# The security suite with the executor running as uid 10001 (user namespaces; needs root to
+# drop to that user, and Debian's python3.11).
+test-security-nonroot: setup
+	scripts/test-security-nonroot.sh $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -77,7 +77,9 @@ def test_daemons_do_not_survive_their_run(ex):
         assert time.monotonic() - t0 < 4.0
         assert sandbox_processes(ex.pool.sandbox_uids(), settle_s=0.5) == []
     stats = ex.call(ex.pool.zygote_stats())
-    assert all(s["children"] == 0 and s.get("group_procs") == 0 for s in stats), stats
+    assert all(s["children"] == 0 for s in stats), stats
+    if ex.pool._groups is not None:  # and nothing is left in the runs' cgroups
+        assert all(s["group_procs"] == 0 for s in stats), stats
 
 
 MEMFD = """
@@ -113,7 +115,7 @@ print('held', 240, flush=True)
 """
 
 
-def test_memfd_fill_is_held_to_the_memory_limit(ex):
+def test_memfd_fill_is_held_to_the_memory_limit(ex, needs_cgroups):
     # RLIMIT_AS does not count memfd pages, and RLIMIT_FSIZE caps each memfd, not their sum.
     r = ex.run(MEMFD, memory_mb=96, wall_s=5.0)
     assert r.status is RunStatus.MEMORY_LIMIT, r
@@ -121,19 +123,19 @@ def test_memfd_fill_is_held_to_the_memory_limit(ex):
     assert _held_mb(r.stdout) <= 96, r.stdout[-200:]
 
 
-def test_tmpfs_fill_of_the_working_directory_is_held_to_the_memory_limit(ex):
+def test_tmpfs_fill_of_the_working_directory_is_held_to_the_memory_limit(ex, needs_cgroups):
     r = ex.run(TMPFS, memory_mb=40, wall_s=5.0)
     assert r.status in (RunStatus.MEMORY_LIMIT, RunStatus.RUNTIME_ERROR), r
     assert _held_mb(r.stdout) <= 40, r.stdout[-200:]
 
 
-def test_several_children_are_held_to_one_memory_limit(ex):
+def test_several_children_are_held_to_one_memory_limit(ex, needs_cgroups):
     r = ex.run(CHILDREN, memory_mb=128, wall_s=6.0, cpu_s=6)
     assert r.status is RunStatus.MEMORY_LIMIT, r
     assert "held 240" not in r.stdout or r.status is RunStatus.MEMORY_LIMIT
 
 
-def test_memory_limit_comes_from_oom_events_even_when_the_program_hides_it(ex):
+def test_memory_limit_comes_from_oom_events_even_when_the_program_hides_it(ex, needs_cgroups):
     # Every error swallowed, the run's own process never reports a MemoryError: the status
     # comes from the cgroup's oom_kill counter.
     code = "import os\ntry:\n" + "".join(
@@ -155,7 +157,7 @@ def _pids_events(ex) -> int:
     return total
 
 
-def test_fork_bomb_is_held_by_the_pids_cgroup(ex):
+def test_fork_bomb_is_held_by_the_pids_cgroup(ex, needs_cgroups):
     before = _pids_events(ex)
     code = (
         "import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"

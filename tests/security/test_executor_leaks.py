@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -108,6 +109,12 @@ def test_a_cpu_without_a_seccomp_filter_refuses_to_start_unless_told(monkeypatch
         "import platform, sys\nplatform.machine = lambda: 'aarch64'\n"
         "from azr_executor.cli import main\nsys.argv = ['azr-executor', 'serve']\nmain()\n"
     )
+    import azr_executor
+    import azr_proto
+
+    # This interpreter's imports, also when it found them through site.addsitedir (non-root run)
+    paths = [str(Path(m.__file__).parents[1]) for m in (azr_executor, azr_proto)] + sys.path
+    code = f"import sys\nsys.path[:0] = {paths!r}\n" + code
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "AZR_EXECUTOR_SECCOMP=false" in proc.stderr

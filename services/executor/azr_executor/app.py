@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from azr_executor import __version__
 from azr_executor.errors import ExecutorError, Overloaded
+from azr_executor.hardening import make_non_dumpable, scrub_environment
 from azr_executor.metrics import ExecutorMetrics
 from azr_executor.routes import azr, health, run, sandbox_fusion, tests
 from azr_executor.routes.sandbox_fusion import SANDBOX_FUSION_PREFIX
@@ -38,6 +39,9 @@ def create_app(settings: ExecutorSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The tokens were read (settings, load_tokens): nothing of them stays readable.
+        make_non_dumpable()
+        scrub_environment()
         async with SandboxPool.start(settings) as pool:
             pool.on_result = metrics.observe
             pool.on_zygote_death = metrics.zygote_restarts.inc

@@ -10,6 +10,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from azr_executor.app import create_app
+from azr_executor.sandbox.identity import IsolationUnavailable, decide_mode
 from azr_executor.server import uvicorn_config
 from azr_executor.settings import ExecutorSettings
 
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> None:
         loc = [str(p) for p in err.get("loc", ())]
         where = f"AZR_EXECUTOR_{loc[0].upper()}" if loc else "settings"
         sys.stderr.write(f"azr-executor: invalid {where}: {err['msg']}\n")
+        raise SystemExit(2) from None
+    try:
+        decide_mode(settings)
+    except IsolationUnavailable as exc:
+        sys.stderr.write(f"azr-executor: refusing to serve: {exc}\n")
         raise SystemExit(2) from None
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DEFAULT_PRELOAD", "ExecutorSettings"]
 
@@ -66,6 +67,11 @@ class ExecutorSettings(BaseSettings):
     # included) and one pids limit, and kills them all at the end (root only).
     cgroups: bool = True
     cgroup_root: Path | None = None  # a delegated cgroup directory; default: our own group
+    # Why: without root, only a user namespace per zygote (with its own PID and mount
+    # namespaces) keeps a run from seeing the service's processes and files; without either,
+    # the service refuses to start unless the weaker mode is accepted on purpose.
+    user_namespaces: bool = True
+    allow_weak_isolation: bool = False
 
     # --- default limits of a run, and the most a request may ask for
     wall_timeout_s: float = Field(default=10.0, gt=0)
@@ -101,7 +107,8 @@ class ExecutorSettings(BaseSettings):
 
     # --- auth: bearer tokens (a list, or a file with one token per line, optionally followed by
     # the tenant's name); none = open
-    tokens: list[str] = Field(default_factory=list)
+    # AZR_EXECUTOR_TOKENS: comma-separated, as AZR_BUFFER_TOKENS (a JSON list is accepted too).
+    tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
     token_file: Path | None = None
     token_concurrency: int = Field(default=64, ge=1)  # requests in flight per token; over: 429
 
@@ -110,6 +117,22 @@ class ExecutorSettings(BaseSettings):
     # Why: without a cap one tenant's batches could fill `max_queue` and turn every other
     # tenant's run away with 429; this is the most of it one tenant may hold.
     tenant_queue_share: float = Field(default=0.5, gt=0, le=1)
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"not a JSON list of tokens: {exc}") from None
+                if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+                    raise ValueError("a JSON list of tokens must hold strings only")
+                return [t.strip() for t in value if t.strip()]
+            return [t.strip() for t in text.split(",") if t.strip()]
+        return value
 
     @field_validator("python")
     @classmethod

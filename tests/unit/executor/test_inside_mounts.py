@@ -63,9 +63,6 @@ def _first_ids(salt: int) -> list[int]:
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        import gc
-
-        gc.disable()
         objs = [None] * 64  # made before the salt: no allocation of the measured size below
         keep = apply_salt(salt)
         for i in range(64):
@@ -80,8 +77,34 @@ def _first_ids(salt: int) -> list[int]:
     return [int(x) for x in data.decode().strip("[]").split(", ")]
 
 
+def _both_from_one_heap() -> tuple[list[int], list[int]]:
+    """Plain and salted children forked from one single-threaded process (this test process
+    may run server threads that change its heap between two forks)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        import gc
+
+        gc.disable()
+        os.write(w, repr((_first_ids(0), _first_ids(12345))).encode())
+        os._exit(0)
+    os.close(w)
+    chunks = []
+    while data := os.read(r, 65536):
+        chunks.append(data)
+    os.close(r)
+    os.waitpid(pid, 0)
+    plain, salted = eval(b"".join(chunks).decode())  # our own child's repr of two int lists
+    return plain, salted
+
+
 def test_layout_salt_reverses_the_next_allocations():
     assert apply_salt(0) is None
     # Forked from the same heap: the salted child gets the plain child's blocks, reversed.
-    plain, salted = _first_ids(0), _first_ids(12345)
-    assert salted == plain[::-1]
+    plain, salted = _both_from_one_heap()
+    # The salted child gets the plain child's blocks, in the reverse order within each 16 KiB
+    # pymalloc pool (when they span two pools, pymalloc serves the pool freed into last first).
+    assert sorted(salted) == sorted(plain) and salted != plain
+    for pool in {i >> 14 for i in plain}:
+        in_pool = [i for i in plain if i >> 14 == pool]
+        assert [i for i in salted if i >> 14 == pool] == in_pool[::-1]

@@ -9,7 +9,8 @@ and calls `run_child`; nothing here returns):
 4. descriptors: 0 is a fresh memfd for stdin, 1 and 2 the capture pipes, 3 the report pipe,
    4 the setup pipe; every other inherited descriptor is closed;
 5. `chdir` into the run's fresh, empty, private working directory;
-6. as root: `setgroups([])`, then gid and uid dropped to this zygote's sandbox id;
+6. as root: `setgroups([])`, then gid and uid dropped to this zygote's sandbox id; without root,
+   in the zygote's user namespace: every capability dropped (the bounding set is already empty);
 7. `PR_SET_NO_NEW_PRIVS`, then the seccomp filter (`seccomp.py`);
 8. `CONFINED` written on the setup pipe, which is then closed.
 
@@ -38,7 +39,7 @@ import sys
 
 from azr_executor.inside.layout import apply_salt
 from azr_executor.inside.protocol import CONFINED, FAULT, FLAG_COMPILED
-from azr_executor.inside.seccomp import PreparedFilter, prctl
+from azr_executor.inside.seccomp import CapabilityDrop, PreparedFilter, prctl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def run_child(
     seccomp: PreparedFilter | None,
     join_fds: tuple[int, ...],
     nonce: bytes,
+    caps: CapabilityDrop | None = None,
 ) -> None:
     """Confine this freshly forked process, then run the program. Never returns."""
     out_w, err_w, rep_w, setup_w = fds
@@ -107,6 +109,8 @@ def run_child(
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
+        if caps is not None:  # user-namespace mode: uid 0 of the namespace, without its powers
+            caps.install()
         # The environment is already clean: the server started the zygote with a fixed minimal
         # one, and the zygote reduced it to exactly this run's once (the workdir path is fixed).
         prctl(_PR_SET_NO_NEW_PRIVS, 1)

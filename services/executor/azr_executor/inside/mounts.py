@@ -1,6 +1,8 @@
-"""The zygote's private mount and IPC namespaces, and the per-run working directory.
+"""The zygote's namespaces (mount, IPC; and, without root, user and PID), and the per-run
+working directory.
 
-Guarantees (the zygote is root and `private_mounts` is on):
+Guarantees (the zygote is root, or the root of its own user namespace, and `private_mounts` is
+on):
 - the zygote, and so every child, lives in its own mount namespace and its own IPC namespace
   (SysV objects and POSIX queues of the host are out of reach; seccomp denies those calls too);
 - `/tmp`, `/var/tmp`, `/dev/shm`, `/run/lock`, `/dev/mqueue` are empty read-only tmpfs mounts,
@@ -14,8 +16,13 @@ Guarantees (the zygote is root and `private_mounts` is on):
   its depth or its modes (`remove_tree`).
 
 Does not guarantee:
-- anything without root: the runs then share the service's mounts and the working directory
-  lies on the host's disk (bounded by RLIMIT_FSIZE per file only);
+- without root and without user namespaces: the runs then share the service's mounts and the
+  working directory lies on the host's disk (bounded by RLIMIT_FSIZE per file only); the
+  service refuses to start that way unless `ALLOW_WEAK_ISOLATION` says so;
+- in a user namespace, a fresh /proc can only be mounted where the outer /proc has nothing
+  mounted over it (not in a default Docker container): the zygote then logs it, and the runs'
+  /proc shows the outer processes, whose memory, environment and descriptors stay closed to them
+  (the service and the zygotes are not dumpable);
 - under gVisor's old runsc (2022-12): no `nr_inodes` on tmpfs (inode fills are bounded by the
   run's wall limit and the sandbox's memory), and hidepid has no effect (each zygote has a
   sandbox of its own, so /proc shows the zygote and the run's own processes, nothing else).
@@ -35,11 +42,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["RunDir", "mask", "private_mounts", "remove_tree"]
+__all__ = ["RunDir", "enter_user_namespace", "mask", "private_mounts", "remove_tree"]
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REC, _MS_PRIVATE, _MS_BIND, _MS_REMOUNT = 0x4000, 1 << 18, 0x1000, 0x20
 _CLONE_NEWNS, _CLONE_NEWIPC = 0x00020000, 0x08000000
+_CLONE_NEWUSER, _CLONE_NEWPID = 0x10000000, 0x20000000
 
 
 def _mount(source: str, target: str, fstype: str, flags: int, data: str = "") -> None:
@@ -63,7 +71,14 @@ def private_mounts(cfg: dict[str, Any]) -> list[str]:
         _mount("none", "/", "", _MS_REC | _MS_PRIVATE)
     except OSError as exc:  # gVisor: the sandbox's mounts are private to it already
         warnings.append(f"mount propagation left as is: {exc}")
-    root = cfg["work_root"]
+    root = os.path.realpath(cfg["work_root"])
+    if cfg.get("gvisor"):
+        _open_prefix_in_overlay(sys.base_prefix)
+    else:
+        _expose_prefix(sys.base_prefix)
+    for shared in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
+        if os.path.isdir(shared) and not os.path.islink(shared):
+            _empty_read_only(shared, root)
     os.makedirs(root, mode=0o711, exist_ok=True)
     size, inodes = f"size={cfg['scratch_mb']}m", f"nr_inodes={cfg['scratch_inodes']}"
     for opts in (f"{size},{inodes},mode=0711", f"{size},mode=0711", "mode=0711"):
@@ -74,25 +89,71 @@ def private_mounts(cfg: dict[str, Any]) -> list[str]:
             if exc.errno != errno.EINVAL or opts == "mode=0711":
                 raise
             warnings.append(f"scratch tmpfs without some of {opts!r}: {exc}")
-    if cfg.get("gvisor"):
-        _open_prefix_in_overlay(sys.base_prefix)
-    else:
-        _expose_prefix(sys.base_prefix)
-    for shared in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
-        if os.path.isdir(shared) and not os.path.islink(shared):
-            # Read-only and empty: no file can be left there for a later run to find.
-            flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-            try:
-                _mount("azr-ro", shared, "tmpfs", flags, "size=4k,nr_inodes=4,mode=0755")
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                _mount("azr-ro", shared, "tmpfs", flags, "mode=0755")
+    if cfg.get("userns"):
+        # The runs share the zygote's uid here, so they could write into (or chmod) a scratch
+        # root owned by it: the run directory is a mount of its own, and the root read-only.
+        run = os.path.join(root, "run")
+        os.mkdir(run, 0o700)
+        _mount("azr-run", run, "tmpfs", _MS_NOSUID | _MS_NODEV, f"{opts.replace('0711', '0700')}")
+        _mount("none", root, "", _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     try:
         _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "hidepid=2")
     except OSError as exc:
         warnings.append(f"hidepid /proc not mounted: {exc}")
+    for path in cfg.get("mask_paths", ()):  # the service's secrets: the token file
+        if os.path.lexists(path):
+            mask(path)
     return warnings
+
+
+def _empty_read_only(shared: str, work_root: str) -> None:
+    """An empty read-only tmpfs over `shared`: nothing can be left there for a later run. When
+    the work root lies below it (without root the default is under $TMPDIR), the path to it is
+    made first, then the tmpfs turned read-only; the scratch tmpfs is mounted there after."""
+    flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+    inside = work_root.startswith(shared.rstrip("/") + "/")
+    opts = "size=64k,nr_inodes=64,mode=0755" if inside else "size=4k,nr_inodes=4,mode=0755"
+    try:
+        _mount("azr-ro", shared, "tmpfs", flags | (0 if inside else _MS_RDONLY), opts)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        _mount("azr-ro", shared, "tmpfs", flags | (0 if inside else _MS_RDONLY), "mode=0755")
+    if inside:
+        os.makedirs(work_root, mode=0o711, exist_ok=True)
+        _mount("none", shared, "", _MS_REMOUNT | _MS_RDONLY | flags)
+
+
+def enter_user_namespace() -> None:
+    """Without root: make this process PID 1 of new user, mount, PID and IPC namespaces, as
+    the root of a user namespace that maps only the service's own uid and gid.
+
+    The caller's process stays outside as a waiter and leaves with the zygote's status; it
+    closes its copies of the pipes, so the server sees the zygote's end of stream as before.
+    The new PID namespace dies with the zygote (the kernel kills every process in it).
+    """
+    uid, gid = os.getuid(), os.getgid()
+    flags = _CLONE_NEWUSER | _CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWIPC
+    if libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare(user, mount, pid, ipc namespaces): {os.strerror(err)}")
+    try:
+        with open("/proc/self/setgroups", "w") as fh:
+            fh.write("deny")
+    except PermissionError:  # gVisor refuses it, and does not need it for gid_map
+        pass
+    for name, text in (("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as fh:
+            fh.write(text)
+    pid = os.fork()
+    if pid == 0:
+        return  # pid 1 of the new namespace: the zygote
+    libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE: the waiter is closed to the service's uid too
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(null, fd)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF if os.WIFEXITED(status) else 1)
 
 
 def _expose_prefix(prefix: str) -> None:
@@ -132,7 +193,11 @@ def _open_prefix_in_overlay(prefix: str) -> None:
 
 
 def mask(path: str) -> None:
-    """Hide `path` behind an empty read-only tmpfs (descriptors opened before stay valid)."""
+    """Hide `path`: a file behind /dev/null, a directory behind an empty read-only tmpfs
+    (descriptors opened before stay valid)."""
+    if not os.path.isdir(path):
+        _mount("/dev/null", path, "", _MS_BIND)
+        return
     flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
     try:
         _mount("azr-mask", path, "tmpfs", flags, "size=4k,nr_inodes=4,mode=0755")
@@ -153,31 +218,47 @@ class RunDir:
     run here, for nothing `remove_tree` does not do.)
     """
 
-    __slots__ = ("path", "uid")
+    __slots__ = ("mounted", "path", "uid")
 
-    def __init__(self, path: str, uid: int | None) -> None:
+    def __init__(self, path: str, uid: int | None, mounted: bool = False) -> None:
         self.path = path
         self.uid = uid
+        self.mounted = mounted  # a mount of its own (user-namespace mode): emptied, never removed
 
     def setup(self) -> None:
         """Once per zygote: nothing left from an earlier zygote of this slot."""
-        if os.path.lexists(self.path):
+        if self.mounted:
+            self._empty()
+        elif os.path.lexists(self.path):
             remove_tree(self.path)
 
     def create(self) -> None:
         """Before a run: an empty directory owned by the sandbox uid, mode 0700."""
+        if self.mounted:
+            os.chmod(self.path, 0o700)  # the last run may have changed it
+            return
         os.mkdir(self.path, 0o700)
         if self.uid is not None:
             os.chown(self.path, self.uid, self.uid)
 
     def clean(self) -> bool:
         """After a run (its processes are gone): True when the next run may start."""
+        if self.mounted:
+            return self._empty()
         try:
             os.rmdir(self.path)  # the common case: the run left nothing behind
             return True
         except OSError:
             pass
         return remove_tree(self.path)
+
+    def _empty(self) -> bool:
+        try:
+            names = os.listdir(self.path)
+        except PermissionError:
+            os.chmod(self.path, 0o700)
+            names = os.listdir(self.path)
+        return all(remove_tree(os.path.join(self.path, name)) for name in names)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

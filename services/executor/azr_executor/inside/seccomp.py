@@ -17,8 +17,10 @@ Guarantees (once `PreparedFilter.install` returned):
   `sched_setparam`, `sched_setattr`, `setpriority`, `ioprio_set`), so a run cannot leave its
   pinned CPU or renice its zygote for later runs (under gVisor, whose uid checks differ, too);
 - signals: `kill(0)`, `kill(-own_pgid)` and `kill(own_pid)` pass; `kill(-1)` and any other
-  negative pid are denied; a positive pid passes only when the child dropped to its sandbox uid,
-  where the kernel confines it to the run's own processes; otherwise only its own threads.
+  negative pid are denied; a positive pid passes when the child dropped to its sandbox uid, where
+  the kernel confines it to the run's own processes, or when it lives in its zygote's PID
+  namespace (user-namespace mode), where every pid but 1 (the zygote, denied) is the run's own;
+  otherwise only its own threads.
 
 Does not guarantee:
 - anything on a CPU other than x86_64: `check_architecture` refuses to run there, unless the
@@ -38,7 +40,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the zygote does not import typing: a smaller zygote forks faster
     from typing import Any
 
-__all__ = ["PreparedFilter", "check_architecture", "libc", "prctl", "seccomp_program"]
+__all__ = [
+    "CapabilityDrop",
+    "PreparedFilter",
+    "check_architecture",
+    "drop_bounding_set",
+    "libc",
+    "prctl",
+    "seccomp_program",
+]
 
 _BPF_LD_W_ABS = 0x20
 _BPF_JEQ = 0x15
@@ -82,9 +92,17 @@ _CLONE_NS_FLAGS |= 0x00020000  # CLONE_NEWNS
 _OFF_NR, _OFF_ARCH, _OFF_ARG0 = 0, 4, 16  # struct seccomp_data; args are 64-bit, low word first
 
 
-def seccomp_program(own_pid: int, uid_dropped: bool) -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jt, jf, k) tuples; jumps are resolved from symbolic labels."""
+def seccomp_program(
+    own_pid: int, uid_dropped: bool, pid_ns: bool = False
+) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k) tuples; jumps are resolved from symbolic labels.
+
+    `pid_ns`: the child is in a PID namespace of its zygote's (no root: user namespaces), where
+    the only process that is not the run's own is the zygote, pid 1: positive pids pass, 1 not.
+    """
     deny = _RET_ERRNO | errno.EPERM
+    positive = _RET_ALLOW if uid_dropped or pid_ns else deny
+    not_init = [(_BPF_JEQ, "deny", 0, 1)] if pid_ns and not uid_dropped else []
     ops: list[tuple[Any, ...]] = [
         (_BPF_LD_W_ABS, 0, 0, _OFF_ARCH),
         (_BPF_JEQ, 0, "kill_process", _AUDIT_ARCH_X86_64),
@@ -105,11 +123,13 @@ def seccomp_program(own_pid: int, uid_dropped: bool) -> list[tuple[int, int, int
         (_BPF_JEQ, "allow", 0, (-own_pid) & 0xFFFFFFFF),
         (_BPF_JEQ, "allow", 0, own_pid),
         (_BPF_JSET, "deny", 0, 0x80000000),
-        (_BPF_RET, 0, 0, _RET_ALLOW if uid_dropped else deny),
+        *not_init,
+        (_BPF_RET, 0, 0, positive),
         # tkill(tid)/tgkill(tgid, ...): the kernel's uid check confines them after a uid drop.
         ("tkill", _BPF_LD_W_ABS, 0, 0, _OFF_ARG0),
         (_BPF_JEQ, "allow", 0, own_pid),
-        (_BPF_RET, 0, 0, _RET_ALLOW if uid_dropped else deny),
+        *not_init,
+        (_BPF_RET, 0, 0, positive),
         ("clone", _BPF_LD_W_ABS, 0, 0, _OFF_ARG0),
         (_BPF_JSET, "deny", 0, _CLONE_NS_FLAGS),
         ("allow", _BPF_RET, 0, 0, _RET_ALLOW),
@@ -158,18 +178,19 @@ def prctl(option: int, arg2: int, arg3: int | ctypes.c_void_p = 0) -> None:
 
 
 _PID_MARK = 0x3FFFFFF1  # placeholder pid in the prebuilt filter; patched in each child
-_templates: dict[bool, tuple[bytearray, list[int], list[int]]] = {}
+_templates: dict[tuple[bool, bool], tuple[bytearray, list[int], list[int]]] = {}
 
 
-def _template(uid_dropped: bool) -> tuple[bytearray, list[int], list[int]]:
+def _template(uid_dropped: bool, pid_ns: bool = False) -> tuple[bytearray, list[int], list[int]]:
     """The packed filter for a placeholder pid, and the offsets of `pid` and `-pid` constants."""
-    if uid_dropped not in _templates:
-        prog = seccomp_program(_PID_MARK, uid_dropped)
+    key = (uid_dropped, pid_ns)
+    if key not in _templates:
+        prog = seccomp_program(_PID_MARK, uid_dropped, pid_ns)
         raw = bytearray(b"".join(struct.pack("=HBBI", *ins) for ins in prog))
         pos = [i * 8 + 4 for i, ins in enumerate(prog) if ins[3] == _PID_MARK]
         neg = [i * 8 + 4 for i, ins in enumerate(prog) if ins[3] == (-_PID_MARK) & 0xFFFFFFFF]
-        _templates[uid_dropped] = (raw, pos, neg)
-    return _templates[uid_dropped]
+        _templates[key] = (raw, pos, neg)
+    return _templates[key]
 
 
 class PreparedFilter:
@@ -181,8 +202,8 @@ class PreparedFilter:
 
     __slots__ = ("buf", "fprog", "fprog_ptr", "neg", "pos")
 
-    def __init__(self, uid_dropped: bool) -> None:
-        template, self.pos, self.neg = _template(uid_dropped)
+    def __init__(self, uid_dropped: bool, pid_ns: bool = False) -> None:
+        template, self.pos, self.neg = _template(uid_dropped, pid_ns)
         self.buf = ctypes.create_string_buffer(bytes(template), len(template))
         self.fprog = _SockFprog(len(template) // 8, ctypes.addressof(self.buf))
         self.fprog_ptr = ctypes.c_void_p(ctypes.addressof(self.fprog))
@@ -195,6 +216,47 @@ class PreparedFilter:
         for off in self.neg:
             struct.pack_into("=I", buf, off, (-own_pid) & 0xFFFFFFFF)
         prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, self.fprog_ptr)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]  # fmt: skip
+
+
+_PR_CAPBSET_DROP, _LINUX_CAPABILITY_VERSION_3 = 24, 0x20080522
+
+
+class CapabilityDrop:
+    """Every capability of the calling process gone (user-namespace mode: the child stays uid 0
+    of its namespace, so it drops what that uid holds there); buffers built once, in the zygote.
+    With `no_new_privs` and an empty bounding set, no exec can give them back."""
+
+    __slots__ = ("data", "data_ptr", "header", "header_ptr")
+
+    def __init__(self) -> None:
+        self.header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+        self.data = (_CapData * 2)()  # zeroed: no capability in any set
+        self.header_ptr = ctypes.c_void_p(ctypes.addressof(self.header))
+        self.data_ptr = ctypes.c_void_p(ctypes.addressof(self.data))
+
+    def install(self) -> None:
+        if libc.capset(self.header_ptr, self.data_ptr) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"capset: {os.strerror(err)}")
+
+
+def drop_bounding_set() -> None:
+    """Empty this process's capability bounding set (inherited by every child)."""
+    for cap in range(64):
+        if _libc_prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            if ctypes.get_errno() == errno.EINVAL:  # past the last capability this kernel knows
+                return
+            err = ctypes.get_errno()
+            raise OSError(err, f"PR_CAPBSET_DROP({cap}): {os.strerror(err)}")
 
 
 def check_architecture(seccomp: bool) -> None:

@@ -37,10 +37,16 @@ import time
 from azr_executor.inside import protocol
 from azr_executor.inside.cgroup import RunGroup
 from azr_executor.inside.child import prepare_program_runtime, run_child
-from azr_executor.inside.mounts import RunDir, mask, private_mounts
+from azr_executor.inside.mounts import RunDir, enter_user_namespace, mask, private_mounts
 from azr_executor.inside.protocol import CONFINED, FAULT, NONCE_BYTES, decode_report, encode_frame
 from azr_executor.inside.reap import Sweeper, children_of, wait_exit
-from azr_executor.inside.seccomp import PreparedFilter, check_architecture, prctl
+from azr_executor.inside.seccomp import (
+    CapabilityDrop,
+    PreparedFilter,
+    check_architecture,
+    drop_bounding_set,
+    prctl,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,7 +60,7 @@ BOOTSTRAP = (
     "import sys;m=type(sys)('azr_executor');m.__path__=[%r];sys.modules['azr_executor']=m;"
     "from azr_executor.inside.zygote import main;main()"
 )
-_PR_SET_CHILD_SUBREAPER, _PR_SET_PDEATHSIG = 36, 1
+_PR_SET_CHILD_SUBREAPER, _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 36, 1, 4
 _REPORT_CAP = 1 << 16
 _DEATH_WAIT_S = 5.0  # a SIGKILLed child that is not gone after this is a kernel-side stall
 
@@ -101,8 +107,11 @@ class Zygote:
         self.cfg = cfg
         self.uid: int | None = cfg["uid"]
         self.has_pidfd = hasattr(os, "pidfd_open")
-        self.rundir = RunDir(workdir_of(cfg), self.uid)
-        self.seccomp = PreparedFilter(self.uid is not None) if cfg["seccomp"] else None
+        mounted = bool(cfg.get("userns") and cfg["private_mounts"])
+        self.rundir = RunDir(workdir_of(cfg), self.uid, mounted)
+        userns = bool(cfg.get("userns"))
+        self.seccomp = PreparedFilter(self.uid is not None, userns) if cfg["seccomp"] else None
+        self.caps = CapabilityDrop() if userns else None
         self.group = group
         self.join_fds = group.join_fds if group is not None else ()
         self.sweeper = Sweeper(group, self.uid, subreaper)
@@ -127,6 +136,8 @@ class Zygote:
     def stats(self) -> dict[str, Any]:
         root = self.cfg["work_root"]
         entries = sorted(os.listdir(root)) if os.path.isdir(root) else []
+        if self.rundir.mounted:  # the run directory's mount point stays; what is in it counts
+            entries = [e for e in entries if e != "run"] + os.listdir(self.rundir.path)
         return {
             "status": "ok",
             "work_root_entries": entries,
@@ -150,7 +161,7 @@ class Zygote:
         pid = os.fork()
         if pid == 0:
             run_child(job, self.cfg, tuple(w for _, w in pipes), self.rundir.path,  # type: ignore[arg-type]
-                      self.seccomp, self.join_fds, nonce)  # fmt: skip
+                      self.seccomp, self.join_fds, nonce, self.caps)  # fmt: skip
         t_fork = time.monotonic()
         for _, w in pipes:
             os.close(w)
@@ -373,6 +384,10 @@ def main() -> None:
     except OSError as exc:
         sys.stderr.write(f"azr zygote: {exc.strerror}\n")
         sys.exit(78)
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so does the zygote
+    if cfg.get("userns"):  # no root: pid 1 of user, mount, PID and IPC namespaces of its own
+        enter_user_namespace()
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # its waiter (the server's child) died
     _reserve_low_fds()
     warnings: list[str] = []
     subreaper = True
@@ -384,7 +399,6 @@ def main() -> None:
         # sandbox's init, which the zygote is not inside a container. Escaped processes then go
         # to init, and the sweep finds them by uid.
         warnings.append(f"not a child subreaper: {exc}")
-    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the server died: so does the zygote
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     group = RunGroup(cfg["cgroup"]) if cfg.get("cgroup") else None
     if cfg["private_mounts"]:
@@ -393,6 +407,11 @@ def main() -> None:
             mask("/sys/fs/cgroup")  # the group's files stay open to us, out of the runs' sight
     else:
         os.makedirs(cfg["work_root"], mode=0o711, exist_ok=True)
+    if cfg.get("userns"):
+        drop_bounding_set()  # no child can gain a capability back, even through exec
+    # Not dumpable: a process of the same uid (a run, without root) cannot open this one's
+    # /proc/<pid>/{environ,mem,fd}, nor ptrace it.
+    prctl(_PR_SET_DUMPABLE, 0)
     zygote = Zygote(cfg, group, subreaper)
     zygote.rundir.setup()
     if not zygote.sweeper.sweep():  # a previous zygote of this slot may have left processes

@@ -26,6 +26,7 @@ from azr_executor.inside.seccomp import prctl
 from azr_executor.sandbox.cgroups import GVISOR_OVERHEAD_MB, PoolGroups
 from azr_executor.sandbox.fairness import FairQueue, TenantQuota
 from azr_executor.sandbox.gvisor import runsc_prefix
+from azr_executor.sandbox.identity import Mode, decide_mode
 from azr_executor.sandbox.jobs import Job, JobPair, JobResult, PairMember
 from azr_executor.sandbox.zygote_process import NotStarted, ZygoteConfig, ZygoteDied, ZygoteProcess
 from azr_executor.settings import ExecutorSettings
@@ -80,6 +81,7 @@ class SandboxPool:
         self._uid_locks: dict[int, int] = {}  # zygote index -> fd of its held uid lock
         self._uids: dict[int, int] = {}
         self._groups: PoolGroups | None = None
+        self.mode: Mode = "root"
         self._slots: dict[int, dict[str, Any]] = {}  # zygote index -> its cgroup config
         self._ooms: dict[int, int] = {}  # gVisor mode: each slot's OOM-kill count at its spawn
         self._output_budget = settings.max_inflight_output_mb << 20
@@ -104,11 +106,12 @@ class SandboxPool:
     async def _start(self) -> None:
         count = self.settings.zygotes + (1 if self._wants_spare() else 0)
         self._zygotes = [None] * count
+        self.mode = await asyncio.to_thread(decide_mode, self.settings)
         if self.settings.cgroups:
             self._groups, why = PoolGroups.create(self.settings.cgroup_root)
         else:
             why = "AZR_EXECUTOR_CGROUPS=false"
-        _log_enforcement(self.settings, self._groups, why)
+        _log_enforcement(self.settings, self.mode, self._groups, why)
         if os.geteuid() == 0:
             # Runs orphaned by a zygote that died come back to the service, which reaps them
             # (`_reap_orphans`), instead of to an init that may never reap them.
@@ -152,10 +155,12 @@ class SandboxPool:
             preload=list(s.preload),
             scratch_mb=s.scratch_mb,
             scratch_inodes=s.scratch_inodes,
-            private_mounts=s.private_mounts and root,
+            private_mounts=s.private_mounts and self.mode in ("root", "userns"),
             seccomp=s.seccomp,
             spare=self._wants_spare() and index == s.zygotes,
             cgroup=group if not prefix else None,
+            userns=self.mode in ("userns", "userns-nomounts") and not prefix,
+            mask_paths=[str(s.token_file.resolve())] if s.token_file else [],
         )
         Path(config.work_root).mkdir(parents=True, exist_ok=True, mode=0o711)
         zygote = await ZygoteProcess.spawn(config)
@@ -166,8 +171,11 @@ class SandboxPool:
             first = self._uids.get(0)
             slot = index + (0 if first is None else first - s.sandbox_uid_base)
             cpus = sorted(os.sched_getaffinity(0))
+            # In user-namespace mode the zygote is the child of the process we started.
+            pids = [zygote.proc.pid] + (children_of(zygote.proc.pid) if config.userns else [])
             try:
-                os.sched_setaffinity(zygote.proc.pid, {cpus[slot % len(cpus)]})
+                for pid in pids:
+                    os.sched_setaffinity(pid, {cpus[slot % len(cpus)]})
             except OSError as exc:  # e.g. a CPU set changed under us: run unpinned
                 logger.warning("zygote=%d not pinned to a CPU: %s", index, exc)
         return zygote
@@ -552,13 +560,23 @@ def _output_bytes(job: Job) -> int:
     return 2 * job.limits.output_bytes
 
 
-def _log_enforcement(settings: ExecutorSettings, groups: PoolGroups | None, why: str) -> None:
+def _log_enforcement(
+    settings: ExecutorSettings, mode: Mode, groups: PoolGroups | None, why: str
+) -> None:
     """Say once, at start, which of the sandbox's guarantees this host does not give."""
     missing = []
-    if os.geteuid() != 0:
-        missing.append("a sandbox uid per zygote, private mounts, /tmp and /dev/shm read-only, "
-                       "hidepid, a private IPC namespace, a scratch tmpfs (the service is "
-                       "not root)")  # fmt: skip
+    if mode == "userns":
+        missing.append("a sandbox uid of its own (runs are uid 0 of a user namespace that maps "
+                       "only the service's uid: what the service may read on disk, a run may "
+                       "too, except the masked token file)")  # fmt: skip
+    elif mode == "userns-nomounts":
+        missing.append("private mounts (user and PID namespaces work here, mounts inside them "
+                       "do not): runs share the service's files, /tmp and each other's working "
+                       "directories (AZR_EXECUTOR_ALLOW_WEAK_ISOLATION=true)")  # fmt: skip
+    elif mode == "weak":
+        missing.append("a sandbox uid, private mounts, /tmp and /dev/shm read-only, a PID "
+                       "namespace or hidepid, a private IPC namespace, a scratch tmpfs (not "
+                       "root, no user namespaces: AZR_EXECUTOR_ALLOW_WEAK_ISOLATION=true)")  # fmt: skip
     elif not settings.private_mounts:
         missing.append("private mounts (AZR_EXECUTOR_PRIVATE_MOUNTS=false)")
     if groups is None:

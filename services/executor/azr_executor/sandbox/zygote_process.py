@@ -57,6 +57,8 @@ class ZygoteConfig:
     seccomp: bool
     spare: bool = False
     cgroup: dict[str, Any] | None = None  # the zygote's run group (`inside.cgroup.RunGroup`)
+    userns: bool = False  # no root: the zygote is pid 1 of user, mount, PID, IPC namespaces
+    mask_paths: list[str] = field(default_factory=list)  # hidden from the runs (secrets)
 
     def argv(self) -> list[str]:
         cfg = {
@@ -69,6 +71,8 @@ class ZygoteConfig:
             "seccomp": self.seccomp,
             "gvisor": bool(self.command_prefix),
             "cgroup": self.cgroup,
+            "userns": self.userns,
+            "mask_paths": self.mask_paths,
         }
         return [*self.command_prefix, self.python, "-s", "-S", "-P", "-c",
                 BOOTSTRAP % str(PACKAGE_DIR), json.dumps(cfg)]  # fmt: skip
