@@ -87,7 +87,6 @@ def executor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
         work_root=tmp_path_factory.mktemp("executor-scratch") if os.geteuid() != 0 else None,
         wall_timeout_s=5.0,
         cpu_timeout_s=5,
-        max_wall_timeout_s=30.0,  # below the AZR wire's own 60 s bound: its refusal is tested
         max_batch=2048,
     )
     yield from _serve(settings)
