@@ -121,6 +121,8 @@ $(WHEELHOUSE)/deps/.stamp: $(REQS)/executor.txt $(REQS)/buffer.txt
 # Rebuilt only when a file of these packages changed.
 package_files = $(shell find $(1) -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*' -not -path '*/build/*' -not -name '*.pyc')
 $(WHEELHOUSE)/azr/.stamp: $(call package_files,proto services/executor services/buffer) $(WHEELHOUSE)/deps/.stamp
+	@# Old versions' wheels must not stay beside the new ones (the images install azr_*.whl).
+	rm -f $(WHEELHOUSE)/azr/*.whl
 	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr $(SERVICE_PACKAGES)
 	@touch $@
 
@@ -135,6 +137,7 @@ $(WHEELHOUSE)/trainer-deps/.stamp: $(REQS)/trainer.txt
 	@touch $@
 
 $(WHEELHOUSE)/azr-trainer/.stamp: $(call package_files,trainer) $(WHEELHOUSE)/trainer-deps/.stamp
+	rm -f $(WHEELHOUSE)/azr-trainer/*.whl
 	SOURCE_DATE_EPOCH=315532800 $(PY) -m pip wheel -q --no-deps --no-build-isolation --wheel-dir $(WHEELHOUSE)/azr-trainer ./trainer
 	@touch $@
 
