@@ -131,7 +131,7 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         # The AZR rollout does not return vLLM's sampling logprobs, so TRL's truncated
         # importance-sampling correction has nothing to correct with (the reference had none).
         vllm_importance_sampling_correction=False,
-        report_to=cfg.report_to,
+        report_to=list[str](cfg.report_to),
         logging_steps=k,
         save_strategy="steps",
         save_steps=cfg.save_steps * k,
