@@ -1,7 +1,7 @@
 """Checks run before a training run imports torch, so that a mistake costs no 5-8 s start-up.
 
 A config is already valid when it gets here (`config.py`); these checks look outside it: the
-model path, the packages the trackers need, and (in `session.py`) the services' URLs.
+model path, the packages the trackers need, and the services' URLs (`session.probe`).
 """
 
 from __future__ import annotations
@@ -65,6 +65,12 @@ def check_trackers(report_to: list[str]) -> None:
 
 
 def preflight(cfg: AZRConfig) -> None:
-    """Every check that needs neither torch nor the services."""
+    """Every check that needs no torch: the model path, the trackers, the services' URLs."""
+    from azr_trainer.session import probe
+
     check_model(cfg.model)
     check_trackers(list(cfg.report_to))
+    for url in cfg.executor_urls:
+        probe("executor", url)
+    if cfg.buffer_url:
+        probe("buffer", cfg.buffer_url)

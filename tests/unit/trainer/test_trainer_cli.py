@@ -67,6 +67,11 @@ def _azr(*argv: str) -> subprocess.CompletedProcess[str]:
         (["train", "--set", "learning_rat=1"], "did you mean learning_rate?"),
         (["train", "--model", "/nonexistent"], "model: /nonexistent does not exist"),
         (["train", "--set", "report_to=[clearml]"], "report_to: clearml is not installed"),
+        (
+            ["run", "--set", "executor_urls=[http://127.0.0.1:1]"],
+            "the executor at http://127.0.0.1:1 does not answer",
+        ),
+        (["run", "--set", "buffer_url=http://127.0.0.1:1"], "the buffer at http://127.0.0.1:1"),
     ],
 )
 def test_a_users_mistake_is_one_line_and_status_2_before_torch(argv, message):
