@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from accelerate import PartialState
 
+from azr_trainer import paths
 from azr_trainer.config import AZRConfig
 from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
 from azr_trainer.models import load_model_and_tokenizer, resolve_model_path
@@ -207,7 +208,7 @@ def main(
         state.wait_for_everyone()
 
         # ---- model ----
-        models_dir = Path(os.environ.get("AZR_MODELS_DIR", "runs/models"))
+        models_dir = paths.models_dir()  # built models are cached under AZR_HOME
         model_path = resolve_model_path(cfg.model, models_dir) if rank == 0 else None
         state.wait_for_everyone()
         model_path = model_path or resolve_model_path(cfg.model, models_dir)

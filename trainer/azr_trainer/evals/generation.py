@@ -139,15 +139,17 @@ def load_generator(
     *,
     backend: Literal["auto", "hf", "vllm"] = "auto",
     batch_size: int = 8,
-    models_dir: Path = Path("runs/models"),
+    models_dir: Path | None = None,
 ) -> Generator:
     """A generator for a hub id or local path: vLLM when asked (or `auto` on a GPU with vLLM).
 
-    `tiny-random` builds (once, under `models_dir`) the trainer's tiny random model.
+    `tiny-random` builds (once, under `models_dir`, default `AZR_HOME/models`) the trainer's
+    tiny random model.
     """
+    from azr_trainer import paths
     from azr_trainer.models import resolve_model_path
 
-    name_or_path = resolve_model_path(name_or_path, models_dir)
+    name_or_path = resolve_model_path(name_or_path, models_dir or paths.models_dir())
     if backend == "auto":
         has_vllm = importlib.util.find_spec("vllm") is not None
         import torch
