@@ -15,6 +15,9 @@ Metric names (one JSON object per step in `metrics.jsonl`, also sent to `report_
     time/rollout_s, time/seed_s          the whole rollout; buffer seeding (first step only)
     memory/peak_allocated_gib            on CUDA: this rank's peak over the step (also
     memory/peak_reserved_gib             what the caching allocator held)
+    train/loss, train/grad_norm          TRL's own diagnostics of the step's update, from its
+    train/entropy, train/clip_ratio      log (`TRL_DIAGNOSTICS`: clip_ratio is the share of
+    train/learning_rate                  tokens whose ratio left the trust region)
 """
 
 from __future__ import annotations
@@ -31,7 +34,23 @@ from typing import Any
 
 from azr_trainer.tasks import ROLES, TASK_TYPES
 
-__all__ = ["ConsoleDisplay", "MetricsWriter", "read_metrics", "step_metrics"]
+__all__ = [
+    "TRL_DIAGNOSTICS",
+    "ConsoleDisplay",
+    "MetricsWriter",
+    "read_metrics",
+    "step_metrics",
+    "trl_diagnostics",
+]
+
+# TRL's log key -> our metric name. The values are the means over the step's optimizer steps.
+TRL_DIAGNOSTICS = {
+    "loss": "train/loss",
+    "grad_norm": "train/grad_norm",
+    "entropy": "train/entropy",
+    "clip_ratio/region_mean": "train/clip_ratio",
+    "learning_rate": "train/learning_rate",
+}
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -60,6 +79,16 @@ def step_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
                 out[f"{key}/solve_rate"] = _mean(float(bool(row["correct"])) for row in judged)
     out["azr/judge_errors"] = float(sum(bool(row["judge_error"]) for row in rows))
     out["azr/reward"] = _mean(row["reward"] for row in rows if not row.get("filler"))
+    return out
+
+
+def trl_diagnostics(logs: dict[str, Any]) -> dict[str, float]:
+    """The `TRL_DIAGNOSTICS` found in one of the trainer's log dicts, under our names."""
+    out = {}
+    for key, name in TRL_DIAGNOSTICS.items():
+        value = logs.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = float(value)
     return out
 
 
