@@ -15,6 +15,7 @@ in the failure message.
 
 from __future__ import annotations
 
+import logging
 import re
 import statistics
 from pathlib import Path
@@ -117,6 +118,7 @@ def test_azr_run_ends_with_what_it_learned(
     from azr_trainer.cli import main
 
     monkeypatch.setenv("AZR_MODELS_DIR", str(models_dir))
+    caplog.set_level(logging.INFO)
     out = tmp_path / "run"
     assert main(["run", "--steps", "2", "--no-live", "--output-dir", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -127,3 +129,5 @@ def test_azr_run_ends_with_what_it_learned(
     assert '"before"' in heldout and '"after"' in heldout
     rows = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2] and "train/loss" in rows[-1]
+    # Metrics without a value this step (NaN) are not sent to TensorBoard as None.
+    assert "writer.add_scalar() is incorrect" not in caplog.text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -330,7 +331,8 @@ def main(
                 for name, size in portal.call(store.sizes).items():
                     values[f"azr/buffer/{name}"] = float(size)
             for name, value in values.items():
-                add_train_metric(trainer, name, value)
+                if not math.isnan(value):  # TRL would log None, which TensorBoard warns about
+                    add_train_metric(trainer, name, value)
             record({})  # a step whose log never came is still written (not expected)
             pending[step] = values
 
