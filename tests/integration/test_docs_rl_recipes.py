@@ -1,4 +1,4 @@
-"""docs/executor-from-your-rl-code.md: the asyncio recipe runs as written against a live executor
+"""docs/use-the-executor-from-your-rl-code.md: the asyncio recipe runs as written against a live executor
 (URL and token swapped for the test's), and the veRL URL form it documents is the one served."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import httpx
 from azr_executor_fixtures import REPO, TEAM_TOKENS
 
-DOC = REPO / "docs" / "executor-from-your-rl-code.md"
+DOC = REPO / "docs" / "use-the-executor-from-your-rl-code.md"
 TOKEN = next(iter(TEAM_TOKENS))
 
 

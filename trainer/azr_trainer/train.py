@@ -3,34 +3,36 @@
     services -> clients -> model -> TRL config -> trainer -> resume (truncate the buffer)
     -> seed (lazily, in the first rollout) -> train -> summary and report
 
-With no `executor_urls`/`buffer_url` the executor and buffer are started locally as processes
-(SQLite under `<output_dir>/services/`); with several processes (torchrun / accelerate) the
-services must be given by URL, since every rank must talk to the same buffer.
+Each service given by URL (`executor_urls`, `buffer_url`) is used; each not given is started
+locally as a process (SQLite under `<output_dir>/services/`), see `session.py`. With several
+processes (torchrun / accelerate) both must be given by URL: every rank shares one buffer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from accelerate import PartialState
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from transformers import TrainerCallback
 
+from azr_trainer import paths
 from azr_trainer.config import AZRConfig
-from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
+from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics, trl_diagnostics
 from azr_trainer.models import load_model_and_tokenizer, resolve_model_path
-from azr_trainer.remote import BufferStore, ExecutorJudge
 from azr_trainer.rewards import ExtremeReward
 from azr_trainer.selfplay import SelfPlay, StepSettings
-from azr_trainer.services import local_services
+from azr_trainer.session import open_session
 from azr_trainer.tasks import TaskJudge, TaskStore
 from azr_trainer.trainer import (
     AZRTrainer,
@@ -58,6 +60,7 @@ class RunResult:
     resumed_from_step: int
     last_rows: list[dict[str, Any]]  # every rank's samples of the last step, in rank order
     last_advantages: list[float]  # their TRR++ advantages
+    heldout: dict[str, dict[str, float]]  # toy warm starts: {"before": ..., "after": ...}
 
 
 def batch_geometry(slots_per_rank: int, updates_per_step: int, micro: int) -> tuple[int, int]:
@@ -70,17 +73,6 @@ def batch_geometry(slots_per_rank: int, updates_per_step: int, micro: int) -> tu
     per_update = slots_per_rank // updates_per_step
     size = max(d for d in range(1, min(micro, per_update) + 1) if per_update % d == 0)
     return size, per_update // size
-
-
-@contextmanager
-def _services(cfg: AZRConfig, world: int) -> Iterator[tuple[list[str], str]]:
-    if cfg.executor_urls and cfg.buffer_url:
-        yield list(cfg.executor_urls), cfg.buffer_url
-        return
-    if world > 1:
-        raise ValueError("with several processes, pass executor_urls and buffer_url")
-    with local_services(Path(cfg.output_dir) / "services") as svc:
-        yield [svc.executor_url], svc.buffer_url
 
 
 def _last_checkpoint(output_dir: Path) -> Path | None:
@@ -131,7 +123,7 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         # The AZR rollout does not return vLLM's sampling logprobs, so TRL's truncated
         # importance-sampling correction has nothing to correct with (the reference had none).
         vllm_importance_sampling_correction=False,
-        report_to=cfg.report_to,
+        report_to=list[str](cfg.report_to),
         logging_steps=k,
         save_strategy="steps",
         save_steps=cfg.save_steps * k,
@@ -158,29 +150,6 @@ def _peft_config(cfg: AZRConfig) -> Any:
     )
 
 
-def _make_clients(
-    portal: BlockingPortal, cfg: AZRConfig, urls: list[str], buffer_url: str, run: str
-) -> tuple[ExecutorJudge, BufferStore, list[Any]]:
-    from azr_proto.buffer_client import BufferClient
-    from azr_proto.executor_client import ExecutorClient
-
-    token = cfg.api_token or None
-
-    async def make() -> tuple[ExecutorJudge, BufferStore, list[Any]]:
-        # Clients are built inside the portal's event loop, which they then live on.
-        # One client load-balances over every executor URL and retries sandbox errors.
-        executor = ExecutorClient(
-            urls, token=token, timeout_s=cfg.request_timeout_s, max_retries=cfg.executor_retries
-        )
-        buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
-        judge = ExecutorJudge([executor], concurrency=cfg.executor_concurrency, retries=0)
-        store = BufferStore(buffer, run, concurrency=cfg.executor_concurrency)
-        return judge, store, [executor, buffer]
-
-    judge, store, clients = portal.call(make)
-    return judge, store, clients
-
-
 def main(
     cfg: AZRConfig,
     *,
@@ -202,6 +171,11 @@ def main(
         torch.set_num_threads(max(1, cfg.cpu_threads))
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # TensorBoard (report_to's default) writes next to metrics.jsonl: tensorboard --logdir OUT
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(out / "tensorboard")
+    if rank == 0:  # the report shows it; a token is not written to disk
+        shown = {**cfg.model_dump(), "api_token": "***" if cfg.api_token else ""}
+        (out / "config.yaml").write_text(yaml.safe_dump(shown, sort_keys=False))
     run_name = cfg.run_name or out.resolve().name
     k = cfg.optimizer_steps_per_step
 
@@ -214,25 +188,37 @@ def main(
     slots = total // world
     per_device, accum = batch_geometry(slots, k, cfg.micro_batch_size)
 
-    eval_url: str | None = None  # CRUXEval validation needs a real executor
     with ExitStack() as stack:
-        portal = stack.enter_context(start_blocking_portal())
-        if judge is None or store is None:
-            urls, buffer_url = stack.enter_context(_services(cfg, world))
-            eval_url = urls[0]
-            portal = stack.enter_context(start_blocking_portal())  # closes before the services
-            remote_judge, remote_store, clients = _make_clients(
-                portal, cfg, urls, buffer_url, run_name
+        # ---- services: each local or remote on its own (none when judge and store are given) ----
+        remote = judge is None or store is None
+        session = stack.enter_context(
+            open_session(
+                out / "services",
+                executor_urls=cfg.executor_urls,
+                buffer_url=cfg.buffer_url,
+                executor=remote,
+                buffer=remote,
+                token=cfg.api_token or None,
+                timeout_s=cfg.request_timeout_s,
+                retries=cfg.executor_retries,
+                world=world,
             )
-            for client in clients:
-                stack.callback(portal.call, client.aclose)
+        )
+        portal = session.portal
+        eval_url = session.url("executor") or None  # CRUXEval validation needs a real executor
+        if remote:
             if rank == 0:
-                portal.call(remote_store.ensure_run)
-            judge, store = remote_judge, remote_store
+                for line in session.describe().splitlines():
+                    logger.info("%s", line)
+            judge = session.judge(concurrency=cfg.executor_concurrency)
+            store = session.store(run_name, concurrency=cfg.executor_concurrency)
+            if rank == 0:
+                portal.call(store.ensure_run)
+        assert judge is not None and store is not None
         state.wait_for_everyone()
 
         # ---- model ----
-        models_dir = Path(os.environ.get("AZR_MODELS_DIR", "runs/models"))
+        models_dir = paths.models_dir()  # built models are cached under AZR_HOME
         model_path = resolve_model_path(cfg.model, models_dir) if rank == 0 else None
         state.wait_for_everyone()
         model_path = model_path or resolve_model_path(cfg.model, models_dir)
@@ -279,6 +265,17 @@ def main(
             peft_config=_peft_config(cfg),
             token_weighted_advantages=cfg.token_weighted_advantages,
         )
+
+        # ---- the toy warm starts: their held-out set before self-play (and after, below) ----
+        heldout: dict[str, dict[str, float]] = {}
+        measure = None
+        if cfg.toy_heldout_eval and world == 1:
+            from azr_trainer.toy.heldout import probe_for
+
+            measure = probe_for(cfg.model, judge, portal.call, seed=cfg.seed)
+        if measure is not None:
+            logger.info("measuring the held-out set before self-play")
+            heldout["before"] = measure(model, tokenizer)
 
         # ---- resume: checkpoint + buffer truncated to the checkpoint's step ----
         ckpt = _last_checkpoint(out) if cfg.resume else None
@@ -334,26 +331,42 @@ def main(
                 for name, size in portal.call(store.sizes).items():
                     values[f"azr/buffer/{name}"] = float(size)
             for name, value in values.items():
-                add_train_metric(trainer, name, value)
-            if rank == 0:
-                writer.write(step, values)
-                console.update(step, values)
-            last.clear()
-            last.update(values)
+                if not math.isnan(value):  # TRL would log None, which TensorBoard warns about
+                    add_train_metric(trainer, name, value)
+            record({})  # a step whose log never came is still written (not expected)
+            pending[step] = values
 
+        def record(diagnostics: dict[str, float]) -> None:
+            """Write the held step's row with TRL's diagnostics from the step's log."""
+            for step, values in list(pending.items()):
+                del pending[step]
+                values.update(diagnostics)
+                if rank == 0:
+                    writer.write(step, values)
+                    console.update(step, values)
+                last.clear()
+                last.update(values)
+
+        pending: dict[int, dict[str, float]] = {}  # on_step's row, until the step's log
         trainer.add_callback(StepEndCallback(k, on_step))
+        trainer.add_callback(LogCallback(lambda logs: record(trl_diagnostics(logs))))
         if show:
             from transformers.trainer_callback import PrinterCallback
 
             trainer.remove_callback(PrinterCallback)  # the live table replaces the log dicts
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+        record({})
         logger.info(
             "trained %d AZR steps in %.1f s",
             cfg.max_steps - resumed_step,
             time.perf_counter() - start,
         )
         trainer.save_model(str(out / "final"))
+        if measure is not None:
+            logger.info("measuring the held-out set after self-play")
+            heldout["after"] = measure(trainer.model, tokenizer)
+            (out / "heldout.json").write_text(json.dumps(heldout, indent=2, sort_keys=True))
         sizes = portal.call(store.sizes)
     return RunResult(
         output_dir=out,
@@ -364,6 +377,7 @@ def main(
         resumed_from_step=resumed_step,
         last_rows=list(trainer.azr_rows),
         last_advantages=[float(a) for a in trainer.azr_advantages],
+        heldout=heldout,
     )
 
 
@@ -376,6 +390,16 @@ def _broadcast(decision: bool, world: int) -> bool:
     box = [decision]
     broadcast_object_list(box, from_process=0)
     return bool(box[0])
+
+
+class LogCallback(TrainerCallback):
+    """Calls `fn(logs)` with each log dict of the trainer (its loss, grad norm, metrics)."""
+
+    def __init__(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        self.fn = fn
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+        self.fn(dict(logs or {}))
 
 
 class SeedingRollout(SelfPlayRollout):

@@ -7,7 +7,7 @@ import logging
 import sys
 
 import uvicorn
-from pydantic import ValidationError
+from azr_proto.settings import settings_help, settings_or_exit
 
 from azr_executor.app import create_app
 from azr_executor.sandbox.identity import IsolationUnavailable, decide_mode
@@ -21,20 +21,18 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the service."""
     parser = argparse.ArgumentParser(prog="azr-executor", description="The azr executor service.")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP service",
+        epilog=settings_help(ExecutorSettings, "services/executor/README.md"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--host", help="bind address (default: AZR_EXECUTOR_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: AZR_EXECUTOR_PORT)")
     args = parser.parse_args(argv)
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    try:
-        settings = ExecutorSettings(**overrides)
-    except ValidationError as exc:  # one line, exit 2: a settings mistake, not a crash
-        err = exc.errors()[0]
-        loc = [str(p) for p in err.get("loc", ())]
-        where = f"AZR_EXECUTOR_{loc[0].upper()}" if loc else "settings"
-        sys.stderr.write(f"azr-executor: invalid {where}: {err['msg']}\n")
-        raise SystemExit(2) from None
+    settings = settings_or_exit(ExecutorSettings, "azr-executor", **overrides)
     try:
         decide_mode(settings)
     except IsolationUnavailable as exc:

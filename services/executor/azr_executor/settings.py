@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
+from azr_proto.settings import split_list
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -51,7 +51,7 @@ class ExecutorSettings(BaseSettings):
     # 11% faster than pyenv's default build (BENCHMARKS.md).
     python: str = sys.executable
     runsc: str = "runsc"
-    preload: list[str] = Field(default_factory=lambda: list(DEFAULT_PRELOAD))
+    preload: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_PRELOAD))
     # Why: only a root service can drop each run to an unprivileged uid of its own (one per
     # zygote, base + index), so runs cannot signal the server, the zygotes or each other.
     sandbox_uid_base: int = Field(default=61000, ge=1000, le=2**31 - 1024)
@@ -118,21 +118,8 @@ class ExecutorSettings(BaseSettings):
     # tenant's run away with 429; this is the most of it one tenant may hold.
     tenant_queue_share: float = Field(default=0.5, gt=0, le=1)
 
-    @field_validator("tokens", mode="before")
-    @classmethod
-    def _split_tokens(cls, value: object) -> object:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                try:
-                    value = json.loads(text)
-                except ValueError as exc:
-                    raise ValueError(f"not a JSON list of tokens: {exc}") from None
-                if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-                    raise ValueError("a JSON list of tokens must hold strings only")
-                return [t.strip() for t in value if t.strip()]
-            return [t.strip() for t in text.split(",") if t.strip()]
-        return value
+    # Lists read as the buffer reads them (azr_proto.settings): `a,b` or a JSON list.
+    _lists = field_validator("tokens", "preload", mode="before")(split_list)
 
     @field_validator("python")
     @classmethod
