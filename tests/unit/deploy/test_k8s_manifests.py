@@ -113,7 +113,7 @@ def test_kubectl_kustomize_and_the_plain_renderer_agree(docs):
 def test_the_token_secret_as_documented_is_what_the_executor_reads(docs):
     from azr_executor.settings import ExecutorSettings
 
-    readme = (K8S.parents[1] / "README.md").read_text()
+    readme = (K8S.parents[1] / "docs" / "deploy-the-executor.md").read_text()
     literal = readme.split("create secret generic azr-executor-tokens --from-literal=tokens='")[1]
     value = literal.split("'")[0]
     assert ExecutorSettings(tokens=value).tokens == ["team-a-token", "team-b-token"]
