@@ -43,6 +43,7 @@ class AZRConfig:
     seed_tasks: int = 256  # S: seed the buffer until it holds this many tasks per type
     seed_batch: int = 64
     seed_max_rounds: int = 50
+    seed_files: list[str] = field(default_factory=list)  # JSON Lines seeds (azr_trainer.seeding)
     solve_strategy: Literal["new_first", "uniform", "recent"] = "new_first"
     one_step_lag: bool = False
     extreme_reward: Literal["paper", "reference"] = "paper"
@@ -161,7 +162,7 @@ PRESETS["toy-tiny"] = {
 
 
 def _coerce(cfg_field: dataclasses.Field[Any], value: Any) -> Any:
-    if isinstance(value, str) and cfg_field.name in ("executor_urls", "report_to"):
+    if isinstance(value, str) and cfg_field.name in ("executor_urls", "report_to", "seed_files"):
         return [v for v in value.split(",") if v]
     if cfg_field.type in ("float", float) and isinstance(value, str):
         # YAML 1.1 reads `5e-4` (no dot) as a string: a float field takes it as a number.

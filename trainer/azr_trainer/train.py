@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from azr_trainer.config import AZRConfig
 from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
 from azr_trainer.models import load_model_and_tokenizer, resolve_model_path
+from azr_trainer.ranks import AccelerateRanks
 from azr_trainer.remote import BufferStore, ExecutorJudge
 from azr_trainer.rewards import ExtremeReward
+from azr_trainer.seeding import seed_buffer
 from azr_trainer.selfplay import SelfPlay, StepSettings
 from azr_trainer.services import local_services
 from azr_trainer.tasks import TaskJudge, TaskStore
@@ -39,7 +41,7 @@ from azr_trainer.trainer import (
     TrainerGenerator,
     azr_reward,
 )
-from azr_trainer.trl_adapter import add_train_metric
+from azr_trainer.trl_adapter import add_train_metric, collective_generation
 
 __all__ = ["RunResult", "batch_geometry", "main"]
 
@@ -173,7 +175,7 @@ def _make_clients(
             urls, token=token, timeout_s=cfg.request_timeout_s, max_retries=cfg.executor_retries
         )
         buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
-        judge = ExecutorJudge([executor], concurrency=cfg.executor_concurrency, retries=0)
+        judge = ExecutorJudge(executor, concurrency=cfg.executor_concurrency)
         store = BufferStore(buffer, run, concurrency=cfg.executor_concurrency)
         return judge, store, [executor, buffer]
 
@@ -255,7 +257,6 @@ def main(
             extreme_reward=ExtremeReward(cfg.extreme_reward),
             max_prompt_tokens=cfg.max_prompt_tokens,
             seed=cfg.seed,
-            pad_learnability=world > 1,
         )
         selfplay = SelfPlay(
             judge=judge,
@@ -263,9 +264,7 @@ def main(
             generator=generator,
             call=portal.call,
             settings=settings,
-            rank=rank,
-            barrier=state.wait_for_everyone,
-            agree=lambda decision: _broadcast(decision, world),
+            ranks=AccelerateRanks(state),
         )
         rollout = SeedingRollout(selfplay, generator, updates_per_step=k, cfg=cfg)
         dataset = Dataset.from_dict({"prompt": [f"azr:{i}" for i in range(total)]})
@@ -367,17 +366,6 @@ def main(
     )
 
 
-def _broadcast(decision: bool, world: int) -> bool:
-    """Rank 0's decision, on every rank (a collective: every rank must call it)."""
-    if world == 1:
-        return decision
-    from accelerate.utils import broadcast_object_list
-
-    box = [decision]
-    broadcast_object_list(box, from_process=0)
-    return bool(box[0])
-
-
 class SeedingRollout(SelfPlayRollout):
     """The rollout, seeding the buffer before its first step (inside the prepared trainer)."""
 
@@ -398,10 +386,14 @@ class SeedingRollout(SelfPlayRollout):
         if not self.seeded:
             start = time.perf_counter()
             self.generator.trainer = trainer
-            sizes = self.selfplay.seed(
+            collective = collective_generation(trainer)
+            self.selfplay.s = replace(self.selfplay.s, collective_generation=collective)
+            sizes = seed_buffer(
+                self.selfplay,
                 self.cfg.seed_tasks,
                 batch=max(1, self.cfg.seed_batch // max(1, trainer.accelerator.num_processes)),
                 max_rounds=self.cfg.seed_max_rounds,
+                files=self.cfg.seed_files,
             )
             self.seed_s = time.perf_counter() - start
             logger.info("buffer seeded in %.1f s: %s", self.seed_s, sizes)

@@ -3,7 +3,7 @@
 `PRIVATE_SIGNATURES` lists the private methods this project calls or overrides with the
 parameters it relies on; `check_trl_signatures()` compares them with the installed TRL and a
 unit test fails loudly when an upgrade moves them. Private attributes read here:
-`generation_config`, `vllm_generation.temperature`, `_metrics`, `use_vllm`.
+`generation_config`, `vllm_generation.temperature`, `_metrics`, `use_vllm`, `_dist`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "TRL_VERSION",
     "add_train_metric",
     "check_trl_signatures",
+    "collective_generation",
     "generate_completion_ids",
     "sampling_temperature",
 ]
@@ -98,3 +99,19 @@ def generate_completion_ids(
 def add_train_metric(trainer: Any, name: str, value: float) -> None:
     """Add a scalar to what the trainer logs at the next `log` (console, TensorBoard, W&B)."""
     trainer._metrics["train"][name].append(float(value))
+
+
+def collective_generation(trainer: Any) -> bool:
+    """Whether each generate call is a collective across the training processes.
+
+    HF generate under DeepSpeed ZeRO-3 gathers the sharded weights and runs `synced_gpus`
+    decoding; under FSDP every forward all-gathers; vLLM colocate with tensor parallelism
+    gathers the prompts of its group and slices the results by equal counts. Plain DDP and one
+    process generate on their own.
+    """
+    if trainer.accelerator.num_processes == 1:
+        return False
+    dist = trainer._dist  # trl.distributed.DistributedBackend, built by GRPOTrainer
+    if dist.is_zero3 or dist.is_fsdp:
+        return True
+    return bool(trainer.use_vllm and trainer.args.vllm_tensor_parallel_size > 1)

@@ -55,7 +55,7 @@ def judge_session(
 
         async def make() -> tuple[ExecutorClient, ExecutorJudge]:
             client = ExecutorClient(executor_url)
-            return client, ExecutorJudge([client], concurrency=concurrency, retries=0)
+            return client, ExecutorJudge(client, concurrency=concurrency)
 
         client, judge = portal.call(make)
         stack.callback(portal.call, client.aclose)
