@@ -316,8 +316,10 @@ def main(
                 values["memory/peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
                 values["memory/peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
                 torch.cuda.reset_peak_memory_stats()
-            if cfg.eval_steps and step % cfg.eval_steps == 0 and rank == 0 and eval_url:
-                # Rank 0 only: fine for one process or DDP; not for ZeRO-3 (sharded weights).
+            if cfg.eval_steps and step % cfg.eval_steps == 0 and eval_url:
+                # Every rank: under ZeRO-3 or FSDP generation needs all of them.
+                from trl.models import unwrap_model_for_generation
+
                 from azr_trainer.evals.periodic import evaluate_cruxeval
 
                 values.update(
@@ -327,6 +329,10 @@ def main(
                         eval_url,
                         n_items=cfg.eval_items,
                         max_new_tokens=cfg.eval_max_new_tokens,
+                        ranks=selfplay.ranks,
+                        unwrap=lambda: unwrap_model_for_generation(
+                            trainer.model_wrapped, trainer.accelerator
+                        ),
                     )
                 )
             if rank == 0:
