@@ -318,7 +318,7 @@ def main(
                 torch.cuda.reset_peak_memory_stats()
             if cfg.eval_steps and step % cfg.eval_steps == 0 and eval_url:
                 # Every rank: under ZeRO-3 or FSDP generation needs all of them.
-                from trl.models import unwrap_model_for_generation
+                from trl.models.utils import unwrap_model_for_generation
 
                 from azr_trainer.evals.periodic import evaluate_cruxeval
 
