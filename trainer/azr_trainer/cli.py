@@ -2,6 +2,7 @@
 
 azr run                          the main job: local services, tiny model, a few CPU steps
 azr train --model ID [--config F] [--set key=value ...]   the same job on a real model
+azr config show [--preset P] [--config F] [--set key=value ...]   print the effective config
 azr report RUN_DIR               PNG plots + an HTML page of a run's metrics
 azr services [--workdir D]       start the executor and buffer locally until Ctrl-C
 azr warmstart [--eval]           build (or reuse) the warm-started toy model under ./runs
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from azr_trainer import __version__
+from azr_trainer.config import AZRConfig, describe, load_config, presets
+from azr_trainer.errors import UsageError
 from azr_trainer.evals.command import cmd_eval, setup_eval
 from azr_trainer.toy.cli import cmd_warmstart, setup_warmstart
 
@@ -27,9 +31,12 @@ logger = logging.getLogger("azr")
 
 def _add_config_args(p: argparse.ArgumentParser, *, preset: str) -> None:
     p.add_argument(
-        "--preset", default=preset, help=f"paper, tiny-cpu, toy or toy-tiny (default {preset})"
+        "--preset",
+        default=preset,
+        metavar="NAME",
+        help=f"a recipe: {', '.join(presets())} (default {preset})",
     )
-    p.add_argument("--config", help="a YAML file of config keys (see azr_trainer/config.py)")
+    p.add_argument("--config", help="a YAML file of config keys (`azr config show` lists them)")
     p.add_argument("--model", help="hub id, local path, or tiny-random")
     p.add_argument("--output-dir", help="where checkpoints, metrics and the report go")
     p.add_argument("--steps", type=int, help="number of AZR steps")
@@ -39,10 +46,12 @@ def _add_config_args(p: argparse.ArgumentParser, *, preset: str) -> None:
     p.add_argument("--no-live", action="store_true", help="no live console table")
 
 
-def _config(args: argparse.Namespace, **defaults: object):  # type: ignore[no-untyped-def]
-    from azr_trainer.config import load_config
-
-    overrides = [f"{k}={v}" for k, v in defaults.items()]
+def _config(
+    args: argparse.Namespace,
+    defaults: dict[str, object] | None = None,
+    origins: dict[str, str] | None = None,
+) -> AZRConfig:
+    overrides = [f"{k}={v}" for k, v in (defaults or {}).items()]
     if args.model:
         overrides.append(f"model={args.model}")
     if args.output_dir:
@@ -51,14 +60,19 @@ def _config(args: argparse.Namespace, **defaults: object):  # type: ignore[no-un
         overrides.append(f"max_steps={args.steps}")
     if args.no_live:
         overrides.append("live_console=false")
-    return load_config(preset=args.preset, path=args.config, overrides=overrides + args.set)
+    return load_config(
+        preset=args.preset, path=args.config, overrides=overrides + args.set, origins=origins
+    )
 
 
 def _train_and_report(args: argparse.Namespace, **defaults: object) -> int:
+    from azr_trainer.preflight import preflight
+
+    cfg = _config(args, defaults)
+    preflight(cfg)  # everything that can be checked before torch is imported (5-8 s)
     from azr_trainer.report import write_report
     from azr_trainer.train import main as train_main
 
-    cfg = _config(args, **defaults)
     result = train_main(cfg)
     from accelerate import PartialState
 
@@ -92,6 +106,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return _train_and_report(args)
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    origins: dict[str, str] = {}
+    cfg = _config(args, origins=origins)
+    sys.stdout.write(f"# preset {args.preset}; commented: not AZRConfig's default\n")
+    sys.stdout.write(describe(cfg, origins))
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from azr_trainer.report import write_report
 
@@ -122,6 +144,11 @@ def _setup_train(p: argparse.ArgumentParser) -> None:
     _add_config_args(p, preset="paper")
 
 
+def _setup_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["show"], help="show: print the effective config as YAML")
+    _add_config_args(p, preset="paper")
+
+
 def _setup_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a run's output directory (holds metrics.jsonl)")
 
@@ -137,6 +164,7 @@ SUBCOMMANDS: dict[
 ] = {
     "run": ("the main job: self-play on CPU from the toy warm start", _setup_run, _cmd_run),
     "train": ("self-play training of a real model (paper defaults)", _setup_train, _cmd_train),
+    "config": ("print the effective config (preset, file, overrides)", _setup_config, _cmd_config),
     "report": ("write PNG plots and an HTML page for a run", _setup_report, _cmd_report),
     "services": ("start the executor and buffer locally", _setup_services, _cmd_services),
     "warmstart": ("build (or reuse) the warm-started toy model", setup_warmstart, cmd_warmstart),
@@ -144,19 +172,46 @@ SUBCOMMANDS: dict[
 }
 
 
+def _user_error(exc: BaseException) -> str | None:
+    """The one- or two-line message for a mistake of the user; None for a bug."""
+    if isinstance(exc, UsageError):
+        return str(exc)
+    from azr_proto.errors import TransportError, Unauthorized
+
+    if isinstance(exc, Unauthorized):
+        return f"{exc}\n  set api_token (--set api_token=...) to a token the services accept"
+    if isinstance(exc, TransportError):
+        return f"a service stopped answering: {exc}\n  is it still running? (`make up`)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and dispatch to a subcommand."""
+    """Parse the command line and dispatch to a subcommand.
+
+    A user's mistake (`UsageError`, an unreachable service) is printed in one or two lines and
+    exits with status 2; anything else is a bug and keeps its traceback. `--debug` keeps them all.
+    """
     parser = argparse.ArgumentParser(prog="azr", description="Absolute Zero self-play on TRL.")
     parser.add_argument("--version", action="version", version=f"azr {__version__}")
+    debug_help = "show the traceback of every error"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, setup, handler) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text)
         setup(p)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
         p.set_defaults(func=handler)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the table
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except Exception as exc:
+        message = None if args.debug else _user_error(exc)
+        if message is None:
+            raise
+        sys.stderr.write(f"azr {args.command}: error: {message}\n")
+        return 2
 
 
 if __name__ == "__main__":  # `accelerate launch -m azr_trainer.cli train ...`

@@ -1,197 +1,252 @@
-"""Run configuration: one dataclass, paper defaults, YAML files, presets and CLI overrides.
+"""Run configuration: one validated model, the paper's defaults, recipes, YAML files, overrides.
 
     cfg = load_config(preset="tiny-cpu", path="my.yaml", overrides=["max_steps=3"])
 
-Precedence: dataclass defaults (the paper's hyperparameters, azr-reference.md section 6) <
-preset < YAML file < `key=value` overrides (values are parsed as YAML: `3`, `true`, `[a, b]`).
-Unknown keys are an error, so a typo never silently falls back to a default.
+Precedence: `AZRConfig`'s defaults (the paper's hyperparameters, azr-reference.md section 6,
+written only here) < the preset (`recipes/NAME.yaml`, which may `extends:` another) < the YAML
+file < `key=value` overrides (values are parsed as YAML: `3`, `true`, `[a, b]`, `a,b`).
+
+Everything is checked here, before torch is imported: unknown keys (with a suggestion), types
+and bounds. A mistake is a `ConfigError` naming the key and where its value came from.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import asdict, dataclass, field, fields
+import difflib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-__all__ = ["PRESETS", "AZRConfig", "load_config"]
+from azr_trainer.errors import ConfigError
+
+__all__ = ["RECIPES_DIR", "AZRConfig", "describe", "load_config", "presets"]
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+LossType = Literal["dapo", "grpo", "bnpo", "dr_grpo", "cispo", "sapo", "luspo", "vespo"]
+Tracker = Literal["none", "all", "tensorboard", "trackio", "wandb", "mlflow", "comet_ml", "clearml"]
 
 
-@dataclass
-class AZRConfig:
+class AZRConfig(BaseModel):
     """Everything an AZR run needs. Batch sizes count samples across all processes."""
 
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
     # --- model ---
-    model: str = "tiny-random"  # a hub id, a local path, or "tiny-random" (built locally)
-    output_dir: str = "runs/azr"
-    seed: int = 1
-    # --- services (empty executor_urls / buffer_url: start both locally under output_dir) ---
-    executor_urls: list[str] = field(default_factory=list)
+    model: str = Field("tiny-random", min_length=1)  # hub id, local path, or a built-in name
+    output_dir: str = Field("runs/azr", min_length=1)
+    seed: int = Field(1, ge=0)
+    # --- services: each one empty is started locally under output_dir, each URL is used ---
+    executor_urls: list[str] = Field(default_factory=list)
     buffer_url: str = ""
     run_name: str = ""  # buffer run name; defaults to the output directory's name
     api_token: str = ""
-    executor_concurrency: int = 32
-    executor_retries: int = 3
-    request_timeout_s: float = 120.0
+    executor_concurrency: int = Field(32, ge=1)
+    executor_retries: int = Field(3, ge=0)
+    request_timeout_s: float = Field(120.0, gt=0)
     # --- AZR ---
-    batch_per_group: int = 64  # samples per (task type x role) per step, all ranks together
-    n_references: int = 6
-    n_induction_inputs: int = 10
-    n_learnability: int = 8
-    seed_tasks: int = 256  # S: seed the buffer until it holds this many tasks per type
-    seed_batch: int = 64
-    seed_max_rounds: int = 50
-    seed_files: list[str] = field(default_factory=list)  # JSON Lines seeds (azr_trainer.seeding)
+    batch_per_group: int = Field(64, ge=1)  # samples per (task type x role) per step, all ranks
+    n_references: int = Field(6, ge=1)
+    n_induction_inputs: int = Field(10, ge=2)  # even: half are shown, half hidden
+    n_learnability: int = Field(8, ge=1)
+    seed_tasks: int = Field(256, ge=0)  # S: seed the buffer until it holds this many per type
+    seed_batch: int = Field(64, ge=1)
+    seed_max_rounds: int = Field(50, ge=1)
+    seed_files: list[str] = Field(default_factory=list)  # JSON Lines seeds (azr_trainer.seeding)
     solve_strategy: Literal["new_first", "uniform", "recent"] = "new_first"
     one_step_lag: bool = False
     extreme_reward: Literal["paper", "reference"] = "paper"
     token_weighted_advantages: bool = False
-    max_prompt_tokens: int = 6144
-    max_completion_tokens: int = 8096
+    max_prompt_tokens: int = Field(6144, ge=16)
+    max_completion_tokens: int = Field(8096, ge=1)
     # --- optimisation (TRL GRPOConfig) ---
-    max_steps: int = 500
-    learning_rate: float = 1e-6
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    entropy_coef: float = 0.001
-    epsilon: float = 0.2
-    epsilon_high: float = 0.28
-    delta: float = 3.0
-    loss_type: str = "dapo"
-    optimizer_steps_per_step: int = 1  # the reference takes one step on the whole batch
-    micro_batch_size: int = 4  # per device forward/backward batch
-    temperature: float = 1.0
-    top_p: float = 1.0
+    max_steps: int = Field(500, ge=1)
+    learning_rate: float = Field(1e-6, gt=0, le=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    entropy_coef: float = Field(0.001, ge=0)
+    epsilon: float = Field(0.2, ge=0, le=1)
+    epsilon_high: float = Field(0.28, ge=0)
+    delta: float = Field(3.0, gt=1)
+    loss_type: LossType = "dapo"
+    optimizer_steps_per_step: int = Field(1, ge=1)  # the reference: one step on the whole batch
+    micro_batch_size: int = Field(4, ge=1)  # per device forward/backward batch
+    temperature: float = Field(1.0, gt=0)  # AZR samples; it never decodes greedily
+    top_p: float = Field(1.0, gt=0, le=1)
     bf16: bool | None = None  # None: on when a CUDA GPU is present
     gradient_checkpointing: bool | None = None  # None: on when a CUDA GPU is present
     use_vllm: bool = False
-    vllm_gpu_memory_utilization: float = 0.3
-    vllm_tensor_parallel_size: int = 1
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    vllm_tensor_parallel_size: int = Field(1, ge=1)
     lora: bool = False
-    lora_r: int = 64
-    lora_alpha: int = 128
+    lora_r: int = Field(64, ge=1)
+    lora_alpha: int = Field(128, ge=1)
     lora_target_modules: str = "all-linear"
     # --- bookkeeping ---
-    save_steps: int = 10
-    save_total_limit: int = 2
+    save_steps: int = Field(10, ge=1)
+    save_total_limit: int = Field(2, ge=1)
     resume: bool = True  # continue from the newest checkpoint in output_dir, if any
-    report_to: list[str] = field(default_factory=lambda: ["none"])
+    # TensorBoard logs next to metrics.jsonl (`tensorboard --logdir OUTPUT_DIR`); trackio, wandb...
+    report_to: list[Tracker] = Field(default_factory=lambda: list[Tracker](["tensorboard"]))
     live_console: bool = True
-    cpu_threads: int = 1  # torch threads on CPU: more oversubscribes the cores the executor needs
+    cpu_threads: int = Field(1, ge=1)  # torch threads on CPU: more starve the executor's cores
     # --- in-training validation: greedy CRUXEval-O/I pass@1 logged as val/test_score/* ---
-    eval_steps: int = 0  # every N AZR steps (the reference: 10); 0 = off
-    eval_items: int = 64  # first N problems of CRUXEval-O and of CRUXEval-I
-    eval_max_new_tokens: int = 1024
+    eval_steps: int = Field(0, ge=0)  # every N AZR steps (the reference: 10); 0 = off
+    eval_items: int = Field(64, ge=1)  # first N problems of CRUXEval-O and of CRUXEval-I
+    eval_max_new_tokens: int = Field(1024, ge=1)
 
-    def __post_init__(self) -> None:
-        if self.eval_steps < 0 or self.eval_items < 1 or self.eval_max_new_tokens < 1:
-            raise ValueError("eval_steps must be >= 0, eval_items and eval_max_new_tokens >= 1")
-        if self.batch_per_group < 1:
-            raise ValueError("batch_per_group must be at least 1")
-        if self.n_induction_inputs < 2 or self.n_induction_inputs % 2:
-            raise ValueError("n_induction_inputs must be an even number >= 2 (half are hidden)")
-        if self.n_learnability < 1:
-            raise ValueError("n_learnability must be at least 1")
-        if self.extreme_reward not in ("paper", "reference"):
-            raise ValueError("extreme_reward must be 'paper' or 'reference'")
-        if self.solve_strategy not in ("new_first", "uniform", "recent"):
-            raise ValueError("solve_strategy must be new_first, uniform or recent")
-        if self.optimizer_steps_per_step < 1:
-            raise ValueError("optimizer_steps_per_step must be at least 1")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive: AZR samples, it never decodes greedily")
+    @field_validator("executor_urls", "report_to", "seed_files", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):  # `--set executor_urls=http://a,http://b`
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("executor_urls")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            _check_url(url)
+        return [u.rstrip("/") for u in urls]
+
+    @field_validator("buffer_url")
+    @classmethod
+    def _buffer_url(cls, url: str) -> str:
+        if url:
+            _check_url(url)
+        return url.rstrip("/")
+
+    @field_validator("n_induction_inputs")
+    @classmethod
+    def _even(cls, n: int) -> int:
+        if n % 2:
+            raise ValueError("must be an even number >= 2 (half the inputs are hidden)")
+        return n
+
+    @model_validator(mode="after")
+    def _clip_range(self) -> AZRConfig:
+        if self.epsilon_high < self.epsilon:
+            raise ValueError(
+                f"epsilon_high ({self.epsilon_high}) is below epsilon ({self.epsilon})"
+            )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    # A few self-play steps of a tiny model on a 2-core CPU in a few minutes.
-    "tiny-cpu": {
-        "batch_per_group": 2,
-        "n_references": 2,
-        "n_induction_inputs": 4,
-        "n_learnability": 2,
-        "seed_tasks": 4,
-        "seed_batch": 2,
-        "seed_max_rounds": 1,
-        "max_prompt_tokens": 1536,
-        "max_completion_tokens": 48,
-        "max_steps": 4,
-        "learning_rate": 1e-4,
-        "weight_decay": 0.0,
-        "entropy_coef": 0.0,
-        "micro_batch_size": 12,
-        "save_steps": 2,
-        "executor_concurrency": 8,
-    },
-}
-# `azr run --preset toy`: the warm-started toy model (azr_trainer/toy, built and cached under
-# runs/models/warmstart/ on first use), with task shapes matching its warm-start corpus.
-PRESETS["toy"] = {
-    **PRESETS["tiny-cpu"],
-    "model": "toy-warmstart",
-    "batch_per_group": 8,
-    "n_induction_inputs": 6,
-    "n_learnability": 4,
-    "seed_tasks": 16,
-    "seed_batch": 8,
-    "seed_max_rounds": 4,
-    "max_prompt_tokens": 1024,
-    "max_completion_tokens": 160,
-    "max_steps": 20,
-    "learning_rate": 1e-3,
-    "micro_batch_size": 16,
-    "save_steps": 10,
-}
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
 
 
-# `azr run` (and `make run`): the tiny world's warm start (`WarmstartConfig.tiny`, about two
-# CPU-minutes to build), whose solver visibly learns through self-play (RESULTS.md, "The tiny
-# world, second recipe"): its induction tasks have 4 inputs, and at 3e-4 self-play keeps the
-# careful answers right while making them more frequent (at 1e-3 it damaged them).
-PRESETS["toy-tiny"] = {
-    **PRESETS["toy"],
-    "model": "toy-warmstart-tiny",
-    "n_induction_inputs": 4,
-    "learning_rate": 3e-4,
-}
+def presets() -> list[str]:
+    """Names `--preset` accepts: the recipes shipped in `azr_trainer/recipes/`."""
+    return sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
 
 
-def _coerce(cfg_field: dataclasses.Field[Any], value: Any) -> Any:
-    if isinstance(value, str) and cfg_field.name in ("executor_urls", "report_to", "seed_files"):
-        return [v for v in value.split(",") if v]
-    if cfg_field.type in ("float", float) and isinstance(value, str):
-        # YAML 1.1 reads `5e-4` (no dot) as a string: a float field takes it as a number.
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError(f"{cfg_field.name}: {value!r} is not a number") from None
-    return value
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else ""
+
+
+def _read_yaml(path: Path, label: str, chain: tuple[str, ...] = ()) -> dict[str, tuple[Any, str]]:
+    """Keys of a YAML file, each with the label of the file that set it (`extends:` resolved)."""
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read it ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{label}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    loaded = {} if loaded is None else loaded
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{label}: the file must hold a mapping of config keys")
+    base = loaded.pop("extends", None)
+    values: dict[str, tuple[Any, str]] = {}
+    if base is not None:
+        if base in chain:
+            raise ConfigError(f"{label}: `extends: {base}` makes a cycle")
+        values = _preset_values(str(base), (*chain, str(base)))
+    values.update({str(k): (v, label) for k, v in loaded.items()})
+    return values
+
+
+def _preset_values(name: str, chain: tuple[str, ...] = ()) -> dict[str, tuple[Any, str]]:
+    names = presets()
+    if name not in names:
+        raise ConfigError(
+            f"unknown preset {name!r}: {_suggest(name, names) or 'there is none like it'}"
+            f" (presets: {', '.join(names)})"
+        )
+    return _read_yaml(RECIPES_DIR / f"{name}.yaml", f"preset {name}", (*chain, name))
+
+
+def _explain(exc: ValidationError, origins: dict[str, str]) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = err["loc"]
+        key = str(loc[0]) if loc else ""
+        where = key + "".join(f"[{part}]" for part in loc[1:])
+        msg = err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+        got = f" (got {err['input']!r}" if loc else " ("
+        source = origins.get(key, "")
+        tail = f"{got}, from {source})" if source else (f"{got})" if loc else "")
+        lines.append(f"{where + ': ' if where else ''}{msg}{tail}")
+    return ConfigError("invalid config: " + "; ".join(lines))
 
 
 def load_config(
-    *, preset: str = "paper", path: str | Path | None = None, overrides: list[str] | None = None
+    *,
+    preset: str = "paper",
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    origins: dict[str, str] | None = None,
 ) -> AZRConfig:
-    """Build a config from a preset, an optional YAML file and `key=value` overrides."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    values: dict[str, Any] = dict(PRESETS[preset])
+    """Build a config from a preset, an optional YAML file and `key=value` overrides.
+
+    `origins`, when given, is filled with where each non-default key was set.
+    """
+    values = _preset_values(preset)
     if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: the YAML file must hold a mapping of config keys")
-        values.update(loaded)
+        values.update(_read_yaml(Path(path), str(path)))
     for item in overrides or []:
         key, sep, raw = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not key=value")
-        values[key.strip()] = yaml.safe_load(raw)
-    known = {f.name: f for f in fields(AZRConfig)}
-    unknown = sorted(set(values) - set(known))
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not key=value")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = raw  # `--set api_token=a:b{` is a string, not YAML
+        values[key.strip()] = (value, "the command line")
+    known = list(AZRConfig.model_fields)
+    unknown = [k for k in values if k not in AZRConfig.model_fields]
     if unknown:
-        raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-    return AZRConfig(**{k: _coerce(known[k], v) for k, v in values.items()})
+        problems = [
+            f"{k} (from {values[k][1]}{'; ' if _suggest(k, known) else ''}{_suggest(k, known)})"
+            for k in unknown
+        ]
+        raise ConfigError(
+            f"unknown config key{'s' if len(unknown) > 1 else ''}: {', '.join(problems)}"
+        )
+    where = {k: label for k, (_, label) in values.items()}
+    if origins is not None:
+        origins.update(where)
+    try:
+        return AZRConfig(**{k: v for k, (v, _) in values.items()})
+    except ValidationError as exc:
+        raise _explain(exc, where) from None
+
+
+def describe(cfg: AZRConfig, origins: dict[str, str]) -> str:
+    """The effective config as YAML, each value set by a preset, file or flag commented so."""
+    lines = []
+    for key, value in cfg.model_dump().items():
+        text = yaml.safe_dump({key: value}, default_flow_style=True, width=10**6).strip()
+        text = text.removeprefix("{").removesuffix("}")
+        source = origins.get(key)
+        lines.append(f"{text:<48}  # {source}" if source else text)
+    return "\n".join(lines) + "\n"

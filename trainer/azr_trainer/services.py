@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from azr_trainer.errors import UsageError
+
 __all__ = ["LocalServices", "local_services"]
 
 logger = logging.getLogger(__name__)
@@ -26,10 +28,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LocalServices:
-    """Base URLs of services started by `local_services`."""
+    """Base URLs of services started by `local_services` ("" for one not started)."""
 
-    executor_url: str
-    buffer_url: str
+    executor_url: str = ""
+    buffer_url: str = ""
 
 
 def _free_port() -> int:
@@ -49,11 +51,17 @@ def _script(name: str) -> str:
     return found
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+def _wait_healthy(
+    name: str, url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"service for {url} exited with code {proc.returncode} at start")
+            lines = log.read_text(errors="replace").strip().splitlines() or ["(empty log)"]
+            raise UsageError(
+                f"azr-{name} exited with code {proc.returncode} at start: "
+                f"{lines[-1]}\n  (the whole log: {log})"
+            )
         try:
             if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
                 return
@@ -65,15 +73,21 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> 
 
 @contextmanager
 def local_services(
-    workdir: Path, *, env: dict[str, str] | None = None, timeout_s: float = 60.0
+    workdir: Path,
+    *,
+    executor: bool = True,
+    buffer: bool = True,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 60.0,
 ) -> Iterator[LocalServices]:
-    """Run `azr-executor serve` and `azr-buffer serve` on free loopback ports until exit.
+    """Run `azr-executor serve` and/or `azr-buffer serve` on free loopback ports until exit.
 
     The buffer keeps its SQLite file under `workdir`. Logs go to `workdir/*.log`.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     base_env = {**os.environ, **(env or {})}
-    ports = {"executor": _free_port(), "buffer": _free_port()}
+    wanted = [name for name, on in (("executor", executor), ("buffer", buffer)) if on]
+    ports = {name: _free_port() for name in wanted}
     base_env.setdefault("AZR_BUFFER_DATABASE_URL", f"sqlite:///{workdir / 'buffer.sqlite'}")
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -83,9 +97,10 @@ def local_services(
             procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=base_env)
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         for name, proc in procs.items():
-            _wait_healthy(urls[name], proc, timeout_s)
-        logger.info("services ready: executor=%s buffer=%s", urls["executor"], urls["buffer"])
-        yield LocalServices(executor_url=urls["executor"], buffer_url=urls["buffer"])
+            _wait_healthy(name, urls[name], proc, workdir / f"{name}.log", timeout_s)
+        yield LocalServices(
+            executor_url=urls.get("executor", ""), buffer_url=urls.get("buffer", "")
+        )
     finally:
         for proc in procs.values():
             proc.terminate()

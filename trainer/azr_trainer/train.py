@@ -3,9 +3,9 @@
     services -> clients -> model -> TRL config -> trainer -> resume (truncate the buffer)
     -> seed (lazily, in the first rollout) -> train -> summary and report
 
-With no `executor_urls`/`buffer_url` the executor and buffer are started locally as processes
-(SQLite under `<output_dir>/services/`); with several processes (torchrun / accelerate) the
-services must be given by URL, since every rank must talk to the same buffer.
+Each service given by URL (`executor_urls`, `buffer_url`) is used; each not given is started
+locally as a process (SQLite under `<output_dir>/services/`), see `session.py`. With several
+processes (torchrun / accelerate) both must be given by URL: every rank shares one buffer.
 """
 
 from __future__ import annotations
@@ -14,25 +14,22 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import PartialState
-from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from azr_trainer.config import AZRConfig
 from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
 from azr_trainer.models import load_model_and_tokenizer, resolve_model_path
 from azr_trainer.ranks import AccelerateRanks
-from azr_trainer.remote import BufferStore, ExecutorJudge
 from azr_trainer.rewards import ExtremeReward
 from azr_trainer.seeding import seed_buffer
 from azr_trainer.selfplay import SelfPlay, StepSettings
-from azr_trainer.services import local_services
+from azr_trainer.session import open_session
 from azr_trainer.tasks import TaskJudge, TaskStore
 from azr_trainer.trainer import (
     AZRTrainer,
@@ -72,17 +69,6 @@ def batch_geometry(slots_per_rank: int, updates_per_step: int, micro: int) -> tu
     per_update = slots_per_rank // updates_per_step
     size = max(d for d in range(1, min(micro, per_update) + 1) if per_update % d == 0)
     return size, per_update // size
-
-
-@contextmanager
-def _services(cfg: AZRConfig, world: int) -> Iterator[tuple[list[str], str]]:
-    if cfg.executor_urls and cfg.buffer_url:
-        yield list(cfg.executor_urls), cfg.buffer_url
-        return
-    if world > 1:
-        raise ValueError("with several processes, pass executor_urls and buffer_url")
-    with local_services(Path(cfg.output_dir) / "services") as svc:
-        yield [svc.executor_url], svc.buffer_url
 
 
 def _last_checkpoint(output_dir: Path) -> Path | None:
@@ -133,7 +119,7 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         # The AZR rollout does not return vLLM's sampling logprobs, so TRL's truncated
         # importance-sampling correction has nothing to correct with (the reference had none).
         vllm_importance_sampling_correction=False,
-        report_to=cfg.report_to,
+        report_to=list[str](cfg.report_to),
         logging_steps=k,
         save_strategy="steps",
         save_steps=cfg.save_steps * k,
@@ -158,29 +144,6 @@ def _peft_config(cfg: AZRConfig) -> Any:
         target_modules=cfg.lora_target_modules,
         task_type="CAUSAL_LM",
     )
-
-
-def _make_clients(
-    portal: BlockingPortal, cfg: AZRConfig, urls: list[str], buffer_url: str, run: str
-) -> tuple[ExecutorJudge, BufferStore, list[Any]]:
-    from azr_proto.buffer_client import BufferClient
-    from azr_proto.executor_client import ExecutorClient
-
-    token = cfg.api_token or None
-
-    async def make() -> tuple[ExecutorJudge, BufferStore, list[Any]]:
-        # Clients are built inside the portal's event loop, which they then live on.
-        # One client load-balances over every executor URL and retries sandbox errors.
-        executor = ExecutorClient(
-            urls, token=token, timeout_s=cfg.request_timeout_s, max_retries=cfg.executor_retries
-        )
-        buffer = BufferClient(buffer_url, token=token, timeout_s=cfg.request_timeout_s)
-        judge = ExecutorJudge(executor, concurrency=cfg.executor_concurrency)
-        store = BufferStore(buffer, run, concurrency=cfg.executor_concurrency)
-        return judge, store, [executor, buffer]
-
-    judge, store, clients = portal.call(make)
-    return judge, store, clients
 
 
 def main(
@@ -216,21 +179,33 @@ def main(
     slots = total // world
     per_device, accum = batch_geometry(slots, k, cfg.micro_batch_size)
 
-    eval_url: str | None = None  # CRUXEval validation needs a real executor
     with ExitStack() as stack:
-        portal = stack.enter_context(start_blocking_portal())
-        if judge is None or store is None:
-            urls, buffer_url = stack.enter_context(_services(cfg, world))
-            eval_url = urls[0]
-            portal = stack.enter_context(start_blocking_portal())  # closes before the services
-            remote_judge, remote_store, clients = _make_clients(
-                portal, cfg, urls, buffer_url, run_name
+        # ---- services: each local or remote on its own (none when judge and store are given) ----
+        remote = judge is None or store is None
+        session = stack.enter_context(
+            open_session(
+                out / "services",
+                executor_urls=cfg.executor_urls,
+                buffer_url=cfg.buffer_url,
+                executor=remote,
+                buffer=remote,
+                token=cfg.api_token or None,
+                timeout_s=cfg.request_timeout_s,
+                retries=cfg.executor_retries,
+                world=world,
             )
-            for client in clients:
-                stack.callback(portal.call, client.aclose)
+        )
+        portal = session.portal
+        eval_url = session.url("executor") or None  # CRUXEval validation needs a real executor
+        if remote:
             if rank == 0:
-                portal.call(remote_store.ensure_run)
-            judge, store = remote_judge, remote_store
+                for line in session.describe().splitlines():
+                    logger.info("%s", line)
+            judge = session.judge(concurrency=cfg.executor_concurrency)
+            store = session.store(run_name, concurrency=cfg.executor_concurrency)
+            if rank == 0:
+                portal.call(store.ensure_run)
+        assert judge is not None and store is not None
         state.wait_for_everyone()
 
         # ---- model ----

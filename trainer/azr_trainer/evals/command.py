@@ -92,7 +92,7 @@ def _executor_url(args: argparse.Namespace, needed: bool) -> Iterator[str | None
         return
     from azr_trainer.services import local_services
 
-    with local_services(args.workdir) as services:
+    with local_services(args.workdir, buffer=False) as services:
         yield services.executor_url
 
 

@@ -103,11 +103,6 @@ def run_experiment(
                     f"max_steps={steps}",
                     f"n_induction_inputs={config.corpus.n_inputs}",
                     f"executor_urls={s.executor_url}",
-                    *(
-                        [f"buffer_url={s.buffer_url}", f"run_name=seed-{seed}"]
-                        if s.buffer_url
-                        else []
-                    ),
                     "live_console=false",
                     "resume=false",
                     *(overrides or []),
