@@ -24,7 +24,7 @@ from accelerate import PartialState
 
 from azr_trainer.config import AZRConfig
 from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
-from azr_trainer.models import load_model_and_tokenizer, resolve_model_path
+from azr_trainer.models import load_model_and_tokenizer, resolve_model_path, training_dtype
 from azr_trainer.ranks import AccelerateRanks
 from azr_trainer.rewards import ExtremeReward
 from azr_trainer.seeding import seed_buffer
@@ -213,15 +213,15 @@ def main(
         model_path = resolve_model_path(cfg.model, models_dir) if rank == 0 else None
         state.wait_for_everyone()
         model_path = model_path or resolve_model_path(cfg.model, models_dir)
-        bf16 = cuda if cfg.bf16 is None else cfg.bf16
+        # The TRL config first: under DeepSpeed ZeRO-3 it is what lets from_pretrained shard.
+        args = _grpo_config(cfg, per_device, accum, cuda)
         model, tokenizer = load_model_and_tokenizer(
-            model_path, dtype=torch.bfloat16 if (bf16 and cuda) else None
+            model_path, dtype=training_dtype(bf16=bool(args.bf16), lora=cfg.lora)
         )
 
         # ---- trainer ----
         from datasets import Dataset
 
-        args = _grpo_config(cfg, per_device, accum, cuda)
         generator = TrainerGenerator(tokenizer)
         settings = StepSettings(
             n_references=cfg.n_references,
