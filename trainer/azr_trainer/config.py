@@ -79,8 +79,13 @@ class AZRConfig(BaseModel):
     bf16: bool | None = None  # None: on when a CUDA GPU is present
     gradient_checkpointing: bool | None = None  # None: on when a CUDA GPU is present
     use_vllm: bool = False
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)  # vLLM's share of each GPU
     vllm_tensor_parallel_size: int = Field(1, ge=1)
+    vllm_enable_sleep_mode: bool = False  # free vLLM's memory while training (re-syncs weights)
+    vllm_max_model_len: int = Field(0, ge=0)  # 0: max_prompt_tokens + max_completion_tokens
+    # Generation ends at the first of these (kept in the completion): nothing after the answer
+    # is read, so the rest of the completion budget is not spent. [] to generate to EOS.
+    stop_strings: list[str] = Field(default_factory=lambda: ["</answer>"])
     lora: bool = False
     lora_r: int = Field(64, ge=1)
     lora_alpha: int = Field(128, ge=1)
@@ -88,6 +93,9 @@ class AZRConfig(BaseModel):
     # --- bookkeeping ---
     save_steps: int = Field(10, ge=1)
     save_total_limit: int = Field(2, ge=1)
+    save_optimizer: bool = (
+        True  # False: checkpoints hold the weights only (a resume restarts AdamW)
+    )
     resume: bool = True  # continue from the newest checkpoint in output_dir, if any
     # TensorBoard logs next to metrics.jsonl (`tensorboard --logdir OUTPUT_DIR`); trackio, wandb...
     report_to: list[Tracker] = Field(default_factory=lambda: list[Tracker](["tensorboard"]))
@@ -98,7 +106,7 @@ class AZRConfig(BaseModel):
     eval_items: int = Field(64, ge=1)  # first N problems of CRUXEval-O and of CRUXEval-I
     eval_max_new_tokens: int = Field(1024, ge=1)
 
-    @field_validator("executor_urls", "report_to", "seed_files", mode="before")
+    @field_validator("executor_urls", "report_to", "seed_files", "stop_strings", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):  # `--set executor_urls=http://a,http://b`

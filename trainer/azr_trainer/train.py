@@ -23,6 +23,7 @@ import torch
 from accelerate import PartialState
 
 from azr_trainer.config import AZRConfig
+from azr_trainer.memory import log_memory_estimate
 from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
 from azr_trainer.models import load_model_and_tokenizer, resolve_model_path, training_dtype
 from azr_trainer.ranks import AccelerateRanks
@@ -38,7 +39,7 @@ from azr_trainer.trainer import (
     TrainerGenerator,
     azr_reward,
 )
-from azr_trainer.trl_adapter import add_train_metric, collective_generation
+from azr_trainer.trl_adapter import add_train_metric, collective_generation, stop_kwargs
 
 __all__ = ["RunResult", "batch_geometry", "main"]
 
@@ -116,6 +117,10 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
         vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+        vllm_enable_sleep_mode=cfg.vllm_enable_sleep_mode,
+        vllm_max_model_length=cfg.vllm_max_model_len
+        or cfg.max_prompt_tokens + cfg.max_completion_tokens,
+        generation_kwargs=stop_kwargs(cfg.stop_strings, vllm=cfg.use_vllm),
         # The AZR rollout does not return vLLM's sampling logprobs, so TRL's truncated
         # importance-sampling correction has nothing to correct with (the reference had none).
         vllm_importance_sampling_correction=False,
@@ -124,6 +129,7 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         save_strategy="steps",
         save_steps=cfg.save_steps * k,
         save_total_limit=cfg.save_total_limit,
+        save_only_model=not cfg.save_optimizer,
         seed=cfg.seed,
         data_seed=cfg.seed,
         log_completions=False,
@@ -215,6 +221,8 @@ def main(
         model_path = model_path or resolve_model_path(cfg.model, models_dir)
         # The TRL config first: under DeepSpeed ZeRO-3 it is what lets from_pretrained shard.
         args = _grpo_config(cfg, per_device, accum, cuda)
+        if rank == 0:
+            log_memory_estimate(cfg, model_path, world=world, cuda=cuda)
         model, tokenizer = load_model_and_tokenizer(
             model_path, dtype=training_dtype(bf16=bool(args.bf16), lora=cfg.lora)
         )

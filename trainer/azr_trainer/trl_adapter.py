@@ -3,11 +3,12 @@
 `PRIVATE_SIGNATURES` lists the private methods this project calls or overrides with the
 parameters it relies on; `check_trl_signatures()` compares them with the installed TRL and a
 unit test fails loudly when an upgrade moves them. Private attributes read here:
-`generation_config`, `vllm_generation.temperature`, `_metrics`, `use_vllm`, `_dist`.
+`generation_config`, `vllm_generation.temperature`, `_metrics`, `use_vllm`, `_dist`, `eos_token_ids`.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ __all__ = [
     "collective_generation",
     "generate_completion_ids",
     "sampling_temperature",
+    "stop_kwargs",
 ]
 
 TRL_VERSION = "1.16.0"
@@ -83,17 +85,52 @@ def sampling_temperature(trainer: Any, temperature: float | None) -> Iterator[No
             setattr(obj, attr, value)
 
 
+def stop_kwargs(stop_strings: list[str], *, vllm: bool) -> dict[str, Any] | None:
+    """`GRPOConfig.generation_kwargs` that end generation at the first of `stop_strings`, kept
+    in the completion: vLLM's `stop` with `include_stop_str_in_output`, or transformers'
+    `stop_strings` (which needs the tokenizer at generate time: `generate_completion_ids`)."""
+    if not stop_strings:
+        return None
+    if vllm:
+        return {"stop": list(stop_strings), "include_stop_str_in_output": True}
+    return {"stop_strings": list(stop_strings)}
+
+
+@contextmanager
+def _stop_strings_tokenizer(trainer: Any) -> Iterator[None]:
+    """Hand the tokenizer to HF `generate`, which TRL calls without it (stop strings need it)."""
+    config = getattr(trainer, "generation_config", None)
+    if trainer.use_vllm or config is None or not getattr(config, "stop_strings", None):
+        yield
+        return
+    model = trainer.accelerator.unwrap_model(trainer.model_wrapped)
+    model.generate = functools.partial(
+        type(model).generate, model, tokenizer=trainer.processing_class
+    )
+    try:
+        yield
+    finally:
+        del model.generate
+
+
 def generate_completion_ids(
     trainer: Any, prompt_ids: list[list[int]], *, temperature: float | None = None
 ) -> list[list[int]]:
     """Generate one completion per prompt with the trainer's backend (HF generate or vLLM).
 
     Prompts must be distinct calls with `num_generations=1`: vLLM server mode de-duplicates
-    with a stride of `num_generations`.
+    with a stride of `num_generations`. A row that HF generate stopped at a stop string is
+    padded after it; the padding is cut off here (TRL cuts only at EOS).
     """
-    with sampling_temperature(trainer, temperature):
+    with sampling_temperature(trainer, temperature), _stop_strings_tokenizer(trainer):
         completion_ids, _ = trainer._generate_single_turn(prompt_ids, None, {}, 1)
-    return [list(map(int, ids)) for ids in completion_ids]
+    out = [list(map(int, ids)) for ids in completion_ids]
+    pad = getattr(trainer.processing_class, "pad_token_id", None)
+    if pad is not None and pad not in set(trainer.eos_token_ids or ()):
+        for ids in out:
+            while ids and ids[-1] == pad:
+                ids.pop()
+    return out
 
 
 def add_train_metric(trainer: Any, name: str, value: float) -> None:
