@@ -60,6 +60,8 @@ class AZRConfig(BaseModel):
     one_step_lag: bool = False
     extreme_reward: Literal["paper", "reference"] = "paper"
     token_weighted_advantages: bool = False
+    prompt_template: Literal["default", "reference"] = "default"  # reference: its R1 text
+    answer_parsing: Literal["strict", "lenient"] = "strict"  # lenient: the reference's fallbacks
     max_prompt_tokens: int = Field(6144, ge=16)
     max_completion_tokens: int = Field(8096, ge=1)
     # --- optimisation (TRL GRPOConfig) ---

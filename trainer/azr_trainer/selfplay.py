@@ -25,16 +25,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-from azr_trainer.parsing import (
-    FormatError,
-    parse_induction_proposal,
-    parse_io_proposal,
-    parse_solver_answer,
-)
+from azr_trainer.lenient import PARSERS
+from azr_trainer.parsing import FormatError
 from azr_trainer.prompts import (
     DEFAULT_BANNED_WORDS,
+    R1_TEMPLATE,
     Snippet,
     propose_induction_prompt,
     propose_io_prompt,
@@ -116,6 +113,8 @@ class StepSettings:
     max_prompt_tokens: int = 6144
     banned_words: tuple[str, ...] = DEFAULT_BANNED_WORDS
     seed: int = 1
+    template: str = R1_TEMPLATE  # prompts.R1_TEMPLATES: "default" or the reference's
+    parsing: Literal["strict", "lenient"] = "strict"  # lenient: the reference's fallbacks
     # Every generate call is a collective (HF generate under ZeRO-3 or FSDP, vLLM with tensor
     # parallelism): then every rank makes the same calls with the same number of prompts, the
     # learnability rollouts padded to the largest count over the ranks.
@@ -196,6 +195,7 @@ class SelfPlay:
         self._call = call
         self.s = settings
         self.ranks: Ranks = ranks or LocalRanks()
+        self.parser = PARSERS[settings.parsing]
         self.timings = StepTimings()
 
     # ---- plumbing -------------------------------------------------------------------------
@@ -213,12 +213,13 @@ class SelfPlay:
             return []
         start = time.perf_counter()
         try:
-            return self.gen.generate([r1_wrap(p) for p in prompts], learnability=learnability)
+            wrapped = [r1_wrap(p, self.s.template) for p in prompts]
+            return self.gen.generate(wrapped, learnability=learnability)
         finally:
             self.timings.generate_s += time.perf_counter() - start
 
     def _fits(self, prompt: str) -> bool:
-        return self.gen.count_tokens(r1_wrap(prompt)) <= self.s.max_prompt_tokens
+        return self.gen.count_tokens(r1_wrap(prompt, self.s.template)) <= self.s.max_prompt_tokens
 
     def _rng(self, step: int, *parts: object) -> random.Random:
         rank = self.ranks.rank
@@ -301,13 +302,15 @@ class SelfPlay:
         parsed: list[tuple[int, str, tuple[str, ...], str]] = []
         for i, sample in enumerate(samples):
             if task_type == "induction":
-                got_i = parse_induction_proposal(sample.generated.text, self.s.n_induction_inputs)
+                got_i = self.parser.induction_proposal(
+                    sample.generated.text, self.s.n_induction_inputs
+                )
                 if isinstance(got_i, FormatError):
                     sample.format_error, sample.reason = True, got_i.reason
                     continue
                 parsed.append((i, programs[i], got_i.inputs, got_i.message))
             else:
-                got = parse_io_proposal(sample.generated.text)
+                got = self.parser.io_proposal(sample.generated.text)
                 if isinstance(got, FormatError):
                     sample.format_error, sample.reason = True, got.reason
                     continue
@@ -344,7 +347,7 @@ class SelfPlay:
             if not ok:
                 answers.append((task, None))  # too long for the model: counts as unsolved
                 continue
-            got = parse_solver_answer(next(gens).text, task.task_type)
+            got = self.parser.solver_answer(next(gens).text, task.task_type)
             answers.append((task, None if isinstance(got, FormatError) else got))
         verdicts = self._verify_many(answers)
         for j, (i, _) in enumerate(candidates):
@@ -408,7 +411,7 @@ class SelfPlay:
         samples = []
         answers: list[tuple[Task, str | None]] = []
         for task, prompt, gen in zip(chosen, prompts, gens, strict=True):
-            got = parse_solver_answer(gen.text, task_type)
+            got = self.parser.solver_answer(gen.text, task_type)
             sample = Sample(task_type, "solve", prompt, gen, reward=None)
             if isinstance(got, FormatError):
                 sample.format_error, sample.reason = True, got.reason

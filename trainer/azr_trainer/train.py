@@ -26,6 +26,7 @@ from azr_trainer.config import AZRConfig
 from azr_trainer.memory import log_memory_estimate
 from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
 from azr_trainer.models import load_model_and_tokenizer, resolve_model_path, training_dtype
+from azr_trainer.prompts import R1_TEMPLATES
 from azr_trainer.ranks import AccelerateRanks
 from azr_trainer.rewards import ExtremeReward
 from azr_trainer.seeding import seed_buffer
@@ -240,6 +241,8 @@ def main(
             extreme_reward=ExtremeReward(cfg.extreme_reward),
             max_prompt_tokens=cfg.max_prompt_tokens,
             seed=cfg.seed,
+            template=R1_TEMPLATES[cfg.prompt_template],
+            parsing=cfg.answer_parsing,
         )
         selfplay = SelfPlay(
             judge=judge,
