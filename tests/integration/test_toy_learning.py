@@ -15,6 +15,7 @@ in the failure message.
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 
@@ -48,12 +49,20 @@ def _window(curve: list[float]) -> tuple[float, float]:
     return statistics.fmean(curve[:WINDOW]), statistics.fmean(curve[-WINDOW:])
 
 
-def test_self_play_from_a_tiny_warm_start_raises_the_solver_reward(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One warm-start cache for the module: the first test builds it, the next reuses it."""
+    return tmp_path_factory.mktemp("models")
+
+
+def test_self_play_from_a_tiny_warm_start_raises_the_solver_reward(
+    tmp_path: Path, models_dir: Path
+) -> None:
     (result,) = run_experiment(
         tmp_path / "experiment",
         seeds=[SEED],
         steps=STEPS,
-        models_dir=tmp_path / "models",
+        models_dir=models_dir,
         recipe=WarmstartConfig.tiny,
         overrides=list(TINY_SELFPLAY_OVERRIDES),
         # The corpus is the grammar's own programs; the executor judges everything else.
@@ -94,3 +103,27 @@ def test_self_play_from_a_tiny_warm_start_raises_the_solver_reward(tmp_path: Pat
     # Not asserted: the proposer's valid deduction and abduction rate. The tiny warm start
     # already writes 72-91 % valid ones on the evaluation prompts; during self-play the rate
     # rose in most runs but fell in one and stayed at 0 in another (RESULTS.md).
+
+
+def test_azr_run_ends_with_what_it_learned(
+    tmp_path: Path,
+    models_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # `make run` is `azr run`: it must end with the first-vs-last table and the held-out set
+    # before and after, judged by the executor (the warm start is the one built above).
+    from azr_trainer.cli import main
+
+    monkeypatch.setenv("AZR_MODELS_DIR", str(models_dir))
+    out = tmp_path / "run"
+    assert main(["run", "--steps", "2", "--no-live", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "What the run learned" in printed and "deduction/solve" in printed
+    assert "Held-out set, judged by the executor" in printed
+    assert re.search(r"held-out solver accuracy \d\.\d\d → \d\.\d\d", caplog.text)
+    heldout = (out / "heldout.json").read_text()
+    assert '"before"' in heldout and '"after"' in heldout
+    rows = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2] and "train/loss" in rows[-1]

@@ -22,6 +22,7 @@ from azr_trainer import __version__
 from azr_trainer.config import AZRConfig, describe, load_config, presets
 from azr_trainer.errors import UsageError
 from azr_trainer.evals.command import cmd_eval, setup_eval
+from azr_trainer.summary import heldout_line, heldout_table, learning_table
 from azr_trainer.toy.cli import cmd_warmstart, setup_warmstart
 
 __all__ = ["SUBCOMMANDS", "main"]
@@ -88,17 +89,26 @@ def _train_and_report(args: argparse.Namespace, **defaults: object) -> int:
     if not PartialState().is_main_process:
         return 0
     index = write_report(result.output_dir)
-    m = result.last_metrics
+    _print_summary(result.metrics_path, result.heldout)
     logger.info("done: %d AZR steps in %s", result.steps, result.output_dir)
-    logger.info(
-        "last step: mean reward %.3f, judge errors %d, buffer %s",
-        m.get("azr/reward", float("nan")),
-        int(m.get("azr/judge_errors", 0)),
-        result.buffer_sizes,
-    )
     logger.info("metrics: %s", result.metrics_path)
     logger.info("report:  %s", index)
+    if result.heldout.get("after"):
+        logger.info("%s", heldout_line(result.heldout["before"], result.heldout["after"]))
     return 0
+
+
+def _print_summary(metrics_path: Path, heldout: dict[str, dict[str, float]]) -> None:
+    """What the run learned: first steps against last steps, and the held-out set."""
+    from rich.console import Console
+
+    from azr_trainer.metrics import read_metrics
+
+    console = Console(width=None if sys.stdout.isatty() else 100)  # a log file: no wrapping
+    console.print()
+    console.print(learning_table(read_metrics(metrics_path)))
+    if heldout.get("after"):
+        console.print(heldout_table(heldout["before"], heldout["after"]))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

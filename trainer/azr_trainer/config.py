@@ -107,6 +107,8 @@ class AZRConfig(BaseModel):
     eval_steps: int = Field(0, ge=0)  # every N AZR steps (the reference: 10); 0 = off
     eval_items: int = Field(64, ge=1)  # first N problems of CRUXEval-O and of CRUXEval-I
     eval_max_new_tokens: int = Field(1024, ge=1)
+    # --- the toy warm starts only: their fixed held-out set, before and after self-play ---
+    toy_heldout_eval: bool = True
 
     @field_validator("executor_urls", "report_to", "seed_files", "stop_strings", mode="before")
     @classmethod

@@ -15,20 +15,42 @@ Metric names (one JSON object per step in `metrics.jsonl`, also sent to `report_
     time/rollout_s, time/seed_s          the whole rollout; buffer seeding (first step only)
     memory/peak_allocated_gib            on CUDA: this rank's peak over the step (also
     memory/peak_reserved_gib             what the caching allocator held)
+    train/loss, train/grad_norm          TRL's own diagnostics of the step's update, from its
+    train/entropy, train/clip_ratio      log (`TRL_DIAGNOSTICS`: clip_ratio is the share of
+    train/learning_rate                  tokens whose ratio left the trust region)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import sys
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from azr_trainer.tasks import ROLES, TASK_TYPES
 
-__all__ = ["ConsoleDisplay", "MetricsWriter", "read_metrics", "step_metrics"]
+__all__ = [
+    "TRL_DIAGNOSTICS",
+    "ConsoleDisplay",
+    "MetricsWriter",
+    "read_metrics",
+    "step_metrics",
+    "trl_diagnostics",
+]
+
+# TRL's log key -> our metric name. The values are the means over the step's optimizer steps.
+TRL_DIAGNOSTICS = {
+    "loss": "train/loss",
+    "grad_norm": "train/grad_norm",
+    "entropy": "train/entropy",
+    "clip_ratio/region_mean": "train/clip_ratio",
+    "learning_rate": "train/learning_rate",
+}
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -57,6 +79,16 @@ def step_metrics(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
                 out[f"{key}/solve_rate"] = _mean(float(bool(row["correct"])) for row in judged)
     out["azr/judge_errors"] = float(sum(bool(row["judge_error"]) for row in rows))
     out["azr/reward"] = _mean(row["reward"] for row in rows if not row.get("filler"))
+    return out
+
+
+def trl_diagnostics(logs: dict[str, Any]) -> dict[str, float]:
+    """The `TRL_DIAGNOSTICS` found in one of the trainer's log dicts, under our names."""
+    out = {}
+    for key, name in TRL_DIAGNOSTICS.items():
+        value = logs.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[name] = float(value)
     return out
 
 
@@ -94,24 +126,71 @@ def _fmt(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-class ConsoleDisplay:
-    """A live rich table: progress and the latest step's metrics per (type x role)."""
+class _ConsoleHandler(logging.Handler):
+    """Prints log records through the live display's console, above the table."""
 
-    def __init__(self, total_steps: int, *, enabled: bool = True) -> None:
+    def __init__(self, console: Any, like: logging.Handler) -> None:
+        super().__init__(like.level)
+        self.console = console
+        self.setFormatter(like.formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
+class ConsoleDisplay:
+    """A live rich table: progress and the latest step's metrics per (type x role).
+
+    While it is shown, every log handler that wrote to the terminal (the root's, transformers')
+    prints through the table's console instead, and warnings become one log record each: a
+    plain stream write under rich's `Live` breaks the table and makes it redraw.
+    """
+
+    def __init__(self, total_steps: int, *, enabled: bool = True, console: Any = None) -> None:
         self.total = total_steps
         self.enabled = enabled
+        self.console = console
         self._live: Any = None
         self._start = time.monotonic()
+        self._swapped: list[tuple[logging.Logger, logging.Handler, logging.Handler]] = []
+        self._captured_warnings = False
 
     def __enter__(self) -> ConsoleDisplay:
         if self.enabled:
             from rich.live import Live
 
-            self._live = Live(self._render(None, {}), auto_refresh=False, transient=False)
+            terminal = {sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__}
+            self._live = Live(
+                self._render(None, {}), console=self.console, auto_refresh=False, transient=False
+            )
             self._live.__enter__()
+            loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+            for log in loggers:
+                if not isinstance(log, logging.Logger):
+                    continue
+                for handler in list(log.handlers):
+                    if type(handler) is logging.StreamHandler and handler.stream in terminal:
+                        routed = _ConsoleHandler(self._live.console, handler)
+                        log.removeHandler(handler)
+                        log.addHandler(routed)
+                        self._swapped.append((log, handler, routed))
+            if warnings.showwarning is not getattr(logging, "_showwarning", None):
+                logging.captureWarnings(True)
+                self._captured_warnings = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._captured_warnings:
+            logging.captureWarnings(False)
+            self._captured_warnings = False
+        for log, handler, routed in self._swapped:
+            log.removeHandler(routed)
+            log.addHandler(handler)
+        self._swapped.clear()
         if self._live is not None:
             self._live.__exit__(None, None, None)
             self._live = None

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,10 +22,12 @@ from typing import Any
 
 import torch
 from accelerate import PartialState
+from transformers import TrainerCallback
 
+from azr_trainer import paths
 from azr_trainer.config import AZRConfig
 from azr_trainer.memory import log_memory_estimate
-from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics
+from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics, trl_diagnostics
 from azr_trainer.models import load_model_and_tokenizer, resolve_model_path, training_dtype
 from azr_trainer.prompts import R1_TEMPLATES
 from azr_trainer.ranks import AccelerateRanks
@@ -59,6 +62,7 @@ class RunResult:
     resumed_from_step: int
     last_rows: list[dict[str, Any]]  # every rank's samples of the last step, in rank order
     last_advantages: list[float]  # their TRR++ advantages
+    heldout: dict[str, dict[str, float]]  # toy warm starts: {"before": ..., "after": ...}
 
 
 def batch_geometry(slots_per_rank: int, updates_per_step: int, micro: int) -> tuple[int, int]:
@@ -216,7 +220,7 @@ def main(
         state.wait_for_everyone()
 
         # ---- model ----
-        models_dir = Path(os.environ.get("AZR_MODELS_DIR", "runs/models"))
+        models_dir = paths.models_dir()  # built models are cached under AZR_HOME
         model_path = resolve_model_path(cfg.model, models_dir) if rank == 0 else None
         state.wait_for_everyone()
         model_path = model_path or resolve_model_path(cfg.model, models_dir)
@@ -264,6 +268,17 @@ def main(
             peft_config=_peft_config(cfg),
             token_weighted_advantages=cfg.token_weighted_advantages,
         )
+
+        # ---- the toy warm starts: their held-out set before self-play (and after, below) ----
+        heldout: dict[str, dict[str, float]] = {}
+        measure = None
+        if cfg.toy_heldout_eval and world == 1:
+            from azr_trainer.toy.heldout import probe_for
+
+            measure = probe_for(cfg.model, judge, portal.call, seed=cfg.seed)
+        if measure is not None:
+            logger.info("measuring the held-out set before self-play")
+            heldout["before"] = measure(model, tokenizer)
 
         # ---- resume: checkpoint + buffer truncated to the checkpoint's step ----
         ckpt = _last_checkpoint(out) if cfg.resume else None
@@ -326,25 +341,40 @@ def main(
                     values[f"azr/buffer/{name}"] = float(size)
             for name, value in values.items():
                 add_train_metric(trainer, name, value)
-            if rank == 0:
-                writer.write(step, values)
-                console.update(step, values)
-            last.clear()
-            last.update(values)
+            record({})  # a step whose log never came is still written (not expected)
+            pending[step] = values
 
+        def record(diagnostics: dict[str, float]) -> None:
+            """Write the held step's row with TRL's diagnostics from the step's log."""
+            for step, values in list(pending.items()):
+                del pending[step]
+                values.update(diagnostics)
+                if rank == 0:
+                    writer.write(step, values)
+                    console.update(step, values)
+                last.clear()
+                last.update(values)
+
+        pending: dict[int, dict[str, float]] = {}  # on_step's row, until the step's log
         trainer.add_callback(StepEndCallback(k, on_step))
+        trainer.add_callback(LogCallback(lambda logs: record(trl_diagnostics(logs))))
         if show:
             from transformers.trainer_callback import PrinterCallback
 
             trainer.remove_callback(PrinterCallback)  # the live table replaces the log dicts
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+        record({})
         logger.info(
             "trained %d AZR steps in %.1f s",
             cfg.max_steps - resumed_step,
             time.perf_counter() - start,
         )
         trainer.save_model(str(out / "final"))
+        if measure is not None:
+            logger.info("measuring the held-out set after self-play")
+            heldout["after"] = measure(trainer.model, tokenizer)
+            (out / "heldout.json").write_text(json.dumps(heldout, indent=2, sort_keys=True))
         sizes = portal.call(store.sizes)
     return RunResult(
         output_dir=out,
@@ -355,7 +385,18 @@ def main(
         resumed_from_step=resumed_step,
         last_rows=list(trainer.azr_rows),
         last_advantages=[float(a) for a in trainer.azr_advantages],
+        heldout=heldout,
     )
+
+
+class LogCallback(TrainerCallback):
+    """Calls `fn(logs)` with each log dict of the trainer (its loss, grad norm, metrics)."""
+
+    def __init__(self, fn: Callable[[dict[str, Any]], None]) -> None:
+        self.fn = fn
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+        self.fn(dict(logs or {}))
 
 
 class SeedingRollout(SelfPlayRollout):

@@ -7,6 +7,7 @@ import argparse
 import logging
 
 import uvicorn
+from azr_proto.settings import settings_help, settings_or_exit
 
 from azr_buffer.app import create_app
 from azr_buffer.db import migrate
@@ -19,7 +20,12 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="azr-buffer", description="The azr buffer service.")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP service",
+        epilog=settings_help(BufferSettings, "docs/buffer.md"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--host", help="bind address (default: AZR_BUFFER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: AZR_BUFFER_PORT)")
     serve.add_argument("--database-url", help="default: AZR_BUFFER_DATABASE_URL")
@@ -36,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         if v is not None
     }
-    settings = BufferSettings(**overrides)
+    settings = settings_or_exit(BufferSettings, "azr-buffer", **overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

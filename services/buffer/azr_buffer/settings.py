@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from azr_proto.settings import split_list
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -22,7 +23,7 @@ class BufferSettings(BaseSettings):
     database_url: str = "sqlite:///./runs/buffer.sqlite"
     # Apply pending Alembic migrations at startup (`azr-buffer migrate` does it by hand).
     migrate_on_start: bool = True
-    # Bearer tokens accepted on /v1 (comma-separated). Empty: no authentication, which is only
+    # Bearer tokens accepted on /v1 (comma-separated; a JSON list also works). Empty: no authentication, which is only
     # safe on a loopback or private network; set tokens whenever the port is reachable by others.
     tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Largest request body; bounds the memory one request can take. Imports have their own limit
@@ -38,9 +39,5 @@ class BufferSettings(BaseSettings):
     # PostgreSQL connection pool per process.
     pool_size: int = Field(default=8, ge=1)
 
-    @field_validator("tokens", mode="before")
-    @classmethod
-    def _split_tokens(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [t.strip() for t in value.split(",") if t.strip()]
-        return value
+    # Lists read as the executor reads them (azr_proto.settings): `a,b` or a JSON list.
+    _lists = field_validator("tokens", mode="before")(split_list)

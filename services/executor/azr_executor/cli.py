@@ -6,6 +6,7 @@ import argparse
 import logging
 
 import uvicorn
+from azr_proto.settings import settings_help, settings_or_exit
 
 from azr_executor.app import create_app
 from azr_executor.settings import ExecutorSettings
@@ -17,13 +18,18 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the service."""
     parser = argparse.ArgumentParser(prog="azr-executor", description="The azr executor service.")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP service",
+        epilog=settings_help(ExecutorSettings, "services/executor/README.md"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--host", help="bind address (default: AZR_EXECUTOR_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: AZR_EXECUTOR_PORT)")
     args = parser.parse_args(argv)
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = ExecutorSettings(**overrides)
+    settings = settings_or_exit(ExecutorSettings, "azr-executor", **overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -6,10 +6,11 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from azr_proto.settings import split_list
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["DEFAULT_PRELOAD", "ExecutorSettings"]
 
@@ -49,7 +50,7 @@ class ExecutorSettings(BaseSettings):
     # 11% faster than pyenv's default build (BENCHMARKS.md).
     python: str = sys.executable
     runsc: str = "runsc"
-    preload: list[str] = Field(default_factory=lambda: list(DEFAULT_PRELOAD))
+    preload: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_PRELOAD))
     # Why: only a root service can drop each run to an unprivileged uid of its own (one per
     # zygote, base + index), so runs cannot signal the server, the zygotes or each other.
     sandbox_uid_base: int = Field(default=61000, ge=1000, le=2**31 - 1024)
@@ -81,10 +82,13 @@ class ExecutorSettings(BaseSettings):
     max_body_bytes: int = Field(default=32 << 20, ge=1024)  # over it: 413
     max_batch: int = Field(default=1024, ge=1)  # runs per /v1/run/batch, cases per /v1/tests
 
-    # --- auth: bearer tokens (a list, or a file with one token per line); none = open
-    tokens: list[str] = Field(default_factory=list)
+    # --- auth: bearer tokens (comma-separated, or a file with one token per line); none = open
+    tokens: Annotated[list[str], NoDecode] = Field(default_factory=list)
     token_file: Path | None = None
     token_concurrency: int = Field(default=64, ge=1)  # requests in flight per token; over: 429
+
+    # Lists read as the buffer reads them (azr_proto.settings): `a,b` or a JSON list.
+    _lists = field_validator("tokens", "preload", mode="before")(split_list)
 
     @field_validator("python")
     @classmethod

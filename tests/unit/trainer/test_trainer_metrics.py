@@ -64,3 +64,38 @@ def test_jsonl_round_trip_truncate_and_report(tmp_path):
     html = index.read_text()
     assert "reward.png" in html and "buffer.png" in html
     assert (tmp_path / "report" / "reward.png").stat().st_size > 1000
+
+
+def test_log_lines_and_warnings_print_above_the_live_table(capsys):
+    # A plain StreamHandler wrote under rich's Live and broke the table; a warning redrew it.
+    import io
+    import logging
+    import sys
+    import warnings
+
+    from azr_trainer.metrics import ConsoleDisplay
+    from rich.console import Console
+
+    log = logging.getLogger("azr.test.live")
+    root = logging.getLogger()
+    terminal = logging.StreamHandler(sys.stderr)  # what logging.basicConfig installs
+    root.addHandler(terminal)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            with ConsoleDisplay(3, console=console) as display:
+                display.update(1, {"azr/deduction/solve/reward": 0.5})
+                log.warning("a line from the log")
+                warnings.warn("a warning from a library", UserWarning, stacklevel=1)
+                display.update(2, {"azr/deduction/solve/reward": 0.75})
+        assert terminal in root.handlers  # the display put it back
+    finally:
+        root.removeHandler(terminal)
+    shown = screen.getvalue()
+    assert shown.count("a line from the log") == 1
+    assert shown.count("UserWarning: a warning from a library") == 1
+    assert "step 2/3" in shown
+    err = capsys.readouterr().err
+    assert "a line from the log" not in err and "a warning from a library" not in err

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from azr_trainer import paths
 from azr_trainer.evals.benchmarks import BENCHMARKS, MATH_BENCHMARKS
 from azr_trainer.evals.generation import SamplingParams, load_generator
 from azr_trainer.evals.results import render_table, write_json
@@ -64,8 +65,8 @@ def setup_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--models-dir",
         type=Path,
-        default=Path("runs/models"),
-        help="where `--model tiny-random` is built",
+        default=paths.models_dir(),
+        help="where `--model tiny-random` is built (default: $AZR_HOME/models)",
     )
 
 

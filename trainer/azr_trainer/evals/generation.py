@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ class Generator(Protocol):
 
 class HFGenerator:
     """Batched `model.generate` with left padding; works with a model object or a path/hub id."""
+
+    progress_every_s = 10.0  # a progress line at most this often (and after the last batch)
 
     def __init__(self, model: Any, tokenizer: Any, *, batch_size: int = 8) -> None:
         self.model = model
@@ -88,6 +91,7 @@ class HFGenerator:
         side = self.tokenizer.padding_side
         # Decoder-only models need left padding; the caller's tokenizer gets its side back.
         self.tokenizer.padding_side = "left"
+        t0 = last = time.monotonic()
         try:
             for start in range(0, len(prompts), self.batch_size):
                 out.extend(
@@ -95,6 +99,14 @@ class HFGenerator:
                         list(prompts[start : start + self.batch_size]), kwargs, params.n, device
                     )
                 )
+                now = time.monotonic()
+                if now - last >= self.progress_every_s or len(out) == len(prompts):
+                    last = now
+                    left = (now - t0) / len(out) * (len(prompts) - len(out))
+                    logger.info(
+                        "generated %d/%d prompts (x%d) in %.0f s, about %.0f s left",
+                        len(out), len(prompts), params.n, now - t0, left,
+                    )  # fmt: skip
         finally:
             self.tokenizer.padding_side = side
         return out
@@ -139,15 +151,17 @@ def load_generator(
     *,
     backend: Literal["auto", "hf", "vllm"] = "auto",
     batch_size: int = 8,
-    models_dir: Path = Path("runs/models"),
+    models_dir: Path | None = None,
 ) -> Generator:
     """A generator for a hub id or local path: vLLM when asked (or `auto` on a GPU with vLLM).
 
-    `tiny-random` builds (once, under `models_dir`) the trainer's tiny random model.
+    `tiny-random` builds (once, under `models_dir`, default `AZR_HOME/models`) the trainer's
+    tiny random model.
     """
+    from azr_trainer import paths
     from azr_trainer.models import resolve_model_path
 
-    name_or_path = resolve_model_path(name_or_path, models_dir)
+    name_or_path = resolve_model_path(name_or_path, models_dir or paths.models_dir())
     if backend == "auto":
         has_vllm = importlib.util.find_spec("vllm") is not None
         import torch

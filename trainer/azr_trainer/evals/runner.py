@@ -101,6 +101,7 @@ def run_eval(
             name, data_dir=cfg.data_dir, limit=cfg.limit, livecodebench_path=cfg.livecodebench_path
         )
         prompts = [render_prompt(p, cfg.template) for p in problems]
+        logger.info("%s: generating for %d problems", name, len(prompts))
         t0 = time.perf_counter()
         completions = generator.generate(prompts, cfg.sampling)
         seconds[f"generate/{name}"] = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """`azr warmstart`: build (or reuse) the warm-started toy model, optionally measure it.
 
-azr warmstart                       the default recipe, cached under ./runs/models/warmstart/
+azr warmstart                       the default recipe, cached under $AZR_HOME/models/warmstart/
 azr warmstart --eval                then print held-out solver accuracy and proposal validity
 azr warmstart --small --seed 3      a quicker recipe
 azr warmstart --tiny                the tiny world's recipe (what `azr run` starts from)
@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
+
+from azr_trainer import paths
 
 __all__ = ["cmd_warmstart", "setup_warmstart"]
 
@@ -24,8 +25,9 @@ def setup_warmstart(p: argparse.ArgumentParser) -> None:
     """Arguments of `azr warmstart`."""
     p.add_argument(
         "--runs-dir",
-        default=os.environ.get("AZR_MODELS_DIR", "runs/models"),
-        help="the cache lives in RUNS_DIR/warmstart/ (default: $AZR_MODELS_DIR or runs/models)",
+        default=str(paths.models_dir()),
+        help="the cache lives in RUNS_DIR/warmstart/ (default: $AZR_HOME/models, "
+        "AZR_HOME defaulting to ~/.cache/azr)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the corpus and the model")
     recipe = p.add_mutually_exclusive_group()

@@ -27,7 +27,7 @@ from azr_trainer.toy.tasks import (
 )
 from azr_trainer.toy.texts import induction_solver_prompt, io_solver_prompt, snippet
 
-__all__ = ["HELDOUT_SEED", "HeldoutSet", "evaluate", "make_heldout"]
+__all__ = ["HELDOUT_SEED", "HeldoutSet", "evaluate", "make_heldout", "probe_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -275,3 +275,36 @@ def evaluate(
     metrics["propose/mean"] = sum(propose) / len(propose)
     logger.info("held-out: %s", " ".join(f"{k}={v:.3f}" for k, v in sorted(metrics.items())))
     return metrics
+
+
+def probe_for(
+    model_name: str, judge: TaskJudge, call: Caller, *, seed: int = 0, n_samples: int = 4
+) -> Callable[[Any, Any], dict[str, float]] | None:
+    """`measure(model, tokenizer)` on the held-out set of a built-in toy warm start (what
+    `azr run` prints before and after self-play); None for any other model."""
+    from azr_trainer.models import TOY_WARMSTART, TOY_WARMSTART_TINY
+    from azr_trainer.toy.oracle import JudgeOracle
+    from azr_trainer.toy.warmstart import WarmstartConfig
+
+    if model_name not in (TOY_WARMSTART, TOY_WARMSTART_TINY):
+        return None
+    corpus = (
+        WarmstartConfig.tiny() if model_name == TOY_WARMSTART_TINY else WarmstartConfig()
+    ).corpus
+    heldout = make_heldout(
+        JudgeOracle(judge, call),
+        n_inputs=corpus.n_inputs,
+        max_steps=corpus.max_steps,
+        world=corpus.world,
+    )
+
+    def measure(model: Any, tokenizer: Any) -> dict[str, float]:
+        import torch
+
+        with torch.random.fork_rng():  # training draws the same numbers with or without it
+            return evaluate(
+                model, tokenizer, heldout, judge, call,
+                n_samples=n_samples, n_inputs=corpus.n_inputs, seed=seed,
+            )  # fmt: skip
+
+    return measure
