@@ -1,15 +1,20 @@
 # azr: one-command setup, run, test, lint. Every target sets itself up when needed.
 #
 #   make run     the main job: local self-play against the executor and buffer services
+#   make up      the services as hardened containers (gVisor), detached; `make down` stops them
 #   make test    the whole test suite (what CI runs)
 #   make lint    ruff + mypy
 #
-# GPU users: make setup TORCH_SPEC='torch==2.13.0' (or any spec that fits their CUDA).
+# torch: TORCH_SPEC from PyPI by default (on Linux x86_64 PyPI's torch is a CUDA 12 build; these
+# development machines take a CPU wheel from their local disk). A chosen build:
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cu128   # CUDA 12.8 (match your driver)
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu     # CPU only, ~200 MB not ~3 GB
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.azr-installed
 PACKAGES := proto services/executor services/buffer trainer
@@ -19,7 +24,7 @@ PYTEST_ARGS ?=
 # Tests never reach a model hub.
 TEST_ENV := HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TRL_EXPERIMENTAL_SILENCE=1 TOKENIZERS_PARALLELISM=false
 
-.PHONY: setup run test test-unit test-integration test-security lint format openapi up bench clean
+.PHONY: setup run test test-unit test-integration test-security lint format openapi up down bench clean browser-ready
 .PHONY: wheels wheels-trainer base-image images images-services images-trainer image-postgres compose-ready test-compose
 
 setup: $(STAMP)
@@ -29,7 +34,7 @@ setup: $(STAMP)
 $(STAMP): $(PYPROJECTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing $(TORCH_SPEC) and the four azr packages into $(VENV)"
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q $(foreach p,$(PACKAGES),-e ./$(p)[dev])
 	@touch $(STAMP)
 
@@ -37,17 +42,21 @@ run: setup
 	$(VENV)/bin/azr run
 
 # The whole suite, compose e2e included (compose-ready installs Docker and builds the images).
-test: setup compose-ready
+test: setup compose-ready browser-ready
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup
 	$(TEST_ENV) $(PY) -m pytest tests/unit tests/proto $(PYTEST_ARGS)
 
-test-integration: setup
+test-integration: setup browser-ready
 	$(TEST_ENV) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 test-security: setup
 	$(TEST_ENV) $(PY) -m pytest tests/security $(PYTEST_ARGS)
+
+# Debian's chromium, for the report's browser test (installed once with apt).
+browser-ready:
+	@scripts/ensure-chromium.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -61,8 +70,12 @@ format: setup
 openapi: setup
 	$(PY) scripts/export_openapi.py
 
+# Detached; waits for both services, prints their URLs and the token; a failed start is taken down.
 up: images-services
-	scripts/compose.sh up
+	scripts/up.sh
+
+down:
+	scripts/compose.sh --profile postgres --profile trainer down
 
 bench: setup
 	@for b in bench/[!_]*.py; do echo ">> $$b"; $(PY) $$b || exit 1; done

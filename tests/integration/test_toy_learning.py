@@ -121,7 +121,7 @@ def test_azr_run_ends_with_what_it_learned(
     assert main(["run", "--steps", "2", "--no-live", "--output-dir", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "What the run learned" in printed and "deduction/solve" in printed
-    assert "Held-out set, judged by the executor" in printed
+    assert "Held-out set: before → after self-play" in printed
     assert re.search(r"held-out solver accuracy \d\.\d\d → \d\.\d\d", caplog.text)
     heldout = (out / "heldout.json").read_text()
     assert '"before"' in heldout and '"after"' in heldout

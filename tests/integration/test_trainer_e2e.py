@@ -79,6 +79,8 @@ def test_two_steps_then_checkpoint_resume_against_real_services(
         assert [r["step"] for r in rows] == [1, 2]
         assert rows[-1]["azr/deduction/propose/format_error_rate"] == 1.0
         assert rows[-1]["time/generate_s"] > 0 and rows[-1]["time/execute_s"] > 0
+        # TensorBoard is on by default, next to metrics.jsonl.
+        assert list((out / "tensorboard").glob("events.out.tfevents.*"))
         # TRL's own diagnostics of each step's update are in the file, next to ours.
         for row in rows:
             assert row["train/learning_rate"] == pytest.approx(1e-4)

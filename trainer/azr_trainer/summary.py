@@ -16,7 +16,14 @@ from typing import Any
 
 from azr_trainer.tasks import ROLES, TASK_TYPES
 
-__all__ = ["LEARNING_METRICS", "first_last", "heldout_line", "heldout_table", "learning_table"]
+__all__ = [
+    "LEARNING_METRICS",
+    "change",
+    "first_last",
+    "heldout_line",
+    "heldout_table",
+    "learning_table",
+]
 
 # metric suffix -> column title; `valid_rate` exists for the proposer only.
 LEARNING_METRICS = {
@@ -50,18 +57,26 @@ def first_last(
     return window, out
 
 
-def _cell(pair: tuple[float, float] | None, *, lower_is_better: bool = False) -> str:
+def change(pair: tuple[float, float] | None, *, lower_is_better: bool = False) -> tuple[str, str]:
+    """(`"0.20 → 0.90"`, mark): mark is `"up"`/`"down"` plus `" good"`/`" bad"` for a change
+    over 0.05, else `""`; `("-", "")` when there is nothing to compare."""
     if pair is None or all(math.isnan(v) for v in pair):
-        return "-"
+        return "-", ""
     first, last = pair
-    if math.isnan(first) or math.isnan(last):
-        return f"{_fmt(first)} → {_fmt(last)}"
+    text = f"{_fmt(first)} → {_fmt(last)}"
     delta = last - first
-    mark = ""
-    if abs(delta) > _NOTABLE:
-        good = delta < 0 if lower_is_better else delta > 0
-        mark = f" [{'green' if good else 'red'}]{'▲' if delta > 0 else '▼'}[/]"
-    return f"{_fmt(first)} → {_fmt(last)}{mark}"
+    if math.isnan(delta) or abs(delta) <= _NOTABLE:
+        return text, ""
+    good = delta < 0 if lower_is_better else delta > 0
+    return text, f"{'up' if delta > 0 else 'down'} {'good' if good else 'bad'}"
+
+
+def _cell(pair: tuple[float, float] | None, *, lower_is_better: bool = False) -> str:
+    text, mark = change(pair, lower_is_better=lower_is_better)
+    if not mark:
+        return text
+    arrow = "▲" if mark.startswith("up") else "▼"
+    return f"{text} [{'green' if mark.endswith('good') else 'red'}]{arrow}[/]"
 
 
 def _fmt(value: float) -> str:
@@ -101,7 +116,8 @@ def heldout_table(before: dict[str, float], after: dict[str, float]) -> Any:
     from rich.table import Table
 
     table = Table(
-        title="Held-out set, judged by the executor: before → after self-play",
+        title="Held-out set: before → after self-play",
+        caption="every answer and proposal judged by the executor",
         title_justify="left",
     )
     table.add_column("task type")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from accelerate import PartialState
 from transformers import TrainerCallback
 
@@ -178,6 +179,11 @@ def main(
         torch.set_num_threads(max(1, cfg.cpu_threads))
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # TensorBoard (report_to's default) writes next to metrics.jsonl: tensorboard --logdir OUT
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(out / "tensorboard")
+    if rank == 0:  # the report shows it; a token is not written to disk
+        shown = {**cfg.model_dump(), "api_token": "***" if cfg.api_token else ""}
+        (out / "config.yaml").write_text(yaml.safe_dump(shown, sort_keys=False))
     run_name = cfg.run_name or out.resolve().name
     k = cfg.optimizer_steps_per_step
 

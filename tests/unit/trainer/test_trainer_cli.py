@@ -20,9 +20,10 @@ def test_report_command_writes_html(tmp_path):
     assert (tmp_path / "report" / "index.html").exists()
 
 
-def test_report_of_a_missing_run_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"metrics\.jsonl"):
-        main(["report", str(tmp_path)])
+def test_report_of_a_missing_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "metrics.jsonl does not exist" in err and "Traceback" not in err
 
 
 def test_train_flags_become_config_overrides():

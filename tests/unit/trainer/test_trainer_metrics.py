@@ -62,8 +62,8 @@ def test_jsonl_round_trip_truncate_and_report(tmp_path):
     assert [x["step"] for x in read_metrics(tmp_path / "metrics.jsonl")] == [1, 2]
     index = write_report(tmp_path)
     html = index.read_text()
-    assert "reward.png" in html and "buffer.png" in html
-    assert (tmp_path / "report" / "reward.png").stat().st_size > 1000
+    assert "solve-reward.png" in html and "buffer.png" in html
+    assert (tmp_path / "report" / "solve-reward.png").stat().st_size > 1000
 
 
 def test_log_lines_and_warnings_print_above_the_live_table(capsys):
