@@ -65,9 +65,9 @@ def test_make_up_waits_and_prints_where_and_make_down_stops(stack):
         _cleanup(ROOT, env)
 
 
-def test_a_failed_start_leaves_nothing_running(stack):
+def test_a_failed_start_leaves_nothing_running(stack, tmp_path):
     # A missing secret file: Compose v1 used to stop there with the buffer already running.
-    env = _env("azr-e2e-upfail", AZR_EXECUTOR_TOKENS_FILE="/nonexistent/tokens")
+    env = _env("azr-e2e-upfail", AZR_EXECUTOR_TOKENS_FILE=str(tmp_path / "missing" / "tokens"))
     try:
         up = subprocess.run(
             ["scripts/up.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600

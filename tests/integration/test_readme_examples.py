@@ -1,4 +1,4 @@
-"""The README's executor examples run as written against a live executor.
+"""The API reference's executor examples (docs/api.md) run as written against a live executor.
 
 Every `curl` example of the "Executor API" section is sent (its URL, its body) to the suite's
 executor, and each `"key":value` the README shows in a `# {...}` comment must appear in the
@@ -18,14 +18,14 @@ import httpx
 from azr_executor_fixtures import REPO, RunningExecutor
 from azr_proto.executor_client import ExecutorClient
 
-SECTION = ("## Executor API", "## The buffer service")
+SECTION = ("## Executor API", "## The buffer's API")
 DOC_HOST = "localhost:8010"
 FENCE = re.compile(r"```(bash|python)\n(.*?)```", re.S)
 SHOWN = re.compile(r'"(\w+)":("(?:[^"\\]|\\.)*"|[-\w.]+)')
 
 
 def _section() -> str:
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "docs" / "api.md").read_text()
     start, end = text.index(SECTION[0]), text.index(SECTION[1])
     return text[start:end]
 
@@ -35,7 +35,7 @@ def _blocks(kind: str) -> list[str]:
 
 
 def _curl_examples() -> list[tuple[list[str], str]]:
-    """Each curl command of the section (as argv) with the README's `# ...` comments below it."""
+    """Each curl command of the section (as argv) with the page's `# ...` comments below it."""
     examples = []
     for block in _blocks("bash"):
         lines = block.splitlines()
@@ -88,7 +88,7 @@ def test_python_examples_run_with_the_client(executor_server: RunningExecutor) -
     body = textwrap.indent("\n".join(calls), "    ")
     source = "\n".join(imports) + f"\n\nasync def main(client):\n{body}\n    return locals()\n"
     namespace: dict[str, Any] = {}
-    exec(compile(source, "README.md (Executor API)", "exec"), namespace)
+    exec(compile(source, "docs/api.md (Executor API)", "exec"), namespace)
 
     async def run() -> dict[str, Any]:
         async with ExecutorClient([executor_server.url]) as client:

@@ -1,4 +1,4 @@
-"""Every buffer setting has a row in the README's buffer settings table, and every row names
+"""Every buffer setting has a row in docs/buffer.md's settings table, and every row names
 real settings (so the docs follow the code)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from azr_buffer.settings import BufferSettings
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = Path(__file__).resolve().parents[3] / "docs" / "buffer.md"
 
 
 def test_every_buffer_setting_has_a_row_and_every_row_a_setting():

@@ -66,7 +66,7 @@ def _azr(*argv: str) -> subprocess.CompletedProcess[str]:
         (["run", "--steps", "0"], "max_steps: must be greater than or equal to 1 (got 0"),
         (["run", "--preset", "tiny"], "unknown preset 'tiny': did you mean toy-tiny?"),
         (["train", "--set", "learning_rat=1"], "did you mean learning_rate?"),
-        (["train", "--model", "/nonexistent"], "model: /nonexistent does not exist"),
+        (["train", "--model", "/no/such/model"], "model: /no/such/model does not exist"),
         (["train", "--set", "report_to=[clearml]"], "report_to: clearml is not installed"),
         (
             ["run", "--set", "executor_urls=[http://127.0.0.1:1]"],
