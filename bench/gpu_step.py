@@ -9,7 +9,10 @@ locally. A random model never writes `</answer>` or EOS, so every completion run
 `--completion-tokens`: generation is timed at its worst case, and no proposal is valid, so no
 learnability rollouts run. The executor and the buffer are started locally, as `azr train` does.
 The run is the trainer's own (`azr_trainer.train.main`): seeding from the zero triplet, the six
-(task type x role) groups, TRR++ and one optimizer step per AZR step.
+(task type x role) groups, TRR++ and one optimizer step per AZR step, with fp32 master weights
+and AdamW state and bf16 compute (the trainer loads the saved bf16 weights as fp32; figures
+recorded before 2026-12-07 kept weights and AdamW state in bf16: 8 bytes per parameter, not
+18). The trainer's start-up memory estimate is logged next to the measured peak.
 
 Prints one JSON object per step (time/*, memory/*, response lengths) and a summary line.
 """

@@ -2,7 +2,8 @@
 
 Checks that both ranks computed the same TRR++ advantages over the global batch (both ranks'
 rows, in rank order), that each rank trained on its own slice of them, and that the shared buffer
-stayed consistent (the zero triplet stored once, both ranks see the same sizes). The script
+stayed consistent (the zero triplet stored once, both ranks see the same sizes), and that the
+in-training evaluation involves both ranks (under ZeRO-3 a rank-0-only evaluation hangs). The script
 scripts the rewards so that they differ between the ranks: normalizing per rank instead of
 globally then gives different advantages, which the test checks it can tell apart.
 """
@@ -88,3 +89,6 @@ def test_two_ranks_share_buffer_and_global_advantages(tmp_path, tmp_path_factory
     assert first_half == second_half and len(first_half) == 6
     # One buffer for both ranks: the zero triplet was stored once, both see the same sizes.
     assert r0["buffer"] == r1["buffer"] == {"abduction": 1, "deduction": 1, "induction": 1}
+    # The in-training evaluation ran on both ranks (its generation is a collective in the
+    # script, as under ZeRO-3), and both logged rank 0's scores.
+    assert r0["val"] == r1["val"] == ["val/test_score/cruxeval_i", "val/test_score/cruxeval_o"]

@@ -1,4 +1,5 @@
-"""Run by `torchrun --nproc_per_node 2` from test_trainer_ddp.py: two AZR steps, gloo, CPU.
+"""Run by `torchrun --nproc_per_node 2` from test_trainer_ddp.py: two AZR steps, gloo, CPU,
+and the in-training CRUXEval evaluation after the second.
 
 Each rank writes what the test checks to `<out>/rank<k>.json`.
 
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import azr_trainer.trainer as trainer_mod
+import torch
 from azr_trainer.config import load_config
+from azr_trainer.evals.generation import HFGenerator
 from azr_trainer.train import main
 
 LOCAL_ADVANTAGES: list[list[float]] = []
@@ -45,6 +48,18 @@ def _patch() -> None:
         LOCAL_ADVANTAGES.append(output["advantages"].tolist())
         return output
 
+    # In-training evaluation generates with every rank: make its generate a collective, as it is
+    # under ZeRO-3 (gathered weights, synced decoding), so a rank-0-only evaluation fails here.
+    real_generate = HFGenerator.generate
+
+    def collective_generate(self: Any, prompts: Any, params: Any) -> Any:
+        tags: list[Any] = [None, None]
+        torch.distributed.all_gather_object(tags, ("eval-generate", len(prompts)))
+        if len(set(tags)) != 1:
+            raise RuntimeError(f"evaluation generate calls differ across ranks: {tags}")
+        return real_generate(self, prompts, params)
+
+    HFGenerator.generate = collective_generate  # type: ignore[method-assign]
     trainer_mod.sample_row = scripted_row  # type: ignore[assignment]
     trainer_mod.AZRTrainer._generate_and_score_completions = recording_score  # type: ignore[method-assign]
 
@@ -64,6 +79,9 @@ def run() -> None:
             "n_references=1",
             "save_steps=10",
             "live_console=false",
+            "eval_steps=2",  # CRUXEval after the last step, on both ranks
+            "eval_items=1",
+            "eval_max_new_tokens=4",
         ],
     )
     result = main(cfg)
@@ -75,6 +93,7 @@ def run() -> None:
                 "advantages": result.last_advantages,
                 "buffer": result.buffer_sizes,
                 "local_advantages": LOCAL_ADVANTAGES[-1],
+                "val": sorted(k for k in result.last_metrics if k.startswith("val/")),
             }
         )
     )

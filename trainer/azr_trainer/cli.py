@@ -30,6 +30,15 @@ __all__ = ["SUBCOMMANDS", "main"]
 logger = logging.getLogger("azr")
 
 
+class _NoHyphenBreaks(argparse.HelpFormatter):
+    """Help text wrapped at spaces only: a preset name like single-gpu-lora stays whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def _add_config_args(p: argparse.ArgumentParser, *, preset: str) -> None:
     p.add_argument(
         "--preset",
@@ -207,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, setup, handler) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=_NoHyphenBreaks
+        )
         setup(p)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
         p.set_defaults(func=handler)

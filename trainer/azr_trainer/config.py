@@ -55,10 +55,13 @@ class AZRConfig(BaseModel):
     seed_tasks: int = Field(256, ge=0)  # S: seed the buffer until it holds this many per type
     seed_batch: int = Field(64, ge=1)
     seed_max_rounds: int = Field(50, ge=1)
+    seed_files: list[str] = Field(default_factory=list)  # JSON Lines seeds (azr_trainer.seeding)
     solve_strategy: Literal["new_first", "uniform", "recent"] = "new_first"
     one_step_lag: bool = False
     extreme_reward: Literal["paper", "reference"] = "paper"
     token_weighted_advantages: bool = False
+    prompt_template: Literal["default", "reference"] = "default"  # reference: its R1 text
+    answer_parsing: Literal["strict", "lenient"] = "strict"  # lenient: the reference's fallbacks
     max_prompt_tokens: int = Field(6144, ge=16)
     max_completion_tokens: int = Field(8096, ge=1)
     # --- optimisation (TRL GRPOConfig) ---
@@ -78,8 +81,13 @@ class AZRConfig(BaseModel):
     bf16: bool | None = None  # None: on when a CUDA GPU is present
     gradient_checkpointing: bool | None = None  # None: on when a CUDA GPU is present
     use_vllm: bool = False
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)  # vLLM's share of each GPU
     vllm_tensor_parallel_size: int = Field(1, ge=1)
+    vllm_enable_sleep_mode: bool = False  # free vLLM's memory while training (re-syncs weights)
+    vllm_max_model_len: int = Field(0, ge=0)  # 0: max_prompt_tokens + max_completion_tokens
+    # Generation ends at the first of these (kept in the completion): nothing after the answer
+    # is read, so the rest of the completion budget is not spent. [] to generate to EOS.
+    stop_strings: list[str] = Field(default_factory=lambda: ["</answer>"])
     lora: bool = False
     lora_r: int = Field(64, ge=1)
     lora_alpha: int = Field(128, ge=1)
@@ -87,6 +95,9 @@ class AZRConfig(BaseModel):
     # --- bookkeeping ---
     save_steps: int = Field(10, ge=1)
     save_total_limit: int = Field(2, ge=1)
+    save_optimizer: bool = (
+        True  # False: checkpoints hold the weights only (a resume restarts AdamW)
+    )
     resume: bool = True  # continue from the newest checkpoint in output_dir, if any
     # TensorBoard logs next to metrics.jsonl (`tensorboard --logdir OUTPUT_DIR`); trackio, wandb...
     report_to: list[Tracker] = Field(default_factory=lambda: list[Tracker](["tensorboard"]))
@@ -99,7 +110,7 @@ class AZRConfig(BaseModel):
     # --- the toy warm starts only: their fixed held-out set, before and after self-play ---
     toy_heldout_eval: bool = True
 
-    @field_validator("executor_urls", "report_to", mode="before")
+    @field_validator("executor_urls", "report_to", "seed_files", "stop_strings", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):  # `--set executor_urls=http://a,http://b`

@@ -21,6 +21,7 @@ __all__ = [
     "build_tiny_model",
     "load_model_and_tokenizer",
     "tokenizer_corpus",
+    "training_dtype",
 ]
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,21 @@ def resolve_model_path(source: str, models_dir: Path) -> str:
 
         return str(resolve_warmstart(models_dir, tiny=source == TOY_WARMSTART_TINY))
     return source
+
+
+def training_dtype(*, bf16: bool, lora: bool) -> Any:
+    """The dtype to load a model in for training.
+
+    Full fine-tuning loads fp32: those are the master weights the optimizer updates, and AdamW's
+    state follows their dtype; bf16 is only the compute dtype (autocast, through accelerate's
+    mixed precision; DeepSpeed ZeRO and FSDP2 likewise keep fp32 masters). Weights stored in bf16
+    would not learn at the paper's learning rate: an update of about 1e-6 is below bf16's
+    resolution for most weights (2**-8 relative). Under LoRA the base weights are frozen, so they
+    are stored in bf16 when computing in bf16; peft keeps the adapters, which train, in fp32.
+    """
+    import torch
+
+    return torch.bfloat16 if (bf16 and lora) else torch.float32
 
 
 def load_model_and_tokenizer(source: str, *, dtype: Any = None) -> tuple[Any, Any]:

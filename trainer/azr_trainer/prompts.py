@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_BANNED_WORDS",
     "INDUCTION_PLACEHOLDER",
     "R1_TEMPLATE",
+    "R1_TEMPLATES",
     "TASK_TYPES",
     "Snippet",
     "propose_induction_prompt",
@@ -58,6 +59,18 @@ R1_TEMPLATE = (
     "User: {prompt}\n"
     "Assistant: <think>"
 )
+# The released code's template byte for byte (`instruction_following` in its process_data.py):
+# a space, not a newline, before "User:". The `reference` preset uses it.
+R1_TEMPLATE_REFERENCE = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant "
+    "solves it. The assistant first thinks about the reasoning process in the mind and then "
+    "provides the user with the answer. The reasoning process and answer are enclosed within "
+    "<think> </think> and <answer> </answer> tags, respectively, i.e., "
+    "<think> reasoning process here </think> <answer> answer here </answer>. "
+    "User: {prompt}\n"
+    "Assistant: <think>"
+)
+R1_TEMPLATES = {"default": R1_TEMPLATE, "reference": R1_TEMPLATE_REFERENCE}
 
 # The words the proposer is told never to use; the executor's policy is what really enforces.
 DEFAULT_BANNED_WORDS: tuple[str, ...] = (
@@ -90,9 +103,9 @@ class Snippet:
     output: str
 
 
-def r1_wrap(prompt: str) -> str:
+def r1_wrap(prompt: str, template: str = R1_TEMPLATE) -> str:
     """Wrap a role prompt in the R1 template; the text ends with `Assistant: <think>`."""
-    return R1_TEMPLATE.format(prompt=prompt)
+    return template.format(prompt=prompt)
 
 
 def _fence(label: str, body: str) -> str:

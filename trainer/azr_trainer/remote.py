@@ -1,19 +1,19 @@
 """HTTP adapters: `TaskStore` over the buffer service and `TaskJudge` over the executor.
 
-Both talk only through the async proto clients. Concurrency is bounded per process by a
-semaphore (`concurrency` requests in flight); transport faults, 429 and 5xx are retried by the
-clients themselves; a `sandbox_error` on an item is retried here `retries` times and then
-reported as a judge error, which the trainer leaves out of the update. Any other `ProtoError`
-propagates: an outage never becomes a reward.
+Both talk only through the async proto clients (`BufferClient`, `ExecutorClient`). Concurrency
+is bounded per process by a semaphore (`concurrency` requests in flight). Retrying is the
+clients' job alone: transport faults, 429 and 5xx, and items that met a `sandbox_error`, are
+re-sent by the client (`max_retries`); an item still at `sandbox_error` after that is a judge
+error, which the trainer leaves out of the update. Any other `ProtoError` propagates: an outage
+never becomes a reward.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from azr_proto.azr import (
     Proposal as WireProposal,
@@ -26,10 +26,13 @@ from azr_proto.azr import (
 )
 from azr_proto.azr import (
     ValidateRequest,
+    ValidateResponse,
+    ValidationResult,
     ValidationStatus,
     VerifyItem,
     VerifyOptions,
     VerifyRequest,
+    VerifyResponse,
 )
 from azr_proto.azr import (
     Verdict as WireVerdict,
@@ -43,6 +46,8 @@ from azr_proto.buffer import (
 from azr_proto.buffer import (
     SampleStrategy as WireStrategy,
 )
+from azr_proto.buffer_client import BufferClient
+from azr_proto.executor_client import ExecutorClient
 from azr_proto.tasks import TaskType
 
 from azr_trainer.tasks import (
@@ -65,7 +70,7 @@ CHUNK = 256  # items per request: big enough to batch, small enough to spread ov
 class BufferStore:
     """`TaskStore` backed by one run of the buffer service (`BufferClient`)."""
 
-    def __init__(self, client: Any, run: str, *, concurrency: int = 16) -> None:
+    def __init__(self, client: BufferClient, run: str, *, concurrency: int = 16) -> None:
         self.client = client
         self.run = run
         self._sem = asyncio.Semaphore(concurrency)
@@ -133,118 +138,80 @@ def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
 class ExecutorJudge:
     """`TaskJudge` backed by the executor's `/v1/azr` routes.
 
-    `clients` are `ExecutorClient`s (anything with async `azr_validate` and `azr_verify`); the
-    request chunks of one call are spread over them round-robin, and each client spreads its
-    own requests over its replicas. The clients retry `sandbox_error` items themselves; what
-    still fails after `retries` more rounds here becomes a judge error.
+    One `ExecutorClient` spreads the requests over its replicas and re-sends the items that met
+    a `sandbox_error` (its `max_retries`); what still fails after that becomes a judge error
+    here, with no second layer of retries.
     """
 
     def __init__(
-        self,
-        clients: Sequence[Any],
-        *,
-        concurrency: int = 32,
-        retries: int = 3,
-        timeout_s: float = 10.0,
+        self, client: ExecutorClient, *, concurrency: int = 32, timeout_s: float = 10.0
     ) -> None:
-        if not clients:
-            raise ValueError("ExecutorJudge needs at least one executor client")
-        self.clients = list(clients)
-        self.retries = retries
+        self.client = client
         self.timeout_s = timeout_s
         self._sem = asyncio.Semaphore(concurrency)
-        self._next = itertools.cycle(range(len(self.clients)))
 
-    def _client(self) -> Any:
-        return self.clients[next(self._next)]
-
-    async def _validate(self, chunk: Sequence[WireProposal]) -> Any:
-        client = self._client()
+    async def _validate(self, chunk: Sequence[WireProposal]) -> ValidateResponse:
         async with self._sem:
-            return await client.azr_validate(ValidateRequest(proposals=list(chunk)))
+            return await self.client.azr_validate(ValidateRequest(proposals=list(chunk)))
 
-    async def _verify(self, chunk: Sequence[VerifyItem]) -> Any:
-        client = self._client()
+    async def _verify(self, chunk: Sequence[VerifyItem]) -> VerifyResponse:
         options = VerifyOptions(timeout_s=self.timeout_s)
         async with self._sem:
-            return await client.azr_verify(VerifyRequest(items=list(chunk), options=options))
+            return await self.client.azr_verify(VerifyRequest(items=list(chunk), options=options))
 
     async def check(self, proposals: Sequence[Proposal]) -> list[Check]:
-        results: list[Check | None] = [None] * len(proposals)
-        todo = list(range(len(proposals)))
-        for attempt in range(1 + self.retries):
-            if not todo:
-                break
-            wire = [
-                WireProposal(
-                    task_type=WireTaskType(proposals[i].task_type),
-                    program=proposals[i].program,
-                    inputs=list(proposals[i].inputs),
-                    message=proposals[i].message or None,
-                )
-                for i in todo
-            ]
-            responses = await asyncio.gather(
-                *(self._validate(chunk) for chunk in _chunks(wire, CHUNK))
+        wire = [
+            WireProposal(
+                task_type=WireTaskType(p.task_type),
+                program=p.program,
+                inputs=list(p.inputs),
+                message=p.message or None,
             )
-            flat = [r for resp in responses for r in resp.results]
-            retry = []
-            for i, r in zip(todo, flat, strict=True):
-                if r.status is ValidationStatus.SANDBOX_ERROR:
-                    retry.append(i)
-                    continue
-                reason = str(r.reason) if r.reason is not None else ""
-                results[i] = Check(
-                    valid=r.status is ValidationStatus.VALID,
-                    outputs=tuple(r.outputs or ()),
-                    reason=reason,
-                )
-            if retry:
-                logger.warning("validate: %d sandbox errors (attempt %d)", len(retry), attempt + 1)
-            todo = retry
-        for i in todo:
-            results[i] = Check(valid=False, reason="sandbox_error", judge_error=True)
-        return [r for r in results if r is not None]
+            for p in proposals
+        ]
+        responses = await asyncio.gather(*(self._validate(c) for c in _chunks(wire, CHUNK)))
+        flat = [r for resp in responses for r in resp.results]
+        if len(flat) != len(proposals):
+            raise RuntimeError(f"{len(proposals)} proposals validated as {len(flat)}")
+        failed = sum(r.status is ValidationStatus.SANDBOX_ERROR for r in flat)
+        if failed:
+            logger.warning("validate: %d sandbox errors after the client's retries", failed)
+        return [_check(r) for r in flat]
 
     async def verify(self, items: Sequence[tuple[Task, Sequence[str]]]) -> list[list[Verdict]]:
-        out: list[list[Verdict | None]] = [[None] * len(a) for _, a in items]
-        todo = [(i, j) for i, (_, answers) in enumerate(items) for j in range(len(answers))]
-        for attempt in range(1 + self.retries):
-            if not todo:
-                break
-            by_task: dict[int, list[int]] = {}
-            for i, j in todo:
-                by_task.setdefault(i, []).append(j)
-            order = list(by_task.items())
-            wire = [
-                VerifyItem(
-                    task=WireTask(
-                        task_type=WireTaskType(items[i][0].task_type),
-                        program=items[i][0].program,
-                        inputs=list(items[i][0].inputs),
-                        outputs=list(items[i][0].outputs),
-                        message=items[i][0].message or None,
-                    ),
-                    answers=[items[i][1][j] for j in js],
-                )
-                for i, js in order
-            ]
-            responses = await asyncio.gather(
-                *(self._verify(chunk) for chunk in _chunks(wire, CHUNK))
+        wire = [
+            VerifyItem(
+                task=WireTask(
+                    task_type=WireTaskType(task.task_type),
+                    program=task.program,
+                    inputs=list(task.inputs),
+                    outputs=list(task.outputs),
+                    message=task.message or None,
+                ),
+                answers=list(answers),
             )
-            flat = [r for resp in responses for r in resp.results]
-            retry = []
-            for (i, js), result in zip(order, flat, strict=True):
-                for j, v in zip(js, result.verdicts, strict=True):
-                    if v.verdict is WireVerdict.SANDBOX_ERROR:
-                        retry.append((i, j))
-                    elif v.verdict is WireVerdict.CORRECT:
-                        out[i][j] = Verdict.CORRECT
-                    else:  # incorrect, or invalid content inside a well-formed answer
-                        out[i][j] = Verdict.WRONG
-            if retry:
-                logger.warning("verify: %d sandbox errors (attempt %d)", len(retry), attempt + 1)
-            todo = retry
-        for i, j in todo:
-            out[i][j] = Verdict.JUDGE_ERROR
-        return [[v if v is not None else Verdict.JUDGE_ERROR for v in row] for row in out]
+            for task, answers in items
+        ]
+        responses = await asyncio.gather(*(self._verify(c) for c in _chunks(wire, CHUNK)))
+        flat = [r for resp in responses for r in resp.results]
+        if len(flat) != len(items):
+            raise RuntimeError(f"{len(items)} verify items answered with {len(flat)}")
+        out = [[_VERDICTS.get(v.verdict, Verdict.WRONG) for v in r.verdicts] for r in flat]
+        failed = sum(v is Verdict.JUDGE_ERROR for row in out for v in row)
+        if failed:
+            logger.warning("verify: %d sandbox errors after the client's retries", failed)
+        return out
+
+
+# Incorrect answers and invalid content inside a well-formed answer are both WRONG.
+_VERDICTS = {WireVerdict.CORRECT: Verdict.CORRECT, WireVerdict.SANDBOX_ERROR: Verdict.JUDGE_ERROR}
+
+
+def _check(result: ValidationResult) -> Check:
+    if result.status is ValidationStatus.SANDBOX_ERROR:
+        return Check(valid=False, reason="sandbox_error", judge_error=True)
+    return Check(
+        valid=result.status is ValidationStatus.VALID,
+        outputs=tuple(result.outputs or ()),
+        reason=str(result.reason) if result.reason is not None else "",
+    )

@@ -1,4 +1,4 @@
-"""One AZR self-play step, and seeding, written against `TaskJudge`, `TaskStore` and a generator.
+"""One AZR self-play step, written against `TaskJudge`, `TaskStore` and a generator.
 
 For each task type in order (abduction, deduction, induction) the step:
 
@@ -24,17 +24,14 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
 
-from azr_trainer.parsing import (
-    FormatError,
-    parse_induction_proposal,
-    parse_io_proposal,
-    parse_solver_answer,
-)
+from azr_trainer.lenient import PARSERS
+from azr_trainer.parsing import FormatError
 from azr_trainer.prompts import (
     DEFAULT_BANNED_WORDS,
+    R1_TEMPLATE,
     Snippet,
     propose_induction_prompt,
     propose_io_prompt,
@@ -43,6 +40,7 @@ from azr_trainer.prompts import (
     solve_deduction_prompt,
     solve_induction_prompt,
 )
+from azr_trainer.ranks import LocalRanks, Ranks
 from azr_trainer.rewards import (
     ExtremeReward,
     SolveOutcome,
@@ -53,13 +51,14 @@ from azr_trainer.rewards import (
 from azr_trainer.tasks import (
     ROLES,
     TASK_TYPES,
+    ZERO_INPUT,
+    ZERO_PROGRAM,
     Proposal,
     SampleStrategy,
     Task,
     TaskJudge,
     TaskStore,
     Verdict,
-    zero_tasks,
 )
 
 __all__ = [
@@ -75,7 +74,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-IO_SEED_TYPES = ("deduction", "abduction")  # one seed set for both (the reference's)
 Caller = Callable[..., Any]
 
 
@@ -115,7 +113,12 @@ class StepSettings:
     max_prompt_tokens: int = 6144
     banned_words: tuple[str, ...] = DEFAULT_BANNED_WORDS
     seed: int = 1
-    pad_learnability: bool = False  # equal generation shapes on every rank (ZeRO-3, vLLM TP)
+    template: str = R1_TEMPLATE  # prompts.R1_TEMPLATES: "default" or the reference's
+    parsing: Literal["strict", "lenient"] = "strict"  # lenient: the reference's fallbacks
+    # Every generate call is a collective (HF generate under ZeRO-3 or FSDP, vLLM with tensor
+    # parallelism): then every rank makes the same calls with the same number of prompts, the
+    # learnability rollouts padded to the largest count over the ranks.
+    collective_generation: bool = False
 
 
 @dataclass
@@ -174,7 +177,7 @@ def _outcome(verdict: Verdict) -> SolveOutcome:
 
 
 class SelfPlay:
-    """Runs seeding and self-play steps for one rank."""
+    """Runs self-play steps (and, through `azr_trainer.seeding`, seeding) for one rank."""
 
     def __init__(
         self,
@@ -184,23 +187,21 @@ class SelfPlay:
         generator: Generator,
         call: Caller,
         settings: StepSettings,
-        rank: int = 0,
-        barrier: Callable[[], None] = lambda: None,
-        agree: Callable[[bool], bool] = lambda x: x,
+        ranks: Ranks | None = None,
     ) -> None:
         self.judge = judge
         self.store = store
         self.gen = generator
         self._call = call
         self.s = settings
-        self.rank = rank
-        self._barrier = barrier
-        self._agree = agree
+        self.ranks: Ranks = ranks or LocalRanks()
+        self.parser = PARSERS[settings.parsing]
         self.timings = StepTimings()
 
     # ---- plumbing -------------------------------------------------------------------------
 
-    def _run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    def run(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Drive one async service call to completion (timed as execution)."""
         start = time.perf_counter()
         try:
             return self._call(fn, *args)  # type: ignore[no-any-return]
@@ -212,15 +213,17 @@ class SelfPlay:
             return []
         start = time.perf_counter()
         try:
-            return self.gen.generate([r1_wrap(p) for p in prompts], learnability=learnability)
+            wrapped = [r1_wrap(p, self.s.template) for p in prompts]
+            return self.gen.generate(wrapped, learnability=learnability)
         finally:
             self.timings.generate_s += time.perf_counter() - start
 
     def _fits(self, prompt: str) -> bool:
-        return self.gen.count_tokens(r1_wrap(prompt)) <= self.s.max_prompt_tokens
+        return self.gen.count_tokens(r1_wrap(prompt, self.s.template)) <= self.s.max_prompt_tokens
 
     def _rng(self, step: int, *parts: object) -> random.Random:
-        return random.Random(f"{self.s.seed}:{step}:{self.rank}:" + ":".join(map(str, parts)))
+        rank = self.ranks.rank
+        return random.Random(f"{self.s.seed}:{step}:{rank}:" + ":".join(map(str, parts)))
 
     async def _sample(
         self, task_type: str, n: int, strategy: SampleStrategy, step: int, seed: int
@@ -247,7 +250,7 @@ class SelfPlay:
             )
 
         prompts = []
-        for tasks in self._run(refs):
+        for tasks in self.run(refs):
             snippets = [Snippet(t.program, t.inputs[0], t.outputs[0]) for t in tasks]
             prompt = propose_io_prompt(task_type, snippets, banned_words=self.s.banned_words)
             while snippets and not self._fits(prompt):  # drop references until it fits
@@ -264,15 +267,18 @@ class SelfPlay:
             d = await self._sample("deduction", n, "uniform", step, rng.randrange(2**31))
             return a + d
 
-        candidates = self._run(pool)
+        candidates = self.run(pool)
         if not candidates:
             raise RuntimeError("the abduction and deduction buffers are empty: seed them first")
         return [rng.choice(candidates).program for _ in range(n)]
 
     # ---- the step -------------------------------------------------------------------------
 
-    def propose(self, task_type: str, n: int, step: int) -> tuple[list[Sample], list[Task]]:
-        """Generate, validate and score `n` proposals; returns the samples and the valid tasks."""
+    def propose(
+        self, task_type: str, n: int, step: int, *, score: bool = True
+    ) -> tuple[list[Sample], list[Task]]:
+        """Generate, validate and (with `score`) score `n` proposals by their learnability;
+        returns the samples and the valid tasks. Seeding does not score: no rollouts."""
         if task_type == "induction":
             programs = self._induction_programs(n, step)
             prompts = [propose_induction_prompt(p, self.s.n_induction_inputs) for p in programs]
@@ -285,7 +291,8 @@ class SelfPlay:
             for p, g in zip(prompts, gens, strict=True)
         ]
         candidates = self._check_proposals(task_type, samples, programs, step)
-        self._score_learnability(samples, candidates)
+        if score:
+            self._score_learnability(samples, candidates)
         valid = [task for _, task in candidates]
         return samples, valid
 
@@ -295,20 +302,22 @@ class SelfPlay:
         parsed: list[tuple[int, str, tuple[str, ...], str]] = []
         for i, sample in enumerate(samples):
             if task_type == "induction":
-                got_i = parse_induction_proposal(sample.generated.text, self.s.n_induction_inputs)
+                got_i = self.parser.induction_proposal(
+                    sample.generated.text, self.s.n_induction_inputs
+                )
                 if isinstance(got_i, FormatError):
                     sample.format_error, sample.reason = True, got_i.reason
                     continue
                 parsed.append((i, programs[i], got_i.inputs, got_i.message))
             else:
-                got = parse_io_proposal(sample.generated.text)
+                got = self.parser.io_proposal(sample.generated.text)
                 if isinstance(got, FormatError):
                     sample.format_error, sample.reason = True, got.reason
                     continue
                 parsed.append((i, got.program, (got.input,), ""))
 
         proposals = [Proposal(task_type, p, ins, msg) for _, p, ins, msg in parsed]
-        checks = self._run(self.judge.check, proposals) if proposals else []
+        checks = self.run(self.judge.check, proposals) if proposals else []
         if len(checks) != len(proposals):
             raise RuntimeError("the judge returned a wrong number of checks")
         candidates: list[tuple[int, Task]] = []
@@ -328,16 +337,17 @@ class SelfPlay:
         prompts = [solver_prompt(task) for _, task in candidates for _ in range(k)]
         fits = [self._fits(p) for p in prompts]
         todo = [p for p, ok in zip(prompts, fits, strict=True) if ok]
-        target = len(samples) * k if self.s.pad_learnability else len(todo)
-        filler = prompts[:1] or [solve_deduction_prompt("def f(a):\n    return a", "1")]
-        padded = todo + [filler[0]] * max(0, target - len(todo))
+        # Equal counts only where the backend needs them, and only up to the largest count.
+        target = self.ranks.max(len(todo)) if self.s.collective_generation else len(todo)
+        filler = todo[:1] or [solve_deduction_prompt(ZERO_PROGRAM, ZERO_INPUT)]
+        padded = todo + [filler[0]] * (target - len(todo))
         gens = iter(self._generate(padded, learnability=True))
         answers: list[tuple[Task, str | None]] = []
         for (_, task), ok in zip([c for c in candidates for _ in range(k)], fits, strict=True):
             if not ok:
                 answers.append((task, None))  # too long for the model: counts as unsolved
                 continue
-            got = parse_solver_answer(next(gens).text, task.task_type)
+            got = self.parser.solver_answer(next(gens).text, task.task_type)
             answers.append((task, None if isinstance(got, FormatError) else got))
         verdicts = self._verify_many(answers)
         for j, (i, _) in enumerate(candidates):
@@ -347,6 +357,9 @@ class SelfPlay:
                 None if rate is None else proposer_reward(format_ok=True, valid=True, rate=rate)
             )
         for sample in samples:
+            if sample.judge_error:  # the executor failed on the proposal: no verdict, left out
+                sample.reward = None
+                continue
             sample.reward = proposer_reward(
                 format_ok=not sample.format_error,
                 valid=bool(sample.valid),
@@ -372,7 +385,7 @@ class SelfPlay:
             bucket = items[index[id(task)]][1]
             if answer not in bucket:
                 bucket.append(answer)
-        results = self._run(self.judge.verify, items) if items else []
+        results = self.run(self.judge.verify, items) if items else []
         table = {
             (id(task), answer): verdict
             for (task, bucket), verdicts in zip(items, results, strict=True)
@@ -398,7 +411,7 @@ class SelfPlay:
         samples = []
         answers: list[tuple[Task, str | None]] = []
         for task, prompt, gen in zip(chosen, prompts, gens, strict=True):
-            got = parse_solver_answer(gen.text, task_type)
+            got = self.parser.solver_answer(gen.text, task_type)
             sample = Sample(task_type, "solve", prompt, gen, reward=None)
             if isinstance(got, FormatError):
                 sample.format_error, sample.reason = True, got.reason
@@ -416,93 +429,42 @@ class SelfPlay:
             sample.reward = solver_reward(_outcome(verdict))
         return samples
 
+    def solver_tasks(self, task_type: str, n: int, step: int) -> list[Task]:
+        """This rank's `n` solver tasks (a collective: every rank calls it).
+
+        Rank 0 draws once for the global batch (`n` x world tasks with the solve strategy, at
+        `step`), keeps those whose prompt fits the budget and shares them; rank r takes the r-th
+        slice. The ranks' tasks are disjoint when the buffer holds enough, and every rank gets
+        none (and so generates nothing) exactly when no drawn task fits.
+        """
+        drawn: list[Task] | None = None
+        if self.ranks.rank == 0:
+            seed = self._rng(step, task_type, "solve").randrange(2**31)
+            strategy = self.s.solve_strategy
+            total = n * self.ranks.world
+            tasks = self.run(self._sample, task_type, total, strategy, step, seed)
+            drawn = [t for t in tasks if self._fits(solver_prompt(t))]
+        usable = self.ranks.broadcast(drawn) or []
+        if not usable:
+            return []
+        start = self.ranks.rank * n
+        return [usable[(start + i) % len(usable)] for i in range(n)]
+
     def step(self, n_slots: int, step: int) -> list[Sample]:
         """One self-play step on this rank; samples in `slot_layout(n_slots)` order."""
         self.timings = StepTimings()
         per = len(slot_layout(n_slots)) // 6
         lagged: dict[str, list[Task]] = {}
         if self.s.one_step_lag:
-            for t in TASK_TYPES:
-                seed = self._rng(step, t, "solve").randrange(2**31)
-                lagged[t] = self._run(self._sample, t, per, self.s.solve_strategy, step - 1, seed)
+            lagged = {t: self.solver_tasks(t, per, step - 1) for t in TASK_TYPES}
         samples: list[Sample] = []
         for task_type in TASK_TYPES:
             proposals, valid = self.propose(task_type, per, step)
             if valid:
-                self._run(self.store.insert, valid)
-            self._barrier()  # every rank's proposals are in the buffer before anyone solves
-            if self.s.one_step_lag:
-                tasks = lagged[task_type]
-            else:
-                seed = self._rng(step, task_type, "solve").randrange(2**31)
-                tasks = self._run(self._sample, task_type, per, self.s.solve_strategy, step, seed)
+                self.run(self.store.insert, valid)
+            self.ranks.barrier()  # every rank's proposals are in the buffer before the draw
+            tasks = lagged.get(task_type)
+            if tasks is None:
+                tasks = self.solver_tasks(task_type, per, step)
             samples += proposals + self.solve(task_type, tasks, per)
         return samples
-
-    # ---- seeding --------------------------------------------------------------------------
-
-    def seed(self, target: int, *, batch: int, max_rounds: int) -> dict[str, int]:
-        """Grow the buffer from the zero triplet until every type holds `target` tasks.
-
-        Every proposal is checked by the executor like in self-play; duplicates are skipped.
-        As in the reference (azr-reference.md, section 2.2), deduction and abduction share one
-        seed set: a valid triplet proposed by either io proposer seeds both buffers, so neither
-        is left with only the zero triplet to show its proposer. Stops after `max_rounds` rounds
-        even if short (a random model rarely proposes a valid task): the zero triplet alone is a
-        usable buffer. Returns the buffer sizes.
-        """
-        sizes = self._run(self.store.sizes)
-        if self._agree(any(sizes.get(t, 0) == 0 for t in TASK_TYPES)):
-            self._insert_zero(sizes)
-        seen: set[tuple[str, str, tuple[str, ...]]] = set()
-        for rnd in range(max_rounds):
-            sizes = self._run(self.store.sizes)
-            short = [t for t in TASK_TYPES if sizes.get(t, 0) < target]
-            if not self._agree(bool(short)):
-                break
-            for task_type in TASK_TYPES:
-                _, valid = self.propose(task_type, batch, step=0)
-                if task_type in IO_SEED_TYPES:  # the shared io seed set
-                    valid += [replace(t, task_type=o) for t in valid for o in IO_SEED_TYPES]
-                fresh: list[Task] = []
-                added: dict[str, int] = {}
-                for task in valid:
-                    key = (task.task_type, task.program, task.inputs)
-                    have = sizes.get(task.task_type, 0) + added.get(task.task_type, 0)
-                    if key not in seen and have < target:
-                        seen.add(key)
-                        fresh.append(task)
-                        added[task.task_type] = added.get(task.task_type, 0) + 1
-                if fresh:
-                    self._run(self.store.insert, fresh)
-                    sizes = self._run(self.store.sizes)
-            self._barrier()
-            logger.info("seeding round %d: sizes %s", rnd + 1, self._run(self.store.sizes))
-        sizes = self._run(self.store.sizes)
-        if any(sizes.get(t, 0) < target for t in TASK_TYPES):
-            logger.warning("seeding stopped short of %d tasks per type: %s", target, sizes)
-        return sizes
-
-    def _insert_zero(self, sizes: dict[str, int]) -> None:
-        if self.rank != 0:
-            self._barrier()
-            return
-        zero = [Proposal(*z) for z in zero_tasks() if sizes.get(z[0], 0) == 0]
-        checks = self._run(self.judge.check, zero) if zero else []
-        tasks = []
-        for proposal, check in zip(zero, checks, strict=True):
-            if not check.valid:
-                raise RuntimeError(f"the executor rejected the zero triplet: {check.reason}")
-            tasks.append(
-                Task(
-                    proposal.task_type,
-                    proposal.program,
-                    proposal.inputs,
-                    check.outputs,
-                    message=proposal.message,
-                    step=0,
-                )
-            )
-        if tasks:
-            self._run(self.store.insert, tasks)
-        self._barrier()

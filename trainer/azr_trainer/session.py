@@ -101,7 +101,7 @@ class Session:
         """The `TaskJudge` over this session's executor (the client retries sandbox errors)."""
         if self.executor is None:
             raise RuntimeError("this session has no executor")
-        return ExecutorJudge([self.executor], concurrency=concurrency, retries=0)
+        return ExecutorJudge(self.executor, concurrency=concurrency)
 
     def store(self, run: str, *, concurrency: int) -> BufferStore:
         """The `TaskStore` over this session's buffer, for the run named `run`."""

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,13 @@ from transformers import TrainerCallback
 
 from azr_trainer import paths
 from azr_trainer.config import AZRConfig
+from azr_trainer.memory import log_memory_estimate
 from azr_trainer.metrics import ConsoleDisplay, MetricsWriter, step_metrics, trl_diagnostics
-from azr_trainer.models import load_model_and_tokenizer, resolve_model_path
+from azr_trainer.models import load_model_and_tokenizer, resolve_model_path, training_dtype
+from azr_trainer.prompts import R1_TEMPLATES
+from azr_trainer.ranks import AccelerateRanks
 from azr_trainer.rewards import ExtremeReward
+from azr_trainer.seeding import seed_buffer
 from azr_trainer.selfplay import SelfPlay, StepSettings
 from azr_trainer.session import open_session
 from azr_trainer.tasks import TaskJudge, TaskStore
@@ -41,7 +45,7 @@ from azr_trainer.trainer import (
     TrainerGenerator,
     azr_reward,
 )
-from azr_trainer.trl_adapter import add_train_metric
+from azr_trainer.trl_adapter import add_train_metric, collective_generation, stop_kwargs
 
 __all__ = ["RunResult", "batch_geometry", "main"]
 
@@ -120,6 +124,10 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         vllm_mode="colocate",
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
         vllm_tensor_parallel_size=cfg.vllm_tensor_parallel_size,
+        vllm_enable_sleep_mode=cfg.vllm_enable_sleep_mode,
+        vllm_max_model_length=cfg.vllm_max_model_len
+        or cfg.max_prompt_tokens + cfg.max_completion_tokens,
+        generation_kwargs=stop_kwargs(cfg.stop_strings, vllm=cfg.use_vllm),
         # The AZR rollout does not return vLLM's sampling logprobs, so TRL's truncated
         # importance-sampling correction has nothing to correct with (the reference had none).
         vllm_importance_sampling_correction=False,
@@ -128,6 +136,7 @@ def _grpo_config(cfg: AZRConfig, per_device: int, accum: int, cuda: bool) -> Any
         save_strategy="steps",
         save_steps=cfg.save_steps * k,
         save_total_limit=cfg.save_total_limit,
+        save_only_model=not cfg.save_optimizer,
         seed=cfg.seed,
         data_seed=cfg.seed,
         log_completions=False,
@@ -222,15 +231,17 @@ def main(
         model_path = resolve_model_path(cfg.model, models_dir) if rank == 0 else None
         state.wait_for_everyone()
         model_path = model_path or resolve_model_path(cfg.model, models_dir)
-        bf16 = cuda if cfg.bf16 is None else cfg.bf16
+        # The TRL config first: under DeepSpeed ZeRO-3 it is what lets from_pretrained shard.
+        args = _grpo_config(cfg, per_device, accum, cuda)
+        if rank == 0:
+            log_memory_estimate(cfg, model_path, world=world, cuda=cuda)
         model, tokenizer = load_model_and_tokenizer(
-            model_path, dtype=torch.bfloat16 if (bf16 and cuda) else None
+            model_path, dtype=training_dtype(bf16=bool(args.bf16), lora=cfg.lora)
         )
 
         # ---- trainer ----
         from datasets import Dataset
 
-        args = _grpo_config(cfg, per_device, accum, cuda)
         generator = TrainerGenerator(tokenizer)
         settings = StepSettings(
             n_references=cfg.n_references,
@@ -241,7 +252,8 @@ def main(
             extreme_reward=ExtremeReward(cfg.extreme_reward),
             max_prompt_tokens=cfg.max_prompt_tokens,
             seed=cfg.seed,
-            pad_learnability=world > 1,
+            template=R1_TEMPLATES[cfg.prompt_template],
+            parsing=cfg.answer_parsing,
         )
         selfplay = SelfPlay(
             judge=judge,
@@ -249,9 +261,7 @@ def main(
             generator=generator,
             call=portal.call,
             settings=settings,
-            rank=rank,
-            barrier=state.wait_for_everyone,
-            agree=lambda decision: _broadcast(decision, world),
+            ranks=AccelerateRanks(state),
         )
         rollout = SeedingRollout(selfplay, generator, updates_per_step=k, cfg=cfg)
         dataset = Dataset.from_dict({"prompt": [f"azr:{i}" for i in range(total)]})
@@ -314,8 +324,10 @@ def main(
                 values["memory/peak_allocated_gib"] = torch.cuda.max_memory_allocated() / 2**30
                 values["memory/peak_reserved_gib"] = torch.cuda.max_memory_reserved() / 2**30
                 torch.cuda.reset_peak_memory_stats()
-            if cfg.eval_steps and step % cfg.eval_steps == 0 and rank == 0 and eval_url:
-                # Rank 0 only: fine for one process or DDP; not for ZeRO-3 (sharded weights).
+            if cfg.eval_steps and step % cfg.eval_steps == 0 and eval_url:
+                # Every rank: under ZeRO-3 or FSDP generation needs all of them.
+                from trl.models.utils import unwrap_model_for_generation
+
                 from azr_trainer.evals.periodic import evaluate_cruxeval
 
                 values.update(
@@ -325,6 +337,10 @@ def main(
                         eval_url,
                         n_items=cfg.eval_items,
                         max_new_tokens=cfg.eval_max_new_tokens,
+                        ranks=selfplay.ranks,
+                        unwrap=lambda: unwrap_model_for_generation(
+                            trainer.model_wrapped, trainer.accelerator
+                        ),
                     )
                 )
             if rank == 0:
@@ -381,17 +397,6 @@ def main(
     )
 
 
-def _broadcast(decision: bool, world: int) -> bool:
-    """Rank 0's decision, on every rank (a collective: every rank must call it)."""
-    if world == 1:
-        return decision
-    from accelerate.utils import broadcast_object_list
-
-    box = [decision]
-    broadcast_object_list(box, from_process=0)
-    return bool(box[0])
-
-
 class LogCallback(TrainerCallback):
     """Calls `fn(logs)` with each log dict of the trainer (its loss, grad norm, metrics)."""
 
@@ -422,10 +427,14 @@ class SeedingRollout(SelfPlayRollout):
         if not self.seeded:
             start = time.perf_counter()
             self.generator.trainer = trainer
-            sizes = self.selfplay.seed(
+            collective = collective_generation(trainer)
+            self.selfplay.s = replace(self.selfplay.s, collective_generation=collective)
+            sizes = seed_buffer(
+                self.selfplay,
                 self.cfg.seed_tasks,
                 batch=max(1, self.cfg.seed_batch // max(1, trainer.accelerator.num_processes)),
                 max_rounds=self.cfg.seed_max_rounds,
+                files=self.cfg.seed_files,
             )
             self.seed_s = time.perf_counter() - start
             logger.info("buffer seeded in %.1f s: %s", self.seed_s, sizes)

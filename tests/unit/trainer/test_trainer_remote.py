@@ -1,8 +1,11 @@
-"""HTTP adapters over fake proto clients: mapping of statuses, sandbox errors, round-robin."""
+"""HTTP adapters over fake and mock-transport proto clients: statuses, verdicts, retries."""
 
 from __future__ import annotations
 
+import json
+
 import anyio
+import httpx
 from azr_proto.azr import (
     AnswerVerdict,
     ValidateResponse,
@@ -12,6 +15,7 @@ from azr_proto.azr import (
     VerifyResult,
 )
 from azr_proto.azr import Verdict as WireVerdict
+from azr_proto.executor_client import ExecutorClient
 from azr_trainer.remote import ExecutorJudge
 from azr_trainer.tasks import Proposal, Task, Verdict
 
@@ -57,7 +61,7 @@ class FakeExecutor:
 
 def test_check_maps_statuses_and_persistent_sandbox_errors():
     client = FakeExecutor("a", {})
-    judge = ExecutorJudge([client], retries=1)
+    judge = ExecutorJudge(client)  # type: ignore[arg-type]
     proposals = [
         Proposal("deduction", "def f(a):\n    return a", ("1",)),
         Proposal("deduction", "def f(a):\n    return bad", ("1",)),
@@ -67,20 +71,47 @@ def test_check_maps_statuses_and_persistent_sandbox_errors():
     assert checks[0].valid and checks[0].outputs == ("o1",)
     assert not checks[1].valid and checks[1].reason == "runtime_error" and not checks[1].judge_error
     assert checks[2].judge_error and not checks[2].valid
-    assert client.validate_calls == 2  # one retry round, for the sandbox error only
+    assert client.validate_calls == 1  # retrying is the client's job
 
 
-def test_verify_maps_verdicts_and_spreads_over_clients():
+def test_verify_maps_verdicts():
     verdicts = {
         "1": WireVerdict.CORRECT,
         "2": WireVerdict.INCORRECT,
         "x": WireVerdict.INVALID,
         "s": WireVerdict.SANDBOX_ERROR,
     }
-    a, b = FakeExecutor("a", verdicts), FakeExecutor("b", verdicts)
-    judge = ExecutorJudge([a, b], retries=0)
+    judge = ExecutorJudge(FakeExecutor("a", verdicts))  # type: ignore[arg-type]
     task = Task("deduction", "def f(a):\n    return a", ("1",), ("1",))
     got = anyio.run(judge.verify, [(task, ["1", "2", "x", "s"])])
     assert got == [[Verdict.CORRECT, Verdict.WRONG, Verdict.WRONG, Verdict.JUDGE_ERROR]]
-    anyio.run(judge.verify, [(task, ["1"])])
-    assert (a.verify_calls, b.verify_calls) == (1, 1)
+
+
+def test_sandbox_errors_are_retried_by_the_client_only():
+    """The real `ExecutorClient` re-sends a sandbox_error item `max_retries` times; the judge on
+    top must not multiply that (main retried 3 more rounds of the client's own retries)."""
+    posts: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posts.append(len(body["proposals"]))
+        results = [{"status": "sandbox_error"} for _ in body["proposals"]]
+        return httpx.Response(200, json={"results": results})
+
+    async def go() -> list:
+        client = ExecutorClient(
+            "http://executor.test",
+            max_retries=2,
+            backoff_s=0.0,
+            transport=httpx.MockTransport(handler),
+        )
+        try:
+            return await ExecutorJudge(client).check(
+                [Proposal("deduction", "def f(a):\n    return a", ("1",))]
+            )
+        finally:
+            await client.aclose()
+
+    checks = anyio.run(go)
+    assert checks[0].judge_error and not checks[0].valid
+    assert posts == [1, 1, 1]  # the first try and the client's 2 retries, nothing stacked

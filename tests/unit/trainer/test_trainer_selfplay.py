@@ -2,59 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-import re
-
 import pytest
 from azr_trainer.rewards import ExtremeReward
-from azr_trainer.selfplay import SelfPlay, StepSettings, slot_layout
+from azr_trainer.selfplay import slot_layout
 from azr_trainer.tasks import Task
-from trainer_fakes import FakeJudge, FakeStore, ScriptedGenerator, ans, program_in, run_sync
-
-GOOD = "def f(x):\n    return x"
-
-
-def responder(n_inputs: int = 4, learn_pattern=(True, False)):
-    """Valid proposals; learnability answers alternate right/wrong; trained answers are right."""
-    flip = itertools.cycle(learn_pattern)
-
-    def respond(prompt: str, learnability: bool) -> str:
-        if "Propose a new" in prompt:
-            return ans(("python", GOOD), ("input", "1"))
-        if "Write " in prompt and "inputs for the program" in prompt:
-            return ans(*[("input", str(i)) for i in range(n_inputs)], ("message", "echo"))
-        right = next(flip) if learnability else True
-        if "Predict the output" in prompt:
-            inp = re.search(r"```input\n(.*?)\n```", prompt, re.S).group(1)
-            return ans(("output", f"o({inp})" if right else "nope"))
-        if "Find an input" in prompt:
-            out = re.search(r"```output\n(.*?)\n```", prompt, re.S).group(1)
-            return ans(("input", out[2:-1] if right else "nope"))
-        if "maps the inputs" in prompt:
-            return ans(("python", GOOD if right else "def f(x):\n    return 0"))
-        return "garbage"
-
-    return respond
-
-
-def make(respond, store=None, judge=None, **settings):
-    store = store or FakeStore()
-    judge = judge or FakeJudge()
-    gen = ScriptedGenerator(respond)
-    defaults = dict(n_references=2, n_induction_inputs=4, n_learnability=2)
-    sp = SelfPlay(
-        judge=judge,
-        store=store,
-        generator=gen,
-        call=run_sync,
-        settings=StepSettings(**{**defaults, **settings}),
-    )
-    return sp, store, judge, gen
-
-
-def seeded(sp):
-    sp.seed(target=1, batch=1, max_rounds=0)
-    return sp
+from trainer_fakes import GOOD, ans, make, responder, run_sync, seeded
 
 
 def test_slot_layout_orders_types_and_roles():
@@ -69,42 +21,6 @@ def test_slot_layout_orders_types_and_roles():
     assert slot_layout(12)[:2] == [("abduction", "propose")] * 2
     with pytest.raises(ValueError):
         slot_layout(8)
-
-
-def test_seed_inserts_checked_zero_triplet_once():
-    sp, store, _, _ = make(responder())
-    sizes = sp.seed(target=1, batch=1, max_rounds=3)
-    assert sizes == {"abduction": 1, "deduction": 1, "induction": 1}
-    ded = next(t for t in store.tasks if t.task_type == "deduction")
-    assert ded.outputs == ('o("Hello world")',)
-    ind = next(t for t in store.tasks if t.task_type == "induction")
-    assert len(ind.inputs) == 6 and len(ind.outputs) == 6
-    sp.seed(target=1, batch=1, max_rounds=3)
-    assert len(store.tasks) == 3
-
-
-def test_seed_grows_to_target_without_duplicates():
-    counter = itertools.count()
-
-    def respond(prompt, learnability):
-        if "Propose a new" in prompt:
-            return ans(("python", GOOD), ("input", str(next(counter))))
-        return responder()(prompt, learnability)
-
-    sp, store, _, _ = make(respond)
-    sizes = sp.seed(target=4, batch=2, max_rounds=10)
-    assert sizes["abduction"] == 4 and sizes["deduction"] == 4
-    keys = [(t.task_type, t.inputs) for t in store.tasks]
-    assert len(keys) == len(set(keys))
-    assert all(t.step == 0 for t in store.tasks)
-
-
-def test_seed_stops_after_max_rounds_when_model_is_useless():
-    sp, _store, _, gen = make(lambda p, learn: "garbage")
-    sizes = sp.seed(target=5, batch=2, max_rounds=2)
-    assert sizes == {"abduction": 1, "deduction": 1, "induction": 1}
-    proposer_calls = [c for c in gen.calls if not c[1]]
-    assert len(proposer_calls) == 2 * 3
 
 
 def test_step_returns_one_sample_per_slot_in_layout_order():
@@ -235,36 +151,16 @@ def test_solver_slot_with_nothing_that_fits_is_a_filler():
     assert all(s.filler and s.reward is None for s in samples)
 
 
-def test_pad_learnability_gives_equal_generation_counts():
+def test_sandbox_error_in_validation_leaves_the_proposer_out():
+    """rewards.py: a judge failure is left out of the update (None), never scored -1."""
+
     def respond(prompt, learnability):
-        if "Propose a new" in prompt:
-            return "garbage"
+        if "Propose a new deduction" in prompt:
+            return ans(("python", "def f(x):\n    return x  # crash"), ("input", "1"))
         return responder()(prompt, learnability)
 
-    sp, _, _, gen = make(respond, pad_learnability=True, n_learnability=2)
+    sp, _, _, _ = make(respond)
     seeded(sp)
-    sp.step(12, step=1)
-    learn_calls = [n for n, learn in gen.calls if learn]
-    assert learn_calls[:2] == [4, 4]  # 2 proposals x 2 rollouts, although none was valid
-    assert program_in("```python\nx\n```") == "x"
-
-
-def test_io_seeds_are_shared_between_deduction_and_abduction():
-    # The reference seeds both io buffers from one set: a triplet that only the deduction
-    # proposer got right must also be an abduction seed (else the abduction proposer sees only
-    # the zero triplet, forever, when it cannot write a valid task at first).
-    counter = itertools.count()
-
-    def respond(prompt, learnability):
-        if "Propose a new deduction task" in prompt:
-            return ans(("python", GOOD), ("input", str(next(counter))))
-        if "Propose a new" in prompt:
-            return "garbage"  # the abduction (and induction) proposer is useless
-        return responder()(prompt, learnability)
-
-    sp, store, _, _ = make(respond)
-    sizes = sp.seed(target=3, batch=2, max_rounds=1)
-    programs = {t: {(x.program, x.inputs) for x in store.tasks if x.task_type == t}
-                for t in ("deduction", "abduction")}  # fmt: skip
-    assert sizes["deduction"] == sizes["abduction"] == 3
-    assert programs["deduction"] == programs["abduction"]
+    ded = sp.step(6, step=1)[2]
+    assert ded.judge_error and ded.valid is False
+    assert ded.reward is None

@@ -62,3 +62,28 @@ def test_token_weighted_option_changes_the_statistics():
     rows = [row("induction", "solve", 1.0, 3), row("induction", "solve", 0.0, 1)]
     assert trainer.global_advantages(rows).tolist() == pytest.approx([0.5, -1.5], abs=1e-4)
     assert torch.is_tensor(trainer.global_advantages(rows))
+
+
+def test_generation_is_collective_under_sharding_and_vllm_tensor_parallelism():
+    from azr_trainer.trl_adapter import collective_generation
+
+    def trainer(world=2, zero3=False, fsdp=False, vllm=False, tp=1):
+        return SimpleNamespace(
+            accelerator=SimpleNamespace(num_processes=world),
+            _dist=SimpleNamespace(is_zero3=zero3, is_fsdp=fsdp),
+            use_vllm=vllm,
+            args=SimpleNamespace(vllm_tensor_parallel_size=tp),
+        )
+
+    assert not collective_generation(trainer(world=1, zero3=True))
+    assert not collective_generation(trainer())  # DDP: every rank generates on its own
+    assert not collective_generation(trainer(vllm=True))
+    assert collective_generation(trainer(zero3=True))
+    assert collective_generation(trainer(fsdp=True))
+    assert collective_generation(trainer(vllm=True, tp=2))
+    # The private attribute it reads is still where TRL 1.16 builds it.
+    import inspect
+
+    from trl.trainer.grpo_trainer import GRPOTrainer
+
+    assert "self._dist = DistributedBackend(" in inspect.getsource(GRPOTrainer.__init__)

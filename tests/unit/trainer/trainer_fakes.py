@@ -5,12 +5,14 @@ The fake judge never runs code: it judges by string rules, so every verdict is p
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections.abc import Callable, Sequence
 
 import anyio
-from azr_trainer.selfplay import Generated
+from azr_trainer.seeding import seed_buffer
+from azr_trainer.selfplay import Generated, SelfPlay, StepSettings
 from azr_trainer.tasks import Check, Task, Verdict
 
 
@@ -47,7 +49,8 @@ class FakeStore:
 
 
 class FakeJudge:
-    """Valid iff the program has no 'bad'; output of input X is 'o(X)'; sandbox errors on 'flaky'."""
+    """Valid iff the program has no 'bad'; output of input X is 'o(X)'. Sandbox errors: answers
+    with 'flaky', programs with 'crash'."""
 
     def __init__(self) -> None:
         self.verified: list[tuple[str, str]] = []
@@ -56,7 +59,9 @@ class FakeJudge:
     async def check(self, proposals):
         out = []
         for p in proposals:
-            if "bad" in p.program:
+            if "crash" in p.program:
+                out.append(Check(valid=False, reason="sandbox_error", judge_error=True))
+            elif "bad" in p.program:
                 out.append(Check(valid=False, reason="runtime_error"))
             else:
                 out.append(Check(valid=True, outputs=tuple(f"o({i})" for i in p.inputs)))
@@ -118,3 +123,49 @@ def run_sync(fn, *args):
 def program_in(prompt: str) -> str:
     m = re.search(r"```python\n(.*?)\n```", prompt, re.S)
     return m.group(1) if m else ""
+
+
+GOOD = "def f(x):\n    return x"
+
+
+def responder(n_inputs: int = 4, learn_pattern=(True, False)):
+    """Valid proposals; learnability answers alternate right/wrong; trained answers are right."""
+    flip = itertools.cycle(learn_pattern)
+
+    def respond(prompt: str, learnability: bool) -> str:
+        if "Propose a new" in prompt:
+            return ans(("python", GOOD), ("input", "1"))
+        if "Write " in prompt and "inputs for the program" in prompt:
+            return ans(*[("input", str(i)) for i in range(n_inputs)], ("message", "echo"))
+        right = next(flip) if learnability else True
+        if "Predict the output" in prompt:
+            inp = re.search(r"```input\n(.*?)\n```", prompt, re.S).group(1)
+            return ans(("output", f"o({inp})" if right else "nope"))
+        if "Find an input" in prompt:
+            out = re.search(r"```output\n(.*?)\n```", prompt, re.S).group(1)
+            return ans(("input", out[2:-1] if right else "nope"))
+        if "maps the inputs" in prompt:
+            return ans(("python", GOOD if right else "def f(x):\n    return 0"))
+        return "garbage"
+
+    return respond
+
+
+def make(respond, store=None, judge=None, **settings):
+    store = store or FakeStore()
+    judge = judge or FakeJudge()
+    gen = ScriptedGenerator(respond)
+    defaults = dict(n_references=2, n_induction_inputs=4, n_learnability=2)
+    sp = SelfPlay(
+        judge=judge,
+        store=store,
+        generator=gen,
+        call=run_sync,
+        settings=StepSettings(**{**defaults, **settings}),
+    )
+    return sp, store, judge, gen
+
+
+def seeded(sp):
+    seed_buffer(sp, 1, batch=1, max_rounds=0)
+    return sp
