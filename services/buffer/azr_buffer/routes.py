@@ -98,7 +98,7 @@ def insert_tasks(
     """Insert a batch of tasks, all or nothing. Retrying a batch is safe: stored tasks come back
     as duplicates with their ids."""
     with db.write_session() as session:
-        row = repo.get_run(session=session, name=run)
+        row = repo.get_run(session=session, name=run, lock="shared")
         result = repo.insert_tasks(session=session, run=row, tasks=body.tasks, rng=_rng)
     metrics.tasks.labels("inserted").inc(len(result.inserted))
     metrics.tasks.labels("duplicate").inc(len(result.duplicates))
@@ -139,7 +139,7 @@ def sample(run: RunName, body: SampleRequest, request: Request) -> Response:
 def record_outcomes(run: RunName, body: OutcomesRequest, db: DbDep) -> OutcomesResponse:
     """Add solve attempts to the running solve counts of tasks."""
     with db.write_session() as session:
-        row = repo.get_run(session=session, name=run)
+        row = repo.get_run(session=session, name=run, lock="shared")
         return repo.record_outcomes(session=session, run=row, outcomes=body.outcomes)
 
 
@@ -154,7 +154,7 @@ def stats(run: RunName, db: DbDep) -> RunStats:
 def truncate(run: RunName, body: TruncateRequest, db: DbDep) -> TruncateResponse:
     """Keep only the tasks added at or before `step` (resume from a checkpoint)."""
     with db.write_session() as session:
-        row = repo.get_run(session=session, name=run)
+        row = repo.get_run(session=session, name=run, lock="exclusive")
         return repo.truncate_run(session=session, run=row, step=body.step)
 
 

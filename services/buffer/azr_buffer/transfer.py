@@ -107,7 +107,7 @@ def import_lines(
     totals = ImportResponse(inserted=0, duplicates=0, discarded=0, evicted=0)
     tally = ExportTally()
     with db.write_session() as session:
-        run = repo.get_run(session=session, name=run_name)
+        run = repo.get_run(session=session, name=run_name, lock="exclusive")
         batch: list[TaskIn] = []
         analyze_at = ANALYZE_FIRST
         number = 0
