@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -144,14 +145,12 @@ class BufferClient(ServiceClient):
 
         Raises `IncompleteExport` at the end of a stream that lacks the end line or lost lines,
         so a cut export never passes for a whole checkpoint. (A format-1 export, from a service
-        older than the end line, cannot be checked.)
+        older than the end line, cannot be checked.) A 429 (the service streams as many exports
+        as it allows) or a 5xx is retried like any read, before the first line.
         """
         tally = ExportTally()
         try:
-            async with self._http.stream("GET", f"/v1/runs/{run}/export") as resp:
-                if resp.status_code >= 400:
-                    await resp.aread()
-                    raise_for_proto_status(resp)
+            async with self._stream(f"/v1/runs/{run}/export") as resp:
                 rest = b""
                 # Split on b"\n" only: lines hold U+2028, U+0085... unescaped, which
                 # str.splitlines (httpx's aiter_lines) would take for line ends.
@@ -229,6 +228,27 @@ class BufferClient(ServiceClient):
             except httpx.TransportError as exc:
                 if last or not idempotent:
                     raise TransportError(f"{method} {url}: {exc}") from exc
+                await asyncio.sleep(self._delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @asynccontextmanager
+    async def _stream(self, url: str) -> AsyncIterator[httpx.Response]:
+        """GET `url` as a stream, once its status is a success (429 and 5xx are retried)."""
+        for attempt in range(1 + self.retries):
+            async with self._http.stream("GET", url) as resp:
+                if resp.status_code < 400:
+                    yield resp
+                    return
+                await resp.aread()
+            try:
+                raise_for_proto_status(resp)
+            except Overloaded as exc:
+                if attempt == self.retries:
+                    raise
+                await asyncio.sleep(max(exc.retry_after_s, self._delay(attempt)))
+            except ServerFault:
+                if attempt == self.retries:
+                    raise
                 await asyncio.sleep(self._delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 

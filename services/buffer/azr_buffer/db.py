@@ -117,6 +117,7 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
             url,
             pool_size=settings.pool_size,
             max_overflow=settings.pool_size,
+            pool_timeout=settings.pool_timeout_s,
             pool_pre_ping=True,
             # Plain executemany (psycopg pipelines it) instead of one huge multi-VALUES statement
             # that psycopg re-parses for every batch.
@@ -132,6 +133,7 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
         },
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
+        pool_timeout=settings.pool_timeout_s,
         use_insertmanyvalues=False,
     )
     busy_ms = settings.sqlite_busy_timeout_ms

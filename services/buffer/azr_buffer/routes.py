@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import random
 import tempfile
+import threading
+from collections.abc import Generator
 from typing import Annotated
 
 import anyio
@@ -26,10 +28,12 @@ from azr_proto.buffer_export import ImportResponse
 from azr_proto.common import ErrorBody
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from azr_buffer import repo, transfer
 from azr_buffer.asgi import Metrics
 from azr_buffer.db import Database
+from azr_buffer.errors import Busy
 from azr_buffer.sampling import render_tasks, sample_rows
 from azr_buffer.spool import SpoolBudget
 
@@ -161,14 +165,41 @@ def truncate(run: RunName, body: TruncateRequest, db: DbDep) -> TruncateResponse
 @router.get(
     "/runs/{run}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"}},
+    responses={
+        200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"},
+        429: {"model": ErrorBody, "description": "exports streaming at once at the bound; retry"},
+    },
 )
-def export_run(run: RunName, db: DbDep) -> StreamingResponse:
+def export_run(run: RunName, request: Request, db: DbDep) -> StreamingResponse:
     """Stream the run as JSON Lines: a header line, one line per task, and an end line with the
-    task count (`azr_proto.buffer_export`), all from one snapshot of the database."""
-    lines = transfer.export_lines(db, run)
+    task count (`azr_proto.buffer_export`), all from one snapshot of the database. 429 when
+    AZR_BUFFER_MAX_EXPORTS exports are streaming already."""
+    slots: threading.BoundedSemaphore = request.app.state.exports
+    if not slots.acquire(blocking=False):
+        raise Busy(
+            "as many exports are streaming as AZR_BUFFER_MAX_EXPORTS (or AZR_BUFFER_POOL_SIZE) "
+            "allows; retry later"
+        )
+    lines = transfer.export_lines(db, run, done=slots.release)
     header = next(lines)  # opens the snapshot; 404 before the response starts
-    return StreamingResponse(itertools.chain([header], lines), media_type="application/x-ndjson")
+    return _Export(header, lines)
+
+
+class _Export(StreamingResponse):
+    """An export's response. It closes the export's generator when it ends, however it ends (a
+    client that went away included): the snapshot and the export's place are given back at once,
+    not whenever the garbage collector gets to them."""
+
+    def __init__(self, header: bytes, lines: Generator[bytes]) -> None:
+        super().__init__(itertools.chain([header], lines), media_type="application/x-ndjson")
+        self.lines = lines
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):  # no thread is in next(): run_sync waits for it
+                await anyio.to_thread.run_sync(self.lines.close)
 
 
 @router.post(

@@ -9,7 +9,7 @@ Importing keeps content, hashes, steps, sources, metadata and solve counts; ids 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import IO
 
 from azr_proto.buffer import EvictionPolicy, TaskIn
@@ -53,12 +53,22 @@ _COLUMNS = (
 )
 
 
-def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
-    """The export of a run, in chunks of whole lines, from one snapshot of the database.
+def export_lines(
+    db: Database, run_name: str, done: Callable[[], None]
+) -> Generator[bytes, None, None]:
+    """The export of a run, in chunks of whole lines, from one snapshot of the database; `done()`
+    is called when the generator ends, however it ends (closed by a client that went away too).
 
     The first `next()` opens the snapshot and returns the header, or raises `RunNotFound`: call it
     before the response starts, so a missing run is a 404 and not a broken stream.
     """
+    try:
+        yield from _export(db, run_name)
+    finally:
+        done()
+
+
+def _export(db: Database, run_name: str) -> Iterator[bytes]:
     with db.snapshot_session() as session:
         run = repo.get_run(session=session, name=run_name)
         header = ExportHeader(

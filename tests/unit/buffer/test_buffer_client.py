@@ -162,3 +162,24 @@ async def test_a_cut_export_raises_instead_of_passing_for_a_checkpoint(body, say
 async def test_a_format_1_export_from_an_older_service_is_passed_through():
     body = V1_HEADER + task_line("a")
     assert b"".join(await exported(body)) == body
+
+
+async def test_an_export_is_retried_on_429_and_5xx_before_its_first_line():
+    body = HEADER + task_line("a") + b'{"kind":"end","tasks":1}\n'
+    busy = httpx.Response(
+        429, json={"code": "overloaded", "detail": "x"}, headers={"Retry-After": "0"}
+    )
+    down = httpx.Response(503, json={"code": "database_unavailable", "detail": "x"})
+    client = client_with([busy, down, httpx.Response(200, content=body)], calls := [])
+    async with client:
+        assert b"".join([line async for line in client.export_run("r")]) == body
+    assert len(calls) == 3
+    client = client_with([busy] * 5, calls := [])
+    with pytest.raises(Overloaded):
+        [line async for line in client.export_run("r")]
+    assert len(calls) == 5
+    # Once lines came, a broken stream is not retried: the caller sees it.
+    client = client_with([httpx.Response(200, content=HEADER + task_line("a"))], calls := [])
+    with pytest.raises(IncompleteExport):
+        [line async for line in client.export_run("r")]
+    assert len(calls) == 1
