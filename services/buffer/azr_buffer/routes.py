@@ -228,4 +228,5 @@ async def import_run(run: RunName, request: Request, db: DbDep) -> ImportRespons
             spool.write(chunk)
         spool.seek(0)
         # Parsing and the database work run in a worker thread: the event loop never blocks.
-        return await anyio.to_thread.run_sync(transfer.import_lines, db, run, spool, _rng)
+        max_body = request.app.state.settings.max_body_bytes
+        return await anyio.to_thread.run_sync(transfer.import_lines, db, run, spool, _rng, max_body)
