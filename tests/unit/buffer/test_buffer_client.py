@@ -183,3 +183,18 @@ async def test_an_export_is_retried_on_429_and_5xx_before_its_first_line():
     with pytest.raises(IncompleteExport):
         [line async for line in client.export_run("r")]
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["run-1#old", "run-1?x", "x/../run-1", "..", "run-1\n", "", "a" * 129]
+)
+async def test_a_run_name_that_would_address_another_run_is_refused_before_sending(name):
+    # The name goes into the URL: "run-1#old" would delete the run "run-1".
+    client = client_with([httpx.Response(204)] * 3, calls := [])
+    async with client:
+        for call in (client.delete_run(name), client.truncate(name, 0), client.stats(name)):
+            with pytest.raises(ValueError, match="invalid run name"):
+                await call
+        with pytest.raises(ValueError, match="invalid run name"):
+            [line async for line in client.export_run(name)]
+    assert calls == []
