@@ -3,7 +3,8 @@
 SQLite is opened in WAL mode with a busy timeout and foreign keys on. Its transactions are begun
 explicitly: `BEGIN` for reads, `BEGIN IMMEDIATE` for writes (`write_session`), so a writer takes the
 database write lock up front and never fails half-way when another process writes at the same time.
-PostgreSQL runs at READ COMMITTED; writers lock their pool row (`SELECT ... FOR UPDATE`).
+PostgreSQL runs at READ COMMITTED; writers lock their run row, then pool rows (the order is in
+`repo`).
 """
 
 from __future__ import annotations
