@@ -13,12 +13,15 @@ is not retried (only on connection failures, 429 and 503, where nothing was appl
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
 from azr_proto.buffer import (
+    RUN_NAME_PATTERN,
     InsertResponse,
     OutcomeRecord,
     OutcomesRequest,
@@ -89,7 +92,7 @@ class BufferClient(ServiceClient):
         return Run.model_validate_json(resp.content)
 
     async def get_run(self, name: str) -> Run:
-        resp = await self._request("GET", f"/v1/runs/{name}")
+        resp = await self._request("GET", _run_path(name))
         return Run.model_validate_json(resp.content)
 
     async def list_runs(self) -> list[Run]:
@@ -97,24 +100,24 @@ class BufferClient(ServiceClient):
         return [Run.model_validate(r) for r in resp.json()]
 
     async def delete_run(self, name: str) -> None:
-        await self._request("DELETE", f"/v1/runs/{name}")
+        await self._request("DELETE", _run_path(name))
 
     # -- tasks ----------------------------------------------------------------------------------
 
     async def insert_tasks(self, run: str, tasks: Iterable[TaskIn]) -> InsertResponse:
         """Insert a batch (at most 4096 tasks), all or nothing; safe to retry."""
         body = TaskInsertRequest(tasks=list(tasks)).model_dump(mode="json")
-        resp = await self._request("POST", f"/v1/runs/{run}/tasks", json=body)
+        resp = await self._request("POST", _run_path(run) + "/tasks", json=body)
         return InsertResponse.model_validate_json(resp.content)
 
     async def get_task(self, run: str, task_id: int) -> Task:
-        resp = await self._request("GET", f"/v1/runs/{run}/tasks/{task_id}")
+        resp = await self._request("GET", _run_path(run) + f"/tasks/{int(task_id)}")
         return Task.model_validate_json(resp.content)
 
     async def sample(self, run: str, req: SampleRequest) -> list[Task]:
         """Up to `req.k` distinct tasks (fewer when the pool holds fewer), in random order."""
         resp = await self._request(
-            "POST", f"/v1/runs/{run}/sample", json=req.model_dump(mode="json")
+            "POST", _run_path(run) + "/sample", json=req.model_dump(mode="json")
         )
         return [Task.model_validate(t) for t in resp.json()["tasks"]]
 
@@ -123,17 +126,19 @@ class BufferClient(ServiceClient):
     ) -> OutcomesResponse:
         """Add solve attempts to the tasks' running counts (not retried once sent: see module)."""
         body = OutcomesRequest(outcomes=list(outcomes)).model_dump(mode="json")
-        resp = await self._request("POST", f"/v1/runs/{run}/outcomes", json=body, idempotent=False)
+        resp = await self._request(
+            "POST", _run_path(run) + "/outcomes", json=body, idempotent=False
+        )
         return OutcomesResponse.model_validate_json(resp.content)
 
     async def stats(self, run: str) -> RunStats:
-        resp = await self._request("GET", f"/v1/runs/{run}/stats")
+        resp = await self._request("GET", _run_path(run) + "/stats")
         return RunStats.model_validate_json(resp.content)
 
     async def truncate(self, run: str, step: int) -> TruncateResponse:
         """Keep only the tasks added at or before `step`."""
         body = TruncateRequest(step=step).model_dump(mode="json")
-        resp = await self._request("POST", f"/v1/runs/{run}/truncate", json=body)
+        resp = await self._request("POST", _run_path(run) + "/truncate", json=body)
         return TruncateResponse.model_validate_json(resp.content)
 
     # -- export / import ------------------------------------------------------------------------
@@ -144,14 +149,12 @@ class BufferClient(ServiceClient):
 
         Raises `IncompleteExport` at the end of a stream that lacks the end line or lost lines,
         so a cut export never passes for a whole checkpoint. (A format-1 export, from a service
-        older than the end line, cannot be checked.)
+        older than the end line, cannot be checked.) A 429 (the service streams as many exports
+        as it allows) or a 5xx is retried like any read, before the first line.
         """
         tally = ExportTally()
         try:
-            async with self._http.stream("GET", f"/v1/runs/{run}/export") as resp:
-                if resp.status_code >= 400:
-                    await resp.aread()
-                    raise_for_proto_status(resp)
+            async with self._stream(_run_path(run) + "/export") as resp:
                 rest = b""
                 # Split on b"\n" only: lines hold U+2028, U+0085... unescaped, which
                 # str.splitlines (httpx's aiter_lines) would take for line ends.
@@ -175,10 +178,10 @@ class BufferClient(ServiceClient):
         """Import JSON Lines into the existing run `run`, all or nothing; safe to retry (tasks
         already there count as duplicates). A streamed body is sent once, without retries."""
         if isinstance(lines, bytes):
-            resp = await self._request("POST", f"/v1/runs/{run}/import", content=lines)
+            resp = await self._request("POST", _run_path(run) + "/import", content=lines)
         else:
             resp = await self._request(
-                "POST", f"/v1/runs/{run}/import", content=lines, idempotent=False, retries=0
+                "POST", _run_path(run) + "/import", content=lines, idempotent=False, retries=0
             )
         return ImportResponse.model_validate_json(resp.content)
 
@@ -232,8 +235,37 @@ class BufferClient(ServiceClient):
                 await asyncio.sleep(self._delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @asynccontextmanager
+    async def _stream(self, url: str) -> AsyncIterator[httpx.Response]:
+        """GET `url` as a stream, once its status is a success (429 and 5xx are retried)."""
+        for attempt in range(1 + self.retries):
+            async with self._http.stream("GET", url) as resp:
+                if resp.status_code < 400:
+                    yield resp
+                    return
+                await resp.aread()
+            try:
+                raise_for_proto_status(resp)
+            except Overloaded as exc:
+                if attempt == self.retries:
+                    raise
+                await asyncio.sleep(max(exc.retry_after_s, self._delay(attempt)))
+            except ServerFault:
+                if attempt == self.retries:
+                    raise
+                await asyncio.sleep(self._delay(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _delay(self, attempt: int) -> float:
         return float(self.backoff_s * 2**attempt)
+
+
+def _run_path(run: str) -> str:
+    """`/v1/runs/<run>`; ValueError for a name the service could not hold. Checked here because
+    the name goes into the URL: `"run-1#old"` or `"x/../run-1"` would address the run `run-1`."""
+    if not isinstance(run, str) or not re.fullmatch(RUN_NAME_PATTERN, run):
+        raise ValueError(f"invalid run name {run!r}: it must match {RUN_NAME_PATTERN}")
+    return f"/v1/runs/{run}"
 
 
 def _follow(tally: ExportTally, line: bytes, run: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -33,6 +34,7 @@ __all__ = [
 MAX_METADATA_DEPTH = 32  # the object itself is depth 1; each nested object or array adds one
 MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_INT = 2**63 - 1  # what every JSON reader with 64-bit integers reads back exactly
+_Path = tuple[str | int, ...]  # keys and indexes from the top of the metadata
 
 
 def check_text(value: str) -> str:
@@ -55,37 +57,64 @@ def check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     >>> check_metadata({"learnability": 0.5, "tags": ["a", "b"]})
     {'learnability': 0.5, 'tags': ['a', 'b']}
     """
-    if 0 <= _bound(value, 1) <= MAX_METADATA_BYTES:
-        return value  # the usual case, in one pass without paths; else find and name the fault
-    stack: list[tuple[Any, tuple[str | int, ...], int]] = [(value, (), 1)]
-    while stack:
-        node, path, depth = stack.pop()
-        if isinstance(node, dict):
-            _check_depth(path, depth)
-            for key, item in node.items():
-                if not isinstance(key, str):
-                    raise ValueError(f"at {_where(path)}: key {key!r} is not a string")
-                _check_string(key, path, "key")
-                stack.append((item, (*path, key), depth + 1))
-        elif isinstance(node, list):
-            _check_depth(path, depth)
-            stack.extend((item, (*path, i), depth + 1) for i, item in enumerate(node))
-        elif isinstance(node, str):
-            _check_string(node, path, "string")
-        elif node is None or isinstance(node, bool):
-            pass
-        elif isinstance(node, int):
-            if not -MAX_METADATA_INT <= node <= MAX_METADATA_INT:
-                raise ValueError(f"at {_where(path)}: integer out of the 64-bit range")
-        elif isinstance(node, float):
-            if not math.isfinite(node):
-                raise ValueError(f"at {_where(path)}: {node} is not a JSON number")
-        else:
-            raise ValueError(f"at {_where(path)}: a {type(node).__name__} is not a JSON value")
+    bound = _bound(value, 1)
+    if 0 <= bound <= MAX_METADATA_BYTES:
+        return value  # the usual case, in one pass without paths
+    if bound < 0:  # not plain JSON within the depth: find and name the fault
+        _find_fault(value)
+    # Plain JSON: only its size is in question (the bound overestimates it).
     size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
     if size > MAX_METADATA_BYTES:
         raise ValueError(f"{size} bytes of JSON, over the limit of {MAX_METADATA_BYTES}")
     return value
+
+
+def _find_fault(value: Any) -> None:
+    """Raise ValueError naming the first place (depth first) where `value` is not plain JSON
+    within the depth limit. Memory grows with the depth only, never with the width: this runs
+    on whatever a request holds."""
+    _check_node(value, (), 1)
+    stack: list[tuple[Iterator[tuple[str | int, Any]], _Path, int]] = [
+        (_children(value, ()), (), 1)
+    ]
+    while stack:
+        children, path, depth = stack[-1]
+        for key, item in children:
+            where = (*path, key)
+            _check_node(item, where, depth + 1)
+            if isinstance(item, dict | list):
+                stack.append((_children(item, where), where, depth + 1))
+                break
+        else:
+            stack.pop()
+
+
+def _children(node: Any, path: _Path) -> Iterator[tuple[str | int, Any]]:
+    if isinstance(node, list):
+        yield from enumerate(node)
+        return
+    for key, item in node.items():
+        if not isinstance(key, str):
+            raise ValueError(f"at {_where(path)}: key {key!r} is not a string")
+        _check_string(key, path, "key")
+        yield key, item
+
+
+def _check_node(node: Any, path: _Path, depth: int) -> None:
+    if isinstance(node, dict | list):
+        _check_depth(path, depth)
+    elif isinstance(node, str):
+        _check_string(node, path, "string")
+    elif node is None or isinstance(node, bool):
+        pass
+    elif isinstance(node, int):
+        if not -MAX_METADATA_INT <= node <= MAX_METADATA_INT:
+            raise ValueError(f"at {_where(path)}: integer out of the 64-bit range")
+    elif isinstance(node, float):
+        if not math.isfinite(node):
+            raise ValueError(f"at {_where(path)}: {node} is not a JSON number")
+    else:
+        raise ValueError(f"at {_where(path)}: a {type(node).__name__} is not a JSON value")
 
 
 def _bound(node: Any, depth: int) -> int:
@@ -129,19 +158,19 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def _check_depth(path: tuple[str | int, ...], depth: int) -> None:
+def _check_depth(path: _Path, depth: int) -> None:
     if depth > MAX_METADATA_DEPTH:
         raise ValueError(f"at {_where(path)}: nested deeper than {MAX_METADATA_DEPTH} levels")
 
 
-def _check_string(text: str, path: tuple[str | int, ...], what: str) -> None:
+def _check_string(text: str, path: _Path, what: str) -> None:
     try:
         check_text(text)
     except ValueError as exc:
         raise ValueError(f"at {_where(path)}: {what} has a {exc}") from None
 
 
-def _where(path: tuple[str | int, ...]) -> str:
+def _where(path: _Path) -> str:
     return "".join(f"[{p!r}]" for p in path) or "the top level"
 
 

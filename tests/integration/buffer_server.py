@@ -27,6 +27,7 @@ ENGINES = ["sqlite", "postgres"]
 @dataclass
 class BufferServer:
     url: str
+    db_url: str
     errors: list[str] = field(default_factory=list)  # every ERROR the service logged
 
 
@@ -46,7 +47,7 @@ def serve_buffer(engine: str, tmp: Path, **settings: Any) -> Iterator[BufferServ
     app = create_app(BufferSettings(database_url=db_url, **settings))
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="warning")
     server = uvicorn.Server(config)
-    running = BufferServer(url="")
+    running = BufferServer(url="", db_url=db_url)
     handler = _Collect(running.errors)
     logging.getLogger().addHandler(handler)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

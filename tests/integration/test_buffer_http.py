@@ -91,8 +91,8 @@ def test_an_export_racing_a_delete_is_whole_or_a_404(server, monkeypatch):
     written: dict[str, float] = {}  # run -> when the server wrote the export's last chunk
     export_lines = transfer.export_lines
 
-    def timed(db, run):
-        yield from export_lines(db, run)
+    def timed(db, run, done):
+        yield from export_lines(db, run, done)
         written[run] = time.monotonic()
 
     monkeypatch.setattr(transfer, "export_lines", timed)
@@ -148,16 +148,16 @@ def test_a_run_deleted_at_the_worst_moment_gives_a_404_or_a_whole_export(
     # first read, and between the header and the rows.
     export_lines = transfer.export_lines
 
-    def deleting(db, run):
+    def deleting(db, run, done):
         def delete() -> None:
             with db.write_session() as session:
                 repo.delete_run(session=session, name=run)
 
         if moment == "as the export starts":
             delete()
-            yield from export_lines(db, run)
+            yield from export_lines(db, run, done)
         else:
-            lines = export_lines(db, run)
+            lines = export_lines(db, run, done)
             yield next(lines)
             delete()
             yield from lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from azr_buffer import __version__
 from azr_buffer.asgi import Metrics, RequestMetrics
@@ -50,6 +53,7 @@ def create_app(settings: BufferSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics = Metrics()
     app.state.spool = SpoolBudget(settings.max_import_spool_bytes)
+    app.state.exports = threading.BoundedSemaphore(min(settings.max_exports, settings.pool_size))
     app.include_router(router)
     _add_error_handlers(app)
     # Outermost first: metrics see every answer, auth runs before any body is read.
@@ -116,7 +120,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(exc.status_code, code, str(exc.detail))
 
     async def on_database(request: Request, exc: Exception) -> JSONResponse:
-        # Locked or unreachable database: the transaction rolled back, so a retry is safe.
+        # Locked or unreachable database, or no free connection in time: the transaction rolled
+        # back (or never began), so a retry is safe.
         logger.warning("database unavailable: %s", exc)
         return _error(
             503, "database_unavailable", "the database is unavailable; retry", {"Retry-After": "1"}
@@ -127,6 +132,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         logger.warning("database rejected a value: %s", exc)
         return _error(422, "invalid_request", "the database rejected a value of the request")
 
+    async def on_disconnect(request: Request, exc: Exception) -> Response:
+        # The client left before its whole body came (an import cut off): nothing was applied and
+        # nobody is left to answer. Counted as 499, nginx's "client closed request".
+        logger.info(
+            "client left %s %s before sending its whole body", request.method, request.url.path
+        )
+        return Response(status_code=499)
+
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return _error(500, "internal_error", f"{type(exc).__name__}: a bug in the buffer")
@@ -135,5 +148,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(OperationalError, on_database)
+    app.add_exception_handler(PoolTimeout, on_database)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
     app.add_exception_handler(DataError, on_data)
     app.add_exception_handler(Exception, on_bug)

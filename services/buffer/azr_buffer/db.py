@@ -3,7 +3,8 @@
 SQLite is opened in WAL mode with a busy timeout and foreign keys on. Its transactions are begun
 explicitly: `BEGIN` for reads, `BEGIN IMMEDIATE` for writes (`write_session`), so a writer takes the
 database write lock up front and never fails half-way when another process writes at the same time.
-PostgreSQL runs at READ COMMITTED; writers lock their pool row (`SELECT ... FOR UPDATE`).
+PostgreSQL runs at READ COMMITTED; writers lock their run row, then pool rows (the order is in
+`repo`).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
             url,
             pool_size=settings.pool_size,
             max_overflow=settings.pool_size,
+            pool_timeout=settings.pool_timeout_s,
             pool_pre_ping=True,
             # Plain executemany (psycopg pipelines it) instead of one huge multi-VALUES statement
             # that psycopg re-parses for every batch.
@@ -132,6 +134,7 @@ def _create_engine(settings: BufferSettings, is_sqlite: bool) -> Engine:
         },
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size,
+        pool_timeout=settings.pool_timeout_s,
         use_insertmanyvalues=False,
     )
     busy_ms = settings.sqlite_busy_timeout_ms

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "BufferError", "ImportsBusy", "RunExists", "RunNotFound"]
+__all__ = ["BadInput", "BufferError", "Busy", "RunExists", "RunNotFound"]
 
 
 class BufferError(Exception):
@@ -40,8 +40,9 @@ class BadInput(BufferError):
     code = "invalid_request"
 
 
-class ImportsBusy(BufferError):
-    """Spooling this import would pass the bound on import bytes spooled at once; retry later."""
+class Busy(BufferError):
+    """A bound on work in flight is reached (import bytes spooled, exports streaming); retry
+    later."""
 
     status_code = 429
     code = "overloaded"

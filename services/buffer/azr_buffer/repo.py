@@ -1,5 +1,12 @@
 """Reads and writes of runs and tasks. Every function takes the request's `session=` (keyword-only);
-writers expect a `Database.write_session()`, so a batch is stored all or nothing."""
+writers expect a `Database.write_session()`, so a batch is stored all or nothing.
+
+Lock order (PostgreSQL; SQLite's writers hold the whole database): a writer first locks its run
+row with `get_run(lock=...)`, then pool rows in type order (`lock_pool`), and changes the tasks of
+a pool only while it holds that pool. Writers of tasks (insert, outcomes) share the run; writers
+of the whole run (delete, truncate, import) hold it alone. So no writer finds its run or a task
+gone half-way (a delete waits for them, and they find no run after it), and none deadlocks.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from azr_proto.buffer import (
     MAX_COUNT,
@@ -122,9 +129,17 @@ def list_runs(*, session: Session) -> list[RunRow]:
     return list(session.scalars(select(RunRow).order_by(RunRow.id)))
 
 
-def get_run(*, session: Session, name: str) -> RunRow:
-    """The run named `name`; raises `RunNotFound`."""
-    row = session.scalar(select(RunRow).where(RunRow.name == name))
+RunLock = Literal["shared", "exclusive"]
+
+
+def get_run(*, session: Session, name: str, lock: RunLock | None = None) -> RunRow:
+    """The run named `name`; raises `RunNotFound`. `lock` (for writers, see the module) holds
+    the run row until the transaction ends: "shared" by writers of tasks, "exclusive" by writers
+    of the whole run. A run deleted while the lock was awaited is not found."""
+    query = select(RunRow).where(RunRow.name == name)
+    if lock is not None:  # FOR KEY SHARE / FOR UPDATE; SQLite ignores both
+        query = query.with_for_update(read=lock == "shared", key_share=lock == "shared")
+    row = session.scalar(query.execution_options(populate_existing=True))
     if row is None:
         raise RunNotFound(name)
     return row
@@ -139,8 +154,8 @@ def get_run_id(*, session: Session, name: str) -> int:
 
 
 def delete_run(*, session: Session, name: str) -> None:
-    """Delete a run with all its tasks."""
-    run = get_run(session=session, name=name)
+    """Delete a run with all its tasks (waits for the writers of the run to finish)."""
+    run = get_run(session=session, name=name, lock="exclusive")
     # Explicit deletes instead of relying on ON DELETE CASCADE being enabled on the connection.
     session.execute(delete(TaskRow).where(TaskRow.run_id == run.id))
     session.execute(delete(PoolRow).where(PoolRow.run_id == run.id))
@@ -458,7 +473,14 @@ def _evict_oldest(session: Session, run_id: int, type_: str, n: int) -> int:
 def record_outcomes(
     *, session: Session, run: RunRow, outcomes: Iterable[OutcomeRecord]
 ) -> OutcomesResponse:
-    """Add solve attempts to the running counts of each task."""
+    """Add solve attempts to the running counts of each task. Holds every pool of the run (in
+    type order), so no task is evicted or truncated between the lookup and the update."""
+    session.execute(
+        select(PoolRow.type)
+        .where(PoolRow.run_id == run.id)
+        .order_by(PoolRow.type)
+        .with_for_update()
+    ).all()
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for o in outcomes:
         totals[o.task_id][0] += o.n_attempts
@@ -473,14 +495,14 @@ def record_outcomes(
                 )
             )
         )
-    for task_id in sorted(present):  # id order: concurrent reporters lock rows in one order
+    for task_id in sorted(present):
         attempts, solved = totals[task_id]
         done: CursorResult[Any] = session.execute(  # type: ignore[assignment]
             update(TaskRow)
             .where(TaskRow.id == task_id, TaskRow.n_attempts <= MAX_COUNT - attempts)
             .values(n_attempts=TaskRow.n_attempts + attempts, n_solved=TaskRow.n_solved + solved)
         )
-        if not done.rowcount:  # (n_solved <= n_attempts, so it is bounded too)
+        if not done.rowcount:  # the task is there (see above): over the bound. (n_solved too)
             raise BadInput(f"task {task_id}: its attempts would pass {MAX_COUNT}; nothing recorded")
     return OutcomesResponse(updated=len(present), missing=[i for i in ids if i not in present])
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import random
 import tempfile
+import threading
+from collections.abc import Generator
 from typing import Annotated
 
 import anyio
@@ -26,10 +28,12 @@ from azr_proto.buffer_export import ImportResponse
 from azr_proto.common import ErrorBody
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from azr_buffer import repo, transfer
 from azr_buffer.asgi import Metrics
 from azr_buffer.db import Database
+from azr_buffer.errors import Busy
 from azr_buffer.sampling import render_tasks, sample_rows
 from azr_buffer.spool import SpoolBudget
 
@@ -98,7 +102,7 @@ def insert_tasks(
     """Insert a batch of tasks, all or nothing. Retrying a batch is safe: stored tasks come back
     as duplicates with their ids."""
     with db.write_session() as session:
-        row = repo.get_run(session=session, name=run)
+        row = repo.get_run(session=session, name=run, lock="shared")
         result = repo.insert_tasks(session=session, run=row, tasks=body.tasks, rng=_rng)
     metrics.tasks.labels("inserted").inc(len(result.inserted))
     metrics.tasks.labels("duplicate").inc(len(result.duplicates))
@@ -139,7 +143,7 @@ def sample(run: RunName, body: SampleRequest, request: Request) -> Response:
 def record_outcomes(run: RunName, body: OutcomesRequest, db: DbDep) -> OutcomesResponse:
     """Add solve attempts to the running solve counts of tasks."""
     with db.write_session() as session:
-        row = repo.get_run(session=session, name=run)
+        row = repo.get_run(session=session, name=run, lock="shared")
         return repo.record_outcomes(session=session, run=row, outcomes=body.outcomes)
 
 
@@ -154,21 +158,48 @@ def stats(run: RunName, db: DbDep) -> RunStats:
 def truncate(run: RunName, body: TruncateRequest, db: DbDep) -> TruncateResponse:
     """Keep only the tasks added at or before `step` (resume from a checkpoint)."""
     with db.write_session() as session:
-        row = repo.get_run(session=session, name=run)
+        row = repo.get_run(session=session, name=run, lock="exclusive")
         return repo.truncate_run(session=session, run=row, step=body.step)
 
 
 @router.get(
     "/runs/{run}/export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"}},
+    responses={
+        200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"},
+        429: {"model": ErrorBody, "description": "exports streaming at once at the bound; retry"},
+    },
 )
-def export_run(run: RunName, db: DbDep) -> StreamingResponse:
+def export_run(run: RunName, request: Request, db: DbDep) -> StreamingResponse:
     """Stream the run as JSON Lines: a header line, one line per task, and an end line with the
-    task count (`azr_proto.buffer_export`), all from one snapshot of the database."""
-    lines = transfer.export_lines(db, run)
+    task count (`azr_proto.buffer_export`), all from one snapshot of the database. 429 when
+    AZR_BUFFER_MAX_EXPORTS exports are streaming already."""
+    slots: threading.BoundedSemaphore = request.app.state.exports
+    if not slots.acquire(blocking=False):
+        raise Busy(
+            "as many exports are streaming as AZR_BUFFER_MAX_EXPORTS (or AZR_BUFFER_POOL_SIZE) "
+            "allows; retry later"
+        )
+    lines = transfer.export_lines(db, run, done=slots.release)
     header = next(lines)  # opens the snapshot; 404 before the response starts
-    return StreamingResponse(itertools.chain([header], lines), media_type="application/x-ndjson")
+    return _Export(header, lines)
+
+
+class _Export(StreamingResponse):
+    """An export's response. It closes the export's generator when it ends, however it ends (a
+    client that went away included): the snapshot and the export's place are given back at once,
+    not whenever the garbage collector gets to them."""
+
+    def __init__(self, header: bytes, lines: Generator[bytes]) -> None:
+        super().__init__(itertools.chain([header], lines), media_type="application/x-ndjson")
+        self.lines = lines
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):  # no thread is in next(): run_sync waits for it
+                await anyio.to_thread.run_sync(self.lines.close)
 
 
 @router.post(
@@ -197,4 +228,5 @@ async def import_run(run: RunName, request: Request, db: DbDep) -> ImportRespons
             spool.write(chunk)
         spool.seek(0)
         # Parsing and the database work run in a worker thread: the event loop never blocks.
-        return await anyio.to_thread.run_sync(transfer.import_lines, db, run, spool, _rng)
+        max_body = request.app.state.settings.max_body_bytes
+        return await anyio.to_thread.run_sync(transfer.import_lines, db, run, spool, _rng, max_body)

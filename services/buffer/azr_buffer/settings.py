@@ -39,8 +39,14 @@ class BufferSettings(BaseSettings):
     # call and no copy per page: sampling touches ~10 random pages of a large file per request).
     sqlite_cache_mb: int = Field(default=64, ge=1)
     sqlite_mmap_mb: int = Field(default=1024, ge=0)
-    # PostgreSQL connection pool per process.
+    # Database connections per process: POOL_SIZE, and as many again under load.
     pool_size: int = Field(default=8, ge=1)
+    # How long a request waits for a free connection before it gets a 503.
+    pool_timeout_s: float = Field(default=30.0, gt=0)
+    # Exports streaming at once (429 past it). Each holds a connection for as long as its client
+    # takes to read it: the bound keeps slow or stalled readers from taking the connections that
+    # every other request needs. Never more than POOL_SIZE are let through.
+    max_exports: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _check_spool(self) -> BufferSettings:

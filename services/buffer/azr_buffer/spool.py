@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from azr_buffer.errors import ImportsBusy
+from azr_buffer.errors import Busy
 
 __all__ = ["SpoolBudget", "SpoolLease"]
 
@@ -40,13 +40,13 @@ class SpoolLease:
         self.bytes = 0
 
     def cover(self, n: int) -> None:
-        """Hold at least `n` bytes; `ImportsBusy` (429) when the budget has not that much left."""
+        """Hold at least `n` bytes; `Busy` (429) when the budget has not that much left."""
         extra = n - self.bytes
         if extra <= 0:
             return
         budget = self.budget
         if budget.used + extra > budget.max_bytes:
-            raise ImportsBusy(
+            raise Busy(
                 f"imports of {budget.used} bytes are being spooled and the bound is "
                 f"{budget.max_bytes} bytes (AZR_BUFFER_MAX_IMPORT_SPOOL_BYTES); retry later"
             )

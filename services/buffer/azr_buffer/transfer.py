@@ -8,11 +8,12 @@ Importing keeps content, hashes, steps, sources, metadata and solve counts; ids 
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import IO
 
-from azr_proto.buffer import EvictionPolicy, TaskIn
+from azr_proto.buffer import MAX_ID, EvictionPolicy, TaskIn
 from azr_proto.buffer_export import (
     ExportedTask,
     ExportEnd,
@@ -36,6 +37,10 @@ __all__ = ["export_lines", "import_lines"]
 EXPORT_BATCH = 2000
 IMPORT_BATCH = 2000
 ANALYZE_FIRST = 20_000  # see repo.refresh_planner_stats
+# An import line may be this much longer than a request body: room for what an export adds to a
+# task (its id, hash, counts; numbers written out in full: metadata is at most 64 KiB of them).
+LINE_SLACK = 1 << 20
+_LIMIT = "AZR_BUFFER_MAX_BODY_BYTES + 1 MiB"
 
 _COLUMNS = (
     TaskRow.id,
@@ -53,12 +58,22 @@ _COLUMNS = (
 )
 
 
-def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
-    """The export of a run, in chunks of whole lines, from one snapshot of the database.
+def export_lines(
+    db: Database, run_name: str, done: Callable[[], None]
+) -> Generator[bytes, None, None]:
+    """The export of a run, in chunks of whole lines, from one snapshot of the database; `done()`
+    is called when the generator ends, however it ends (closed by a client that went away too).
 
     The first `next()` opens the snapshot and returns the header, or raises `RunNotFound`: call it
     before the response starts, so a missing run is a 404 and not a broken stream.
     """
+    try:
+        yield from _export(db, run_name)
+    finally:
+        done()
+
+
+def _export(db: Database, run_name: str) -> Iterator[bytes]:
     with db.snapshot_session() as session:
         run = repo.get_run(session=session, name=run_name)
         header = ExportHeader(
@@ -99,23 +114,35 @@ def export_lines(db: Database, run_name: str) -> Iterator[bytes]:
 
 
 def import_lines(
-    db: Database, run_name: str, lines: IO[bytes], rng: random.Random
+    db: Database, run_name: str, lines: IO[bytes], rng: random.Random, max_body_bytes: int
 ) -> ImportResponse:
     """Insert every task line into an existing run, in one transaction: a malformed line or an
     incomplete export (422) leaves the run as it was. Tasks already in the run count as
-    duplicates."""
+    duplicates.
+
+    A line may be `max_body_bytes` + `LINE_SLACK` long (422 past it, found before the line is
+    read whole). Any task that an insert (a body of at most `max_body_bytes`) or a line of at most
+    `max_body_bytes` stores exports to a shorter line; a longer line is taken only if its task's
+    export line fits too. So whatever an import takes, its export imports back.
+    """
     totals = ImportResponse(inserted=0, duplicates=0, discarded=0, evicted=0)
     tally = ExportTally()
+    max_line = max_body_bytes + LINE_SLACK
+    read = functools.partial(lines.readline, max_line + 2)  # room for the line's \r\n
     with db.write_session() as session:
-        run = repo.get_run(session=session, name=run_name)
+        run = repo.get_run(session=session, name=run_name, lock="exclusive")
         batch: list[TaskIn] = []
         analyze_at = ANALYZE_FIRST
         number = 0
-        for number, raw in enumerate(lines, start=1):
+        for number, raw in enumerate(iter(read, b""), start=1):
+            if len(raw.strip()) > max_line or (len(raw) == max_line + 2 and raw[-1:] != b"\n"):
+                raise BadInput(f"line {number}: over {max_line} bytes ({_LIMIT})")
             if not raw.strip():
                 continue
             task = _parse_line(number, raw, tally)
             if task is not None:
+                if len(raw) > max_body_bytes:
+                    _check_export_fits(number, task, max_line)
                 batch.append(task)
             if len(batch) >= IMPORT_BATCH:
                 _insert(session, run, batch, rng, totals)
@@ -127,6 +154,18 @@ def import_lines(
         if batch:
             _insert(session, run, batch, rng, totals)
     return totals
+
+
+def _check_export_fits(number: int, task: TaskIn, max_line: int) -> None:
+    # The task's export line, with the longest id: its numbers and strings may come out longer
+    # than this line wrote them (1e22 is 1e+22), and it must import back.
+    line = dump_line({**task.model_dump(mode="json"), "id": MAX_ID, "content_hash": "0" * 64})
+    size = len(line.encode())
+    if size > max_line:
+        raise BadInput(
+            f"line {number}: its task would export to a line of {size} bytes, over the "
+            f"{max_line} an import takes ({_LIMIT}): it could not be imported back"
+        )
 
 
 def _parse_line(number: int, raw: bytes, tally: ExportTally) -> TaskIn | None:

@@ -162,3 +162,39 @@ async def test_a_cut_export_raises_instead_of_passing_for_a_checkpoint(body, say
 async def test_a_format_1_export_from_an_older_service_is_passed_through():
     body = V1_HEADER + task_line("a")
     assert b"".join(await exported(body)) == body
+
+
+async def test_an_export_is_retried_on_429_and_5xx_before_its_first_line():
+    body = HEADER + task_line("a") + b'{"kind":"end","tasks":1}\n'
+    busy = httpx.Response(
+        429, json={"code": "overloaded", "detail": "x"}, headers={"Retry-After": "0"}
+    )
+    down = httpx.Response(503, json={"code": "database_unavailable", "detail": "x"})
+    client = client_with([busy, down, httpx.Response(200, content=body)], calls := [])
+    async with client:
+        assert b"".join([line async for line in client.export_run("r")]) == body
+    assert len(calls) == 3
+    client = client_with([busy] * 5, calls := [])
+    with pytest.raises(Overloaded):
+        [line async for line in client.export_run("r")]
+    assert len(calls) == 5
+    # Once lines came, a broken stream is not retried: the caller sees it.
+    client = client_with([httpx.Response(200, content=HEADER + task_line("a"))], calls := [])
+    with pytest.raises(IncompleteExport):
+        [line async for line in client.export_run("r")]
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "name", ["run-1#old", "run-1?x", "x/../run-1", "..", "run-1\n", "", "a" * 129]
+)
+async def test_a_run_name_that_would_address_another_run_is_refused_before_sending(name):
+    # The name goes into the URL: "run-1#old" would delete the run "run-1".
+    client = client_with([httpx.Response(204)] * 3, calls := [])
+    async with client:
+        for call in (client.delete_run(name), client.truncate(name, 0), client.stats(name)):
+            with pytest.raises(ValueError, match="invalid run name"):
+                await call
+        with pytest.raises(ValueError, match="invalid run name"):
+            [line async for line in client.export_run(name)]
+    assert calls == []

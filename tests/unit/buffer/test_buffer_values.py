@@ -4,10 +4,13 @@ and whatever the model accepts is written out by the export and read back equal.
 from __future__ import annotations
 
 import json
+import re
+import tracemalloc
 
 import pytest
 from azr_proto.buffer import TaskIn
 from azr_proto.buffer_export import ExportedTask, dump_line, line_kind
+from azr_proto.buffer_values import check_metadata
 from buffer_strategies import TASKS, canonical
 from hypothesis import HealthCheck, given, settings
 from pydantic import ValidationError
@@ -100,3 +103,20 @@ def test_whatever_the_model_accepts_is_exported_and_read_back_equal(task):
         accepted.model_dump(mode="json", include=set(fields))
     )
     assert back.compute_hash() == accepted.compute_hash()
+
+
+@pytest.mark.parametrize(
+    ("tail", "says"),
+    [([], "bytes of JSON, over the limit"), ([float("nan")], "at ['a'][100000]: nan is not")],
+)
+def test_refusing_wide_metadata_takes_memory_for_its_depth_not_its_width(tail, says):
+    # What one request body can hold: the check must not keep a path per node.
+    wide = {"a": [[] for _ in range(100_000)] + tail}
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=re.escape(says)):
+            check_metadata(wide)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak >> 20} MiB"
