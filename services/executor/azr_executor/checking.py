@@ -398,12 +398,21 @@ def _case_verdict(index: int, plan: _Plan, unit: UnitOutcome, outcome: JobResult
         equal = typed_equal if isinstance(plan.call, bytes) else same_value
         if not equal(value, expected):
             return CaseResult(verdict="wrong_answer", actual=actual,
-                              detail=clean_text(f"check {check}: expected {expected!r:.200}"),
+                              detail=clean_text(f"check {check}: expected {_short(expected)}"),
                               **base)  # fmt: skip
     missing = [c for c in range(len(plan.expected)) if c not in seen]
     if missing:
         return CaseResult(verdict="error", detail=f"check {missing[0]} never ran", **base)
     return CaseResult(verdict="passed", actual=actual, detail=f"rewritten={plan.rewritten}", **base)
+
+
+def _short(value: Any) -> str:
+    """At most 200 characters of the repr of an expected value, for a detail. A value the
+    grammar reads may have no repr at all (an int over Python's 4,300-digit limit)."""
+    try:
+        return repr(value)[:200]
+    except ValueError:
+        return f"<a value whose repr is over Python's limits ({type(value).__name__})>"
 
 
 def _normalize(text: str) -> list[str]:
