@@ -81,6 +81,31 @@ def test_disk_and_inode_fills_are_contained_inside_gvisor(gvisor_server):
     assert (r.status, r.stdout) == (RunStatus.OK, "0\n"), r
 
 
+# What a run leaves for its zygote to clean up (old runsc's tmpfs has no inode cap) must never
+# make it a sandbox_error: the zygote's cleanup has a budget, past which it retires instead.
+LEFTOVERS = {
+    # a chain of directories as deep as 2.5 s allow (tens of thousands of levels)
+    "deep_tree": "import os, time\nt = time.time()\nwhile time.time() - t < 2.5:\n"
+    "    os.mkdir('d')\n    os.chdir('d')\n",
+    # the same, each level closed to its owner (the cleanup must reopen every one)
+    "deep_closed_tree": "import os, time\nt = time.time()\nwhile time.time() - t < 2.5:\n"
+    "    os.mkdir('d')\n    os.chdir('d')\n    os.chmod('.', 0o300)\n",
+    # processes that leave the run's group and hop from parent to child, at the wall limit
+    "hoppers": "import os, time\ntime.sleep(2.7)\nfor _ in range(4):\n    if os.fork() == 0:\n"
+    "        os.setsid()\n        while True:\n            try:\n                if os.fork():\n"
+    "                    os._exit(0)\n            except OSError:\n                pass\n"
+    "time.sleep(5)\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEFTOVERS))
+def test_what_a_run_leaves_never_makes_it_a_sandbox_error_inside_gvisor(gvisor_server, name):
+    r = gvisor_server.run(LEFTOVERS[name], wall_s=3.0, cpu_s=10)
+    assert r.status in (RunStatus.OK, RunStatus.TIMEOUT, RunStatus.RUNTIME_ERROR), r
+    r = gvisor_server.run("import os\nprint(len(os.listdir('.')))", wall_s=10.0, cpu_s=10)
+    assert (r.status, r.stdout) == (RunStatus.OK, "0\n"), r
+
+
 def test_forged_fault_frames_are_not_statuses_inside_gvisor(gvisor_server):
     code = (
         "import os\nfor fd in range(65):\n    for f in (b'S\\0x', b'\\x02x', b'E\\0MemoryError\\0\\0'):\n"

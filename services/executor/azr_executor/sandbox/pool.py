@@ -21,6 +21,7 @@ from azr_proto.asgi import ANONYMOUS, current_tenant
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded, RequestTooLarge
+from azr_executor.inside import protocol
 from azr_executor.inside.reap import children_of
 from azr_executor.inside.seccomp import prctl
 from azr_executor.sandbox.cgroups import GVISOR_OVERHEAD_MB, PoolGroups
@@ -35,7 +36,9 @@ __all__ = ["SandboxPool"]
 
 logger = logging.getLogger(__name__)
 
-_STUCK_GRACE_S = 5.0  # a zygote silent this long past a run's wall limit is killed and replaced
+# A zygote silent this long past a run's wall limit is killed and replaced; it is the zygote's
+# bounded work after a run plus a margin (`inside/protocol.py`).
+_STUCK_GRACE_S = protocol.STUCK_GRACE_S
 _UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)
 _PR_SET_CHILD_SUBREAPER = 36
 
