@@ -157,6 +157,53 @@ def test_clock_dependent_programs_are_invalid_every_time(ex):
     assert all(r["reason"] == Reason.POLICY_VIOLATION for rnd in rounds for r in rnd)
 
 
+# Answers graded in one sandbox job run one after another in forks of the harness. An answer
+# that reaches `os` (the policy is a filter, the sandbox the boundary: here no policy at all)
+# leaves a daemon that goes after the processes forked after it, i.e. the next answers' runs.
+_DAEMON = """
+import os, signal, time
+started = []
+def f(x):
+    if started:
+        return x
+    started.append(1)
+    ready, armed = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            me = os.getpid()
+            os.write(armed, b"1")
+            os.closerange(0, 4096)  # its unit's pipe too: the unit ends as soon as it returns
+            end = time.time() + 10
+            while time.time() < end:
+                for pid in range(me + 1, me + 2000):
+                    try:
+                        os.kill(pid, signal.SIGNAL)
+                    except OSError:
+                        pass
+            os._exit(0)
+        os._exit(0)
+    os.read(ready, 1)  # the daemon is armed before this answer's run ends
+    return x
+"""
+NO_POLICY = {"forbidden_modules": [], "forbidden_names": [], "forbidden_attributes": []}
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP", "SIGSEGV"])
+def test_an_answer_cannot_touch_the_runs_of_later_answers(ex, signal_name):
+    task = {"task_type": "induction", "program": IDENTITY, "inputs": ["1", "2", "3", "4"],
+            "outputs": ["1", "2", "3", "4"], "message": "identity"}  # fmt: skip
+    saboteur = _DAEMON.replace("SIGNAL", signal_name)
+    # Items are dealt round-robin into 2 x zygotes jobs: each job holds a saboteur, then an
+    # honest answer.
+    honest = "def f(x):\n    for _ in range(300_000):\n        pass\n    return x\n"  # ~10 ms
+    items = [{"task": task, "answers": [saboteur]}] * 4 + [{"task": task, "answers": [honest]}] * 4
+    options = {"policy": NO_POLICY, "timeout_s": 3}
+    results = _post(ex, "/v1/azr/verify", {"items": items, "options": options})["results"]
+    verdicts = [r["verdicts"][0] for r in results[4:]]
+    assert [v["verdict"] for v in verdicts] == [Verdict.CORRECT] * 4, verdicts
+
+
 @pytest.mark.parametrize(
     ("path", "options"),
     [

@@ -141,7 +141,7 @@ def _chunk_job(
         )
         for i in group
     ]
-    stdin, nonce, output_bytes = build_spec(units)
+    stdin, nonce, output_bytes = build_spec(units, sweep=pool.sweeps_units)
     # The job's bounds cover the whole chunk (each case may use its own limits in full), capped
     # by the service's maxima; a chunk cut short there runs its remaining cases again.
     job_limits = replace(

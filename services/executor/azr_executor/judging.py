@@ -93,8 +93,13 @@ class UnitOutcome:
     corrupt: bool = False
 
 
-def build_spec(units: Sequence[UnitSpec]) -> tuple[bytes, str, int]:
-    """(the job's stdin, the report nonce, the stdout bytes an honest report needs)."""
+def build_spec(units: Sequence[UnitSpec], *, sweep: bool = False) -> tuple[bytes, str, int]:
+    """(the job's stdin, the report nonce, the stdout bytes an honest report needs).
+
+    `sweep`: the harness kills what each unit left before the next one starts, with `kill(-1)`;
+    only where that reaches the job's own processes alone (`SandboxPool.sweeps_units`), never
+    in a process of the service's own uid (a test running the harness locally, say).
+    """
     nonce = "@azr-" + secrets.token_hex(16) + "@"
     programs: dict[str, int] = {}
     tests: dict[str, int] = {}
@@ -120,6 +125,7 @@ def build_spec(units: Sequence[UnitSpec]) -> tuple[bytes, str, int]:
         )
     spec = {
         "nonce": nonce.encode(),
+        "sweep": sweep,
         "programs": list(programs),
         "tests": list(tests),
         "units": wire,

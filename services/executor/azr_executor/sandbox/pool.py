@@ -549,6 +549,14 @@ class SandboxPool:
                 out.append(stats)
         return out
 
+    @property
+    def sweeps_units(self) -> bool:
+        """True when a run's `kill(-1)` reaches only the run's own processes (a sandbox uid of
+        its zygote's, or the zygote's PID namespace): the harness then kills what each unit
+        left before the next one starts (`inside/harness.py`). Never in the weak mode, where
+        it would reach the service."""
+        return self.mode != "weak"
+
     def sandbox_uids(self) -> list[int]:
         """The uids runs execute as (empty when the service is not root)."""
         return [z.config.uid for z in self._zygotes if z is not None and z.config.uid is not None]
