@@ -89,10 +89,10 @@ class Reason(StrEnum):
 class Policy(BaseModel):
     """What a program, an input or an answer may not use: an AST check, done before any run.
 
-    - `allowed_modules`: when set (the default: pure-computation modules of the standard
-      library, `DEFAULT_ALLOWED_MODULES`), an import must name one of these exactly (a
-      submodule is listed on its own: `collections.abc`); `null` allows every module that is
-      not forbidden. Why a list of what is allowed: the standard library is full of modules
+    - `allowed_modules` (default: pure-computation modules of the standard library,
+      `DEFAULT_ALLOWED_MODULES`): an import must name one of these exactly (a submodule is
+      listed on its own: `collections.abc`); `["*"]` allows every module that is not
+      forbidden. Why a list of what is allowed: the standard library is full of modules
       that read files and clocks, evaluate strings or hand out frames (`traceback`, `doctest`,
       `cProfile`, `codecs`...), and a list of what is forbidden kept missing one.
     - `forbidden_modules`: `import a.b.c` and `from a.b import c` are rejected when `a`, `a.b`,
@@ -114,7 +114,7 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    allowed_modules: list[str] | None = Field(default_factory=lambda: list(DEFAULT_ALLOWED_MODULES))
+    allowed_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_MODULES))
     forbidden_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_FORBIDDEN_MODULES))
     forbidden_names: list[str] = Field(default_factory=lambda: list(DEFAULT_FORBIDDEN_NAMES))
     forbidden_attributes: list[str] = Field(

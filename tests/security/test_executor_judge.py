@@ -242,7 +242,7 @@ def f(x):
     os.read(ready, 1)  # the daemon is armed before this answer's run ends
     return x
 """
-NO_POLICY = {"allowed_modules": None, "forbidden_modules": [], "forbidden_names": [],
+NO_POLICY = {"allowed_modules": ["*"], "forbidden_modules": [], "forbidden_names": [],
              "forbidden_attributes": []}  # fmt: skip
 
 

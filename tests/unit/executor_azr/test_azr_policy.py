@@ -99,7 +99,7 @@ def test_default_policy_allows_ordinary_programs(source):
 
 def test_custom_policy_with_dotted_names():
     policy = Policy(
-        allowed_modules=None,
+        allowed_modules=["*"],
         forbidden_modules=[],
         forbidden_names=[],
         forbidden_dotted=["os.path", "sys.exit"],
@@ -113,7 +113,7 @@ def test_custom_policy_with_dotted_names():
 
 
 def test_custom_policy_replaces_the_default():
-    custom = Policy(allowed_modules=None, forbidden_modules=["json"])
+    custom = Policy(allowed_modules=["*"], forbidden_modules=["json"])
     assert violation("import random", custom) is None
     assert violation("import json.decoder", custom) is not None
 

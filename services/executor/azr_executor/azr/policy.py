@@ -97,7 +97,7 @@ class PolicyChecker:
 
     def __init__(self, policy: Policy) -> None:
         allowed = policy.allowed_modules
-        self.allowed = None if allowed is None else frozenset(allowed)
+        self.allowed = None if "*" in allowed else frozenset(allowed)  # None: any module
         self.modules = frozenset(policy.forbidden_modules)
         self.names = frozenset(policy.forbidden_names)
         self.attributes = frozenset(policy.forbidden_attributes)
