@@ -43,6 +43,22 @@ def test_host_sysv_shared_memory_is_out_of_reach(ex):
     assert r.stdout.splitlines()[-1] == "1", r.stdout  # only the header: a namespace of its own
 
 
+def test_a_run_cannot_take_the_hosts_pseudo_terminals(ex, isolated):
+    # kernel.pty.max is one pool for the whole machine: 32 processes x 60 descriptors held
+    # most of it for a run's wall time. A run gets no pseudo-terminal at all.
+    code = (
+        "import os, pty\ntry:\n    fd = os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY)\n"
+        "    print(os.isatty(fd))\nexcept OSError as e:\n    print(type(e).__name__)\n"
+        "try:\n    pty.openpty()\n    print('pty')\nexcept OSError as e:\n"
+        "    print(type(e).__name__)\nprint(os.path.exists('/dev/pts/ptmx'))\n"
+    )
+    r = ex.run(code)
+    assert r.status is RunStatus.OK, r
+    first, second, third = r.stdout.split()
+    assert first in ("False", "PermissionError", "FileNotFoundError", "OSError"), r.stdout
+    assert second != "pty" and third == "False", r.stdout
+
+
 def test_a_run_cannot_leave_its_cpu_or_change_priorities(ex):
     code = (
         "import os\nout = []\n"

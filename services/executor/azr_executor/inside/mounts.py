@@ -7,7 +7,8 @@ on):
   (SysV objects and POSIX queues of the host are out of reach; seccomp denies those calls too);
 - `/tmp`, `/var/tmp`, `/dev/shm`, `/run/lock`, `/dev/mqueue` are empty read-only tmpfs mounts,
   so no file can be left there for a later run to find; `/sys/fs/cgroup` is masked the same way
-  once the zygote holds its cgroup descriptors;
+  once the zygote holds its cgroup descriptors; `/dev/ptmx` and `/dev/pts` are masked too (the
+  host's pseudo-terminals are one pool for the whole machine);
 - `/proc` is mounted with `hidepid=2`: a run sees only the processes of its own uid;
 - a closed home holding the interpreter (pyenv under /root) is masked, only the interpreter's
   prefix is bind-mounted back read-only;
@@ -80,6 +81,14 @@ def private_mounts(cfg: dict[str, Any]) -> list[str]:
     for shared in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
         if os.path.isdir(shared) and not os.path.islink(shared):
             _empty_read_only(shared, root)
+    # Pseudo-terminals are a host-wide pool (kernel.pty.max): a run could hold thousands of
+    # them for its wall time. Runs get none (their stdio are pipes).
+    for pty in ("/dev/ptmx", "/dev/pts"):
+        try:
+            if os.path.exists(pty) and not os.path.islink(pty):
+                mask(pty)
+        except OSError as exc:  # gVisor: its pseudo-terminals are the sandbox's own anyway
+            warnings.append(f"{pty} left as is: {exc}")
     os.makedirs(root, mode=0o711, exist_ok=True)
     size, inodes = f"size={cfg['scratch_mb']}m", f"nr_inodes={cfg['scratch_inodes']}"
     for opts in (f"{size},{inodes},mode=0711", f"{size},mode=0711", "mode=0711"):
