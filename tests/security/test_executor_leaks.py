@@ -101,6 +101,32 @@ def test_slow_headers_are_cut_off(small_ex):
     assert closed and time.monotonic() - t0 < 3.0
 
 
+@pytest.mark.parametrize("trickle", [False, True])
+def test_a_body_that_never_comes_is_cut_off(small_ex, trickle):
+    # Headers complete and a body announced: the request reaches the app, which then waits
+    # for the body. Without a body timeout 1,024 of these held every connection for ever.
+    sock = _open(small_ex.url)
+    sock.sendall(b"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{")  # fmt: skip
+    t0 = time.monotonic()
+    closed = False
+    while time.monotonic() - t0 < 5:
+        try:
+            if trickle:
+                sock.sendall(b" ")  # a byte of the body now and then
+            sock.settimeout(0.3)
+            if sock.recv(1024) == b"":
+                closed = True
+                break
+        except TimeoutError:
+            continue
+        except OSError:
+            closed = True
+            break
+    sock.close()
+    assert closed and time.monotonic() - t0 < 3.0
+
+
 def test_connections_beyond_the_cap_are_refused(small_ex):
     idle = [_open(small_ex.url) for _ in range(8)]
     try:
