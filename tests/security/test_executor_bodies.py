@@ -4,6 +4,7 @@ every text field of every route get a verdict or a 4xx with a `{code, detail}` b
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -143,3 +144,28 @@ def test_a_report_the_program_wrote_itself_never_gets_a_500(ex, report):
     resp = httpx.post(ex.url + "/v1/azr/validate", json=body, timeout=60)
     assert resp.status_code == 200, resp.text[:300]
     assert resp.json()["results"][0]["status"] == "invalid"
+
+
+_M = (1 << 61) - 1  # ints k * _M all hash to 0
+COLLIDING = {
+    "set": "{" + ",".join(str(k * _M) for k in range(25_000)) + "}",
+    "dict": "{" + ",".join(f"{k * _M}: 0" for k in range(25_000)) + "}",
+    "frozenset_of_tuples": "frozenset([" + ",".join(f"({k * _M},)" for k in range(25_000)) + "])",
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLLIDING))
+def test_keys_that_share_a_hash_cost_no_quadratic_time(ex, name):
+    # Each colliding key probes all the others: 25,000 of them took ~15 s of the service's
+    # event loop to read, for one 600 KB field (a 2 MB one: minutes), while nothing else ran.
+    text = COLLIDING[name]
+    bodies = [
+        ("/v1/tests", {"code": PROGRAM, "cases": [{"kind": "call", "args": text, "expected": "1"}]}),
+        ("/v1/azr/validate", {"proposals": [{"task_type": "deduction", "program": PROGRAM,
+                                             "inputs": [text]}]}),
+    ]  # fmt: skip
+    for path, body in bodies:
+        t0 = time.monotonic()
+        resp = httpx.post(ex.url + path, json=body, timeout=120)
+        assert resp.status_code in (200, 422), resp.text[:300]
+        assert time.monotonic() - t0 < 3.0, (path, time.monotonic() - t0)
