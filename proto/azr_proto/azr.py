@@ -171,8 +171,11 @@ DEFAULT_FORBIDDEN_NAMES: tuple[str, ...] = (
     # attribute access by string (operator's helpers)
     "attrgetter", "methodcaller",
     # evaluate strings as code (typing's forward references, which singledispatch evaluates
-    # too) or look attributes up by string (string.Formatter's fields), inside allowed modules
+    # too) or look attributes up by string (string.Formatter's fields, functools' wrapper
+    # copiers: `update_wrapper(w, f, assigned=(name,))` hands `f.<name>` to `w.__setattr__`),
+    # inside allowed modules
     "get_type_hints", "ForwardRef", "singledispatch", "singledispatchmethod", "Formatter",
+    "update_wrapper", "wraps",
 )  # fmt: skip
 
 DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
@@ -189,7 +192,7 @@ DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
     # a module's namespace again (`m.__getstate__()`), code objects (an async generator's, a
     # forward reference's compiled string) and what evaluates strings, as above
     "__getstate__", "ag_code", "__forward_code__", "_evaluate", "get_type_hints", "ForwardRef",
-    "singledispatch", "singledispatchmethod", "Formatter",
+    "singledispatch", "singledispatchmethod", "Formatter", "update_wrapper", "wraps",
 )  # fmt: skip
 
 

@@ -156,6 +156,16 @@ POLICY_BYPASSES = [
     "        self.got = v\n        return ''\ndef f(x):\n    g = F()\n"
     "    g.format('{0.__glo' + 'bals__}', f)\n"
     "    return len(g.got['__buil' + 'tins__'].__name__) + x",
+    # functools' wrapper copiers read any attribute named by a string, into our __setattr__
+    "import functools\nBOX = {}\nclass W:\n    def __setattr__(self, name, value):\n"
+    "        BOX[name] = value\ndef f(x):\n"
+    "    functools.update_wrapper(W(), f, assigned=('__buil' + 'tins__',), updated=())\n"
+    "    b = BOX['__buil' + 'tins__']\n"
+    "    return b['ev' + 'al']('__imp' + 'ort__(\"time\").time_ns()') // 10**9 % 2 + x",
+    "import functools\nBOX = {}\nclass W:\n    def __setattr__(self, name, value):\n"
+    "        BOX[name] = value\ndef f(x):\n    functools.wraps(f, ('__buil' + 'tins__',), ())(W())\n"
+    "    b = BOX['__buil' + 'tins__']\n"
+    "    return b['ev' + 'al']('__imp' + 'ort__(\"time\").time_ns()') // 10**9 % 2 + x",
     # modules the old list did not name: files, strings run as code, frames
     "import codecs\ndef f(x):\n    with codecs.open('/proc/uptime') as fh:\n"
     "        return int(float(fh.read().split()[0])) % 2 + x",
