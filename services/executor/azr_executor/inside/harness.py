@@ -278,6 +278,7 @@ def _call_forked(
 
 
 _prctl: list[Any] = []
+_subreaper: list[bool] = []  # whether this process became its units' subreaper
 
 
 def _die_with_parent() -> None:
@@ -412,6 +413,11 @@ def sweep() -> bool:
     forks or hops from parent to child cannot slip through. Orphans come back to this process
     (its subreaper); where they cannot (gVisor refuses the subreaper to all but its init),
     /proc, which is not hidden there, shows what is still alive."""
+    if _subreaper and _subreaper[0] and not _has_children():
+        # Every process a unit started is this one's descendant, and comes back to it when
+        # its parent dies: no child at all, nothing left (the common case, without the
+        # kill(-1) that walks the host's whole process table).
+        return True
     deadline = time.monotonic() + _SWEEP_S
     while True:
         try:
@@ -432,6 +438,14 @@ def sweep() -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.001)
+
+
+def _has_children() -> bool:
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 def _others_alive() -> bool:
@@ -574,7 +588,7 @@ def main() -> None:
         _prctl.append(ctypes.CDLL(None)["prctl"])
         _die_with_parent()  # already so for this process (the zygote set it): warms the call
         if sweeping:  # what a unit leaves comes back here, to be killed by `sweep`
-            _prctl[0](_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+            _subreaper.append(_prctl[0](_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (ImportError, OSError, AttributeError):  # no libc: call processes may outlive units
         pass
     # Everything is compiled and warmed before the first fork: after a fork, every page this
