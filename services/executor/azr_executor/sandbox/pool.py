@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 _STUCK_GRACE_S = 5.0  # a zygote silent this long past a run's wall limit is killed and replaced
 _UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)
+_UID_LOCKS = Path("/run/azr-executor-uids")
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -113,6 +115,7 @@ class SandboxPool:
             why = "AZR_EXECUTOR_CGROUPS=false"
         _log_enforcement(self.settings, self.mode, self._groups, why)
         if os.geteuid() == 0:
+            _close_to_others(_UID_LOCKS.parent, self._root)
             # Runs orphaned by a zygote that died come back to the service, which reaps them
             # (`_reap_orphans`), instead of to an init that may never reap them.
             with contextlib.suppress(OSError):
@@ -188,7 +191,7 @@ class SandboxPool:
         """
         if index in self._uids:
             return self._uids[index]
-        lock_dir = Path("/run/azr-executor-uids")
+        lock_dir = _UID_LOCKS
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         taken = set(self._uids.values())
         base = self.settings.sandbox_uid_base
@@ -599,3 +602,18 @@ def status_counts(results: Sequence[JobResult]) -> dict[RunStatus, int]:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     return counts
+
+
+def _close_to_others(*paths: Path) -> None:
+    """As root: where the pool keeps its state, no run may write (it could leave files there
+    for later runs, under gVisor even where each zygote masks the shared directories, as mounts
+    are not private to a zygote there). A Kubernetes memory emptyDir, as the Deployment mounts
+    on /run, is mode 1777: made 0755."""
+    for path in paths:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o022:
+            os.chmod(path, mode & ~0o1022)
+            logger.info("%s was writable by others (mode %o): now %o", path, mode, mode & ~0o1022)
