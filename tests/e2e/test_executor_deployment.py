@@ -1,8 +1,11 @@
-"""The executor image run exactly as deploy/k8s's Deployment runs it (its user and group, every
-capability dropped, read-only root, no new privileges, gVisor, its environment, the tokens as
-the Secret holds them, its memory-backed volumes), then attacked from a run over HTTP: nothing
-of the service is readable, no process outside the run's own is visible or signalable, and no
-status can be forged.
+"""The executor image run exactly as deploy/k8s's Deployment runs it (its user, its capabilities,
+read-only root, no new privileges, gVisor, its environment, the tokens as the Secret holds them,
+its memory-backed volumes with kubelet's mode), then attacked from runs over HTTP: the service's
+tokens and environment, its descriptors and those of the zygotes, a concurrent run's output
+pipes and working directory, files left for later runs, signals to any pid, capabilities,
+forged statuses. Each attack succeeded against the first non-root Deployment (user namespaces
+without mounts, runsc 2022-12); the non-root variant (deploy/k8s-nonroot) must refuse to serve
+on such a runsc.
 
 The container settings are read from `kubectl kustomize deploy/k8s`, so the test follows the
 manifest. Needs Docker with the runsc runtime (`make compose-ready`); the image is
@@ -18,11 +21,10 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
-
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
@@ -32,7 +34,10 @@ from docker.models.containers import Container
 from tests_e2e_support import ROOT
 
 IMAGE = os.environ.get("AZR_E2E_EXECUTOR_IMAGE", "azr-executor:local")
-K8S = ROOT / "deploy" / "k8s"
+# The manifests under attack: deploy/k8s, or (AZR_E2E_K8S=deploy/k8s-nonroot) the non-root
+# variant, on a runsc that allows mounts inside user namespaces (see the last test).
+K8S = ROOT / os.environ.get("AZR_E2E_K8S", "deploy/k8s")
+NONROOT = ROOT / "deploy" / "k8s-nonroot"
 
 
 @dataclass
@@ -427,6 +432,26 @@ def test_a_run_signals_no_process_outside_its_own(deployed):
     assert httpx.get(f"{deployed.url}/readyz", timeout=5).status_code == 200
 
 
+def test_a_process_left_behind_is_killed_and_reaped(deployed):
+    # Compose has tini as PID 1 to reap what a run leaves; in the pod the service is PID 1 and
+    # must reap them itself, also where /proc has no .../task/<tid>/children (runsc 2022-12).
+    escape = "import subprocess\nsubprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+    assert deployed.run(escape)["status"] == "ok"
+    time.sleep(3)
+    code = (
+        "import json, os\nme = {os.getpid(), int(os.readlink('/proc/self'))}\nleft = []\n"
+        "for p in [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in me]:\n"
+        "    try:\n        s = open(f'/proc/{p}/status').read()\n    except OSError:\n"
+        "        continue\n"
+        "    if int(s.split('Uid:')[1].split()[0]) >= 1000 or s.split('State:')[1].split()[0] == 'Z':\n"
+        "        left.append(s.split()[1])\n"
+        "print(json.dumps(left))\n"
+    )
+    r = deployed.run(code)
+    assert r["stdout"] == "[]\n", r
+    assert "survived" not in deployed.container.logs().decode(errors="replace")
+
+
 def test_forged_fault_frames_are_not_statuses_in_the_deployment(deployed):
     code = (
         "import os\nfor fd in range(65):\n    for f in (b'S\\0x', b'\\x02x', b'E\\0MemoryError\\0\\0'):\n"
@@ -459,3 +484,21 @@ def test_requests_need_a_token_from_the_secret(deployed):
                     headers={"Authorization": f"Bearer {deployed.other_token}"})  # fmt: skip
     assert ok.status_code == 200 and ok.json()["stdout"] == "1\n"
     assert json.loads(ok.text)["status"] == "ok"
+
+
+def test_the_non_root_variant_refuses_to_serve_where_user_namespaces_cannot_mount():
+    # runsc 2022-12 (Debian 12's, this machine's) refuses mounts inside a user namespace: the
+    # runs would keep the pod's /proc and files with the service's uid (the attacks above all
+    # succeeded there). The variant must say so and exit, not serve. On a runsc that allows
+    # those mounts this test fails: run this module with AZR_E2E_K8S=deploy/k8s-nonroot instead.
+    client = _client()
+    options = _container_options(_deployment(NONROOT), "tok-a,tok-b")
+    assert options["user"] == "10001:10001" and not options["cap_add"]
+    container = client.containers.run(IMAGE, detach=True, **options)
+    try:
+        status = container.wait(timeout=120)
+        logs = container.logs().decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    assert status["StatusCode"] == 2, logs[-3000:]
+    assert "refusing to serve" in logs and "no mounts inside a user namespace" in logs, logs

@@ -521,12 +521,14 @@ class SandboxPool:
             self._reap_orphans()
 
     def _reap_orphans(self) -> None:
-        """Reap zombies of a sandbox uid left to the service by a dead zygote (only those: the
-        service's other children belong to asyncio and to whoever else started them)."""
+        """Reap zombies of a sandbox uid left to the service (by a dead zygote; under gVisor,
+        where only init may be a subreaper, every process a run leaves behind comes to init: to
+        the service itself when it is PID 1, as in a Kubernetes pod). Only those: the service's
+        other children belong to asyncio and to whoever else started them."""
         uids = {str(uid) for uid in self._uids.values()}
         if not uids:
             return
-        for pid in children_of(os.getpid()):
+        for pid in _children():
             try:
                 with open(f"/proc/{pid}/status") as fh:
                     status = fh.read()
@@ -617,3 +619,24 @@ def _close_to_others(*paths: Path) -> None:
         if mode & 0o022:
             os.chmod(path, mode & ~0o1022)
             logger.info("%s was writable by others (mode %o): now %o", path, mode, mode & ~0o1022)
+
+
+_CHILDREN_LISTED = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def _children() -> list[int]:
+    """This process's children: from /proc/<pid>/task/*/children, or, where there is no such
+    file (runsc 2022-12), from the parent pid of every process."""
+    me = os.getpid()
+    if _CHILDREN_LISTED:
+        return children_of(me)
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                ppid = fh.read().rsplit(b")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if int(ppid) == me:
+            found.append(int(name))
+    return found
