@@ -40,6 +40,8 @@ _STUCK_GRACE_S = 5.0  # a zygote silent this long past a run's wall limit is kil
 _UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)
 _UID_LOCKS = Path("/run/azr-executor-uids")
 _PR_SET_CHILD_SUBREAPER = 36
+# Whether a pool made this process a child subreaper (process-wide, and never undone).
+_subreaper = [False]
 
 
 @dataclass(slots=True)
@@ -116,10 +118,13 @@ class SandboxPool:
         _log_enforcement(self.settings, self.mode, self._groups, why)
         if os.geteuid() == 0:
             _close_to_others(_UID_LOCKS.parent, self._root)
+        if os.geteuid() == 0 and self.settings.sandbox == "process":
             # Runs orphaned by a zygote that died come back to the service, which reaps them
-            # (`_reap_orphans`), instead of to an init that may never reap them.
+            # (`_reap_orphans`), instead of to an init that may never reap them. (In gVisor mode
+            # a zygote's runs die with its sandbox, and runsc's own helpers go to init.)
             with contextlib.suppress(OSError):
                 prctl(_PR_SET_CHILD_SUBREAPER, 1)
+                _subreaper[0] = True
         try:
             spawned = await asyncio.gather(*(self._spawn(i) for i in range(count)))
         except BaseException:
@@ -221,6 +226,10 @@ class SandboxPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*(z.close() for z in self._zygotes if z is not None))
+        if _subreaper[0]:  # what the zygotes' deaths orphaned (runsc's helpers) dies just after
+            for _ in range(20 if self.settings.sandbox == "gvisor" else 5):
+                await asyncio.sleep(0.05 if self.settings.sandbox == "gvisor" else 0.02)
+                self._reap_orphans()
         if self._private_root is not None:
             shutil.rmtree(self._private_root, ignore_errors=True)
         for fd in self._uid_locks.values():
@@ -521,22 +530,25 @@ class SandboxPool:
             self._reap_orphans()
 
     def _reap_orphans(self) -> None:
-        """Reap zombies of a sandbox uid left to the service (by a dead zygote; under gVisor,
-        where only init may be a subreaper, every process a run leaves behind comes to init: to
-        the service itself when it is PID 1, as in a Kubernetes pod). Only those: the service's
-        other children belong to asyncio and to whoever else started them."""
-        uids = {str(uid) for uid in self._uids.values()}
-        if not uids:
+        """Reap zombies left to the service (a subreaper, or init: PID 1 of a container, as in a
+        Kubernetes pod, where gVisor sends every orphan) by processes that died as orphans: runs
+        of a dead zygote, processes a run left behind, or another runtime's helpers (runsc) when
+        a gVisor pool shares the process. The zygotes themselves are asyncio's to wait for, so
+        they are skipped; any other child of this process is waited for by whoever started it,
+        which never leaves a zombie for more than an instant, and `wait` on a zombie only frees
+        its process-table entry."""
+        if not (_subreaper[0] or os.getpid() == 1):
             return
+        ours = {z.proc.pid for z in self._zygotes if z is not None}
         for pid in _children():
+            if pid in ours:
+                continue
             try:
-                with open(f"/proc/{pid}/status") as fh:
-                    status = fh.read()
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    line = fh.read()
             except OSError:
                 continue
-            state = status.split("State:", 1)[1].split()[0] if "State:" in status else ""
-            uid = status.split("Uid:", 1)[1].split()[0] if "Uid:" in status else ""
-            if state == "Z" and uid in uids:
+            if line[line.rfind(b")") + 2 :][:1] == b"Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
 
