@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -40,7 +41,10 @@ logger = logging.getLogger(__name__)
 # bounded work after a run plus a margin (`inside/protocol.py`).
 _STUCK_GRACE_S = protocol.STUCK_GRACE_S
 _UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)
+_UID_LOCKS = Path("/run/azr-executor-uids")
 _PR_SET_CHILD_SUBREAPER = 36
+# Whether a pool made this process a child subreaper (process-wide, and never undone).
+_subreaper = [False]
 
 
 @dataclass(slots=True)
@@ -116,10 +120,14 @@ class SandboxPool:
             why = "AZR_EXECUTOR_CGROUPS=false"
         _log_enforcement(self.settings, self.mode, self._groups, why)
         if os.geteuid() == 0:
+            _close_to_others(_UID_LOCKS.parent, self._root)
+        if os.geteuid() == 0 and self.settings.sandbox == "process":
             # Runs orphaned by a zygote that died come back to the service, which reaps them
-            # (`_reap_orphans`), instead of to an init that may never reap them.
+            # (`_reap_orphans`), instead of to an init that may never reap them. (In gVisor mode
+            # a zygote's runs die with its sandbox, and runsc's own helpers go to init.)
             with contextlib.suppress(OSError):
                 prctl(_PR_SET_CHILD_SUBREAPER, 1)
+                _subreaper[0] = True
         try:
             spawned = await asyncio.gather(*(self._spawn(i) for i in range(count)))
         except BaseException:
@@ -191,7 +199,7 @@ class SandboxPool:
         """
         if index in self._uids:
             return self._uids[index]
-        lock_dir = Path("/run/azr-executor-uids")
+        lock_dir = _UID_LOCKS
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         taken = set(self._uids.values())
         base = self.settings.sandbox_uid_base
@@ -221,6 +229,10 @@ class SandboxPool:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*(z.close() for z in self._zygotes if z is not None))
+        if _subreaper[0]:  # what the zygotes' deaths orphaned (runsc's helpers) dies just after
+            for _ in range(20 if self.settings.sandbox == "gvisor" else 5):
+                await asyncio.sleep(0.05 if self.settings.sandbox == "gvisor" else 0.02)
+                self._reap_orphans()
         if self._private_root is not None:
             shutil.rmtree(self._private_root, ignore_errors=True)
         for fd in self._uid_locks.values():
@@ -521,20 +533,25 @@ class SandboxPool:
             self._reap_orphans()
 
     def _reap_orphans(self) -> None:
-        """Reap zombies of a sandbox uid left to the service by a dead zygote (only those: the
-        service's other children belong to asyncio and to whoever else started them)."""
-        uids = {str(uid) for uid in self._uids.values()}
-        if not uids:
+        """Reap zombies left to the service (a subreaper, or init: PID 1 of a container, as in a
+        Kubernetes pod, where gVisor sends every orphan) by processes that died as orphans: runs
+        of a dead zygote, processes a run left behind, or another runtime's helpers (runsc) when
+        a gVisor pool shares the process. The zygotes themselves are asyncio's to wait for, so
+        they are skipped; any other child of this process is waited for by whoever started it,
+        which never leaves a zombie for more than an instant, and `wait` on a zombie only frees
+        its process-table entry."""
+        if not (_subreaper[0] or os.getpid() == 1):
             return
-        for pid in children_of(os.getpid()):
+        ours = {z.proc.pid for z in self._zygotes if z is not None}
+        for pid in _children():
+            if pid in ours:
+                continue
             try:
-                with open(f"/proc/{pid}/status") as fh:
-                    status = fh.read()
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    line = fh.read()
             except OSError:
                 continue
-            state = status.split("State:", 1)[1].split()[0] if "State:" in status else ""
-            uid = status.split("Uid:", 1)[1].split()[0] if "Uid:" in status else ""
-            if state == "Z" and uid in uids:
+            if line[line.rfind(b")") + 2 :][:1] == b"Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
 
@@ -610,3 +627,39 @@ def status_counts(results: Sequence[JobResult]) -> dict[RunStatus, int]:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     return counts
+
+
+def _close_to_others(*paths: Path) -> None:
+    """As root: where the pool keeps its state, no run may write (it could leave files there
+    for later runs, under gVisor even where each zygote masks the shared directories, as mounts
+    are not private to a zygote there). A Kubernetes memory emptyDir, as the Deployment mounts
+    on /run, is mode 1777: made 0755."""
+    for path in paths:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o022:
+            os.chmod(path, mode & ~0o1022)
+            logger.info("%s was writable by others (mode %o): now %o", path, mode, mode & ~0o1022)
+
+
+_CHILDREN_LISTED = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def _children() -> list[int]:
+    """This process's children: from /proc/<pid>/task/*/children, or, where there is no such
+    file (runsc 2022-12), from the parent pid of every process."""
+    me = os.getpid()
+    if _CHILDREN_LISTED:
+        return children_of(me)
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                ppid = fh.read().rsplit(b")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if int(ppid) == me:
+            found.append(int(name))
+    return found
