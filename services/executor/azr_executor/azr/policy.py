@@ -251,13 +251,13 @@ class PolicyChecker:
         a; only the forbidden lists apply (the allowed `a` was checked already)."""
         if module.startswith("_") and self.modules:
             return f"import of private module {module!r} (line {node.lineno})"
-        if listed and self.allowed is not None and module not in self.allowed:
-            return f"import of module {module!r} (line {node.lineno}) is not allowed"
         parts = module.split(".")
         for i in range(1, len(parts) + 1):
             prefix = ".".join(parts[:i])
             if prefix in self.modules or prefix in self.dotted:
                 return f"import of forbidden module {prefix!r} (line {node.lineno})"
+        if listed and self.allowed is not None and module not in self.allowed:
+            return f"import of module {module!r} (line {node.lineno}) is not allowed"
         return None
 
     def _check_name(self, name: str, node: ast.AST) -> str | None:
