@@ -38,7 +38,8 @@ Equality. Values read here are compared with one of two named rules, and nowhere
 from __future__ import annotations
 
 import ast
-from typing import Any
+import threading
+from typing import Any, Literal, overload
 
 __all__ = [
     "MAX_CHARS",
@@ -47,6 +48,7 @@ __all__ = [
     "LiteralError",
     "parse_arguments",
     "parse_literal",
+    "parse_tree",
     "same_value",
     "typed_equal",
 ]
@@ -122,13 +124,33 @@ def typed_equal(value: Any, expected: Any) -> bool:
     return isinstance(value, numbers) and isinstance(expected, numbers) and value == expected
 
 
+# CPython 3.11 keeps the recursion depth of its AST constructor in per-interpreter state: two
+# threads building syntax trees at once can fail with "SystemError: AST constructor recursion
+# depth mismatch" (CPython gh-106905). Services parse in worker threads (so a big body never
+# stalls their event loop), so every syntax tree they build is built under this one lock.
+_PARSE_LOCK = threading.Lock()
+
+
+@overload
+def parse_tree(source: str, mode: Literal["exec"] = "exec") -> ast.Module: ...
+@overload
+def parse_tree(source: str, mode: Literal["eval"]) -> ast.Expression: ...
+def parse_tree(source: str, mode: Literal["exec", "eval"] = "exec") -> ast.Module | ast.Expression:
+    """`ast.parse(source, mode=mode)`, one thread at a time (see `_PARSE_LOCK`); raises as
+    `ast.parse` does."""
+    with _PARSE_LOCK:
+        tree = ast.parse(source, mode=mode)
+    assert isinstance(tree, ast.Module | ast.Expression)
+    return tree
+
+
 def _parse(text: str) -> ast.Expression:
     if not isinstance(text, str):
         raise LiteralError(f"expected a string, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise LiteralError(f"over {MAX_CHARS} characters")
     try:
-        tree = ast.parse(text, mode="eval")
+        tree = parse_tree(text, mode="eval")
     except SyntaxError as exc:
         raise LiteralError(f"does not parse: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL, surrogates, deep nesting

@@ -44,7 +44,7 @@ def test_azr_step_bench_prints_its_figures() -> None:
     )
     assert run, out
     total, validate, learn, solve = (float(run[i]) for i in (1, 2, 4, 6))
-    assert total >= validate + learn + solve - 0.01
+    assert total >= validate + learn + solve - 0.03  # four figures, each rounded to 0.01 s
     # The dataset's three known-invalid proposals (a parameterless f, a non-literal output,
     # an exception); every other one validates.
     assert int(run[3]) == 189

@@ -41,7 +41,14 @@ from azr_proto.executor import (
     TestsRequest,
     TestsResponse,
 )
-from azr_proto.literals import LiteralError, parse_arguments, parse_literal, same_value, typed_equal
+from azr_proto.literals import (
+    LiteralError,
+    parse_arguments,
+    parse_literal,
+    parse_tree,
+    same_value,
+    typed_equal,
+)
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import InvalidRequest
@@ -281,7 +288,7 @@ def _rewrite_asserts(test: str, index: int) -> tuple[str, list[Any]]:
     print each constant again, and a huge int cannot be printed under the default digit limit.
     """
     try:
-        tree = ast.parse(test)
+        tree = parse_tree(test)
         raw = test.encode()
     except SyntaxError as exc:
         raise InvalidRequest(

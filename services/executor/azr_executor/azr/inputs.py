@@ -15,7 +15,7 @@ import functools
 from dataclasses import dataclass
 
 from azr_proto.azr import Reason
-from azr_proto.literals import LiteralError, parse_arguments, parse_literal
+from azr_proto.literals import LiteralError, parse_arguments, parse_literal, parse_tree
 
 from azr_executor.azr.policy import PolicyChecker
 from azr_executor.judging import encode_arguments
@@ -83,7 +83,7 @@ def parse_program(source: str) -> ast.Module | Problem:
     if "\x00" in source:
         return Problem(Reason.SYNTAX_ERROR, "the program contains a NUL byte")
     try:
-        return ast.parse(source)
+        return parse_tree(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return Problem(Reason.SYNTAX_ERROR, f"the program does not parse: {_describe(exc)}")
 

@@ -33,7 +33,7 @@ from azr_proto.azr import (
     VerifyItem,
     VerifyOptions,
 )
-from azr_proto.literals import LiteralError, parse_literal, same_value
+from azr_proto.literals import LiteralError, parse_literal, parse_tree, same_value
 
 from azr_executor.azr.inputs import (
     Problem,
@@ -175,7 +175,7 @@ def _parse_answer(task_type: TaskType, answer: str) -> tuple[Hashable, ast.AST |
         return (call if isinstance(call, bytes) else answer.strip()), None
     if task_type == TaskType.INDUCTION and "\x00" not in answer:  # check_program's NUL rule
         try:
-            module = ast.parse(answer)
+            module = parse_tree(answer)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             pass
         else:

@@ -45,6 +45,8 @@ _UID_LOCKS = Path("/run/azr-executor-uids")
 _PR_SET_CHILD_SUBREAPER = 36
 # Whether a pool made this process a child subreaper (process-wide, and never undone).
 _subreaper = [False]
+# Whether a gVisor pool ran in this process (runsc re-executes itself: its helpers are `exe`).
+_gvisor_started = [False]
 
 
 @dataclass(slots=True)
@@ -149,6 +151,7 @@ class SandboxPool:
         prefix: list[str] = []
         if s.sandbox == "gvisor":
             prefix = runsc_prefix(s.runsc, self._root / "state", index)
+            _gvisor_started[0] = True
         group = None
         if self._groups is not None:
             group = self._slots[index] = self._groups.slot(index)  # emptied by root
@@ -533,25 +536,33 @@ class SandboxPool:
             self._reap_orphans()
 
     def _reap_orphans(self) -> None:
-        """Reap zombies left to the service (a subreaper, or init: PID 1 of a container, as in a
-        Kubernetes pod, where gVisor sends every orphan) by processes that died as orphans: runs
-        of a dead zygote, processes a run left behind, or another runtime's helpers (runsc) when
-        a gVisor pool shares the process. The zygotes themselves are asyncio's to wait for, so
-        they are skipped; any other child of this process is waited for by whoever started it,
-        which never leaves a zombie for more than an instant, and `wait` on a zombie only frees
-        its process-table entry."""
-        if not (_subreaper[0] or os.getpid() == 1):
+        """Reap zombies left to the service by processes that died as orphans: runs of a dead
+        zygote or processes a run left behind (a sandbox uid's, which nothing else starts), and
+        runsc's helpers when a gVisor pool ran in this process (a process-mode pool made it a
+        subreaper). As PID 1 (a container's init: a Kubernetes pod without tini, where every
+        orphan of the pod comes here) every zombie is reaped, since nothing else in the
+        container starts children. Never another child of this process: whoever started it
+        waits for it, and reaping it first would hide its exit status (`subprocess` reads
+        ECHILD as status 0). The zygotes are asyncio's to wait for."""
+        init = os.getpid() == 1
+        if not (_subreaper[0] or init):
             return
         ours = {z.proc.pid for z in self._zygotes if z is not None}
+        uids = {str(uid) for uid in self._uids.values()}
         for pid in _children():
             if pid in ours:
                 continue
             try:
-                with open(f"/proc/{pid}/stat", "rb") as fh:
-                    line = fh.read()
+                with open(f"/proc/{pid}/status") as fh:
+                    status = fh.read()
             except OSError:
                 continue
-            if line[line.rfind(b")") + 2 :][:1] == b"Z":
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if not fields.get("State", "").strip().startswith("Z"):
+                continue
+            uid = fields.get("Uid", "").split()[:1]
+            runsc_helper = _gvisor_started[0] and fields.get("Name", "").strip() == "exe"
+            if init or (uid and uid[0] in uids) or runsc_helper:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
 
