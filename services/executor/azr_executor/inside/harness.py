@@ -104,7 +104,9 @@ _memfd, _closerange, _wait4, _monotonic = os.memfd_create, os.closerange, os.wai
 # The C functions: `signal.pthread_sigmask` turns masks into enum sets (~20 copied pages a unit).
 _signal = sys.modules["_signal"]  # what `signal` wraps (always loaded with it)
 _sigmask, _sigwait = _signal.pthread_sigmask, _signal.sigtimedwait
-_MFD_CLOEXEC, _WNOHANG, _SIGXFSZ = os.MFD_CLOEXEC, os.WNOHANG, signal.SIGXFSZ
+_lseek, _pread, _wexitstatus = os.lseek, os.pread, os.WEXITSTATUS
+_MFD_CLOEXEC, _WNOHANG, _SEEK_END = os.MFD_CLOEXEC, os.WNOHANG, os.SEEK_END
+_SIGXFSZ, _SIG_SETMASK = signal.SIGXFSZ, signal.SIG_SETMASK
 _SIGCHLD_SET = {signal.SIGCHLD}
 _UNBLOCKED: set[int] = set()  # the signal mask the unit processes get: main() sets it
 
@@ -342,80 +344,83 @@ def _load(unit: dict[str, Any], program: Any) -> tuple[Any, dict[str, Any]]:
 
 def _run_unit_forked(unit: dict[str, Any], program: Any, code: list[Any]) -> bytes:
     """Run one unit in a fork of this pristine process under its wall deadline; the report
-    line's header and body (without nonce and index)."""
+    line's header and body, tab-separated (without nonce and index)."""
     # The unit's report goes into a file of its own, read once the unit process is gone: this
     # parent then wakes once per unit (its exit), not for the report's bytes, the pipe's end
     # of file and a polling sleep (~0.2 ms of idle CPU a unit, with the unit on this core).
+    # After each fork every page this process writes is copied (or faults): this loop does
+    # as little as it can.
     report_fd = _memfd("unit-report", _MFD_CLOEXEC)
     t0 = _monotonic()
     pid = _fork()
     if pid == 0:  # the unit process: load the program, run its calls, die
-        # Keep only stdio (pointing at /dev/null) and this unit's report file: the program can
-        # reach neither the report stream nor the sandbox's own result channel.
-        _closerange(3, report_fd)
-        _closerange(report_fd + 1, _MAX_FD)
-        _sigmask(signal.SIG_SETMASK, _UNBLOCKED)  # the program runs with the usual mask
-        try:
-            data = _dumps(run_unit(unit, program, code)).encode()
-        except BaseException:
-            data = (
-                b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
-            )
-        _write_all(report_fd, data)
-        _exit(0)
-    deadline = t0 + float(unit["timeout_s"])
-    status, rusage, end = _await_exit(pid, deadline)
-    size = os.fstat(report_fd).st_size
-    cap = _int(unit["report_cap"])
-    body = b""
-    if not end and (size > cap or (_wifsignaled(status) and _wtermsig(status) == _SIGXFSZ)):
-        end = "over_cap"
-    elif not end:
-        body = os.pread(report_fd, size, 0)
-    _close(report_fd)
-    wall_ms = (_monotonic() - t0) * 1000.0
-    code_, sig = 0, 0
-    if not end:
-        if _wifsignaled(status):
-            end, sig = "signal", _wtermsig(status)
-        else:
-            end, code_ = "exit", os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000.0 if rusage is not None else 0.0
-    rss_kb = rusage.ru_maxrss if rusage is not None else 0
-    if end != "exit":
-        body = b""
-    # Not parsed here (see the module docstring); a body with a newline could forge a line.
-    if not (body[:1] == b"{" and body[-1:] == b"}" and b"\n" not in body):
-        body = b""
-    header = b'{"end": "%s", "code": %d, "signal": %d, "wall_ms": %.3f, "cpu_ms": %.3f, "rss_kb": %d, "bytes": %d}' % (
-        end.encode(), code_, sig, wall_ms, cpu_ms, rss_kb, size)  # fmt: skip
-    return header + b"\t" + body
-
-
-def _await_exit(pid: int, deadline: float) -> tuple[int, Any, str]:
-    """Wait for the unit process to end, never past its deadline (then it is killed): (status,
-    rusage or None, "" or "timeout"). SIGCHLD is blocked in this process (`main`) and taken
-    here with `sigtimedwait`: one wake-up when the unit ends, none while it runs."""
-    while True:
+        _unit_process(unit, program, code, report_fd)
+    deadline = t0 + unit["timeout_s"]
+    while True:  # wait for the unit's end, never past its deadline (then it is killed)
         done, status, rusage = _wait4(pid, _WNOHANG)
         if done:
-            return status, rusage, ""
+            end = b""
+            break
         left = deadline - _monotonic()
         if left <= 0:
+            end, status, rusage = b"timeout", *_kill(pid)
             break
         _sigwait(_SIGCHLD_SET, left)  # a child ended or stopped, or the time is up
+    size = _lseek(report_fd, 0, _SEEK_END)
+    body = b""
+    code_ = sig = 0
+    if end:
+        pass
+    elif size > unit["report_cap"] or (_wifsignaled(status) and _wtermsig(status) == _SIGXFSZ):
+        end = b"over_cap"  # SIGXFSZ: its report filled a file to the job's file-size limit
+    elif _wifsignaled(status):
+        end, sig = b"signal", _wtermsig(status)
+    else:
+        end, code_ = b"exit", _wexitstatus(status)
+        body = _pread(report_fd, size, 0)
+        # Not parsed here (see the module docstring); a body with a newline could forge a line.
+        if not (body[:1] == b"{" and body[-1:] == b"}" and b"\n" not in body):
+            body = b""
+    _close(report_fd)
+    if rusage is None:
+        cpu_ms, rss_kb = 0.0, 0
+    else:
+        cpu_ms, rss_kb = (rusage.ru_utime + rusage.ru_stime) * 1000.0, rusage.ru_maxrss
+    return b'{"end": "%s", "code": %d, "signal": %d, "wall_ms": %.3f, "cpu_ms": %.3f, "rss_kb": %d, "bytes": %d}\t%s' % (
+        end, code_, sig, (_monotonic() - t0) * 1000.0, cpu_ms, rss_kb, size, body)  # fmt: skip
+
+
+def _unit_process(unit: dict[str, Any], program: Any, code: list[Any], report_fd: int) -> None:
+    """The unit process: keep only stdio (pointing at /dev/null) and this unit's report file,
+    so that the program can reach neither the report stream nor the sandbox's own result
+    channel; run the unit; write the report; exit. Never returns."""
+    _closerange(3, report_fd)
+    _closerange(report_fd + 1, _MAX_FD)
+    _sigmask(_SIG_SETMASK, _UNBLOCKED)  # the program runs with the usual mask
+    try:
+        data = _dumps(run_unit(unit, program, code)).encode()
+    except BaseException:
+        data = b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
+    _write_all(report_fd, data)
+    _exit(0)
+
+
+def _kill(pid: int) -> tuple[int, Any]:
+    """SIGKILL the unit process and reap it: (status, rusage or None)."""
     try:
         os.kill(pid, signal.SIGKILL)
     except OSError:  # not allowed without a uid drop: it dies with the job
-        return 0, None, "timeout"
+        return 0, None
     _, status, rusage = _wait4(pid, 0)
-    return status, rusage, "timeout"
+    return status, rusage
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = _memoryview(data)
-    while view:
-        view = view[_write(fd, view) :]
+    written = _write(fd, data)  # all of it, but for a pipe's or a signal's short writes
+    if written < _len(data):
+        view = _memoryview(data)[written:]
+        while view:
+            view = view[_write(fd, view) :]
 
 
 def _compile(source: str, name: str) -> Any:
