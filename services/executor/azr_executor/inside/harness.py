@@ -80,6 +80,7 @@ if TYPE_CHECKING:
 
 _ATOMS: tuple[type, ...] = (type(None), bool, int, float, complex, str, bytes)
 _COLLECTIONS: tuple[type, ...] = (list, tuple, set, frozenset)
+_SHORT_INT = 10**15  # an int whose repr has at most 16 characters
 MAX_DEPTH = 100  # output nesting; the grammar (azr_proto.literals) reads up to 128
 _MAX_MESSAGE = 500
 _MAX_FD = 65536
@@ -205,6 +206,17 @@ def _check_plain(value: object, max_chars: int) -> tuple[Result | None, str]:
 
 def describe(value: object, max_chars: int) -> Result:
     """The result record of one value: its repr, or why it is not acceptable."""
+    kind = _type(value)
+    if (
+        value is None
+        or kind is bool
+        or (kind is int and -_SHORT_INT < value < _SHORT_INT)  # type: ignore[operator]
+        or (kind is str and _len(value) * 10 + 2 <= max_chars)  # type: ignore[arg-type]
+    ) and max_chars >= 16:
+        # The common outputs, checked without the general walk (whose code and objects each
+        # fork would touch, and copy): a repr that fits, and reads back equal (a str's repr is
+        # at most 10 characters per character, plus quotes).
+        return {"repr": _repr(value)}
     problem, not_literal = _check_plain(value, max_chars)
     if problem is not None:
         return problem
@@ -474,16 +486,6 @@ def _warm_up() -> None:
         json.dumps(describe(marshal.loads(call), 1000))
 
 
-def _trim(libc: Any) -> None:
-    """Give the heap's free pages back (what compiling the programs left): a fork copies the
-    page-table entry of every page this process has, and a unit's exit drops it again, so
-    each page kept costs every unit."""
-    try:  # noqa: SIM105 (no contextlib import in the sandbox's hot path)
-        libc["malloc_trim"](0)
-    except (TypeError, AttributeError, OSError):  # no libc, or not glibc
-        pass
-
-
 def main() -> None:
     """Read the spec, silence stray output, run every unit in its own fork, and stream one
     report line per unit as it finishes (a job killed midway keeps what is done)."""
@@ -503,11 +505,10 @@ def main() -> None:
     try:
         import ctypes  # loaded by the zygote already: a dictionary hit
 
-        libc = ctypes.CDLL(None)
-        _prctl.append(libc["prctl"])
+        _prctl.append(ctypes.CDLL(None)["prctl"])
         _die_with_parent()  # already so for this process (the zygote set it): warms the call
     except (ImportError, OSError, AttributeError):  # no libc: call processes may outlive units
-        libc = None
+        pass
     # Everything is compiled and warmed before the first fork: after a fork, every page this
     # process writes costs it a copy, so the loop below does as little as it can.
     programs = [_compile(source, "<program>") for source in spec["programs"]]
@@ -517,7 +518,6 @@ def main() -> None:
     # Objects that exist now are never scanned by the collector again, so the forks do not
     # write to (and copy) this process's pages when they collect.
     gc.freeze()
-    _trim(libc)
     _UNBLOCKED.update(_sigmask(signal.SIG_BLOCK, _SIGCHLD_SET))  # taken by `_await_exit`
     for index, unit in enumerate(spec["units"]):
         line = _run_unit_forked(unit, programs[unit["program"]], tests)
