@@ -44,7 +44,7 @@ run: setup
 	$(VENV)/bin/azr run
 
 # The whole suite, compose e2e included (compose-ready installs Docker and builds the images),
-# then the security suite once more with the executor as an unprivileged user (as in deploy/k8s).
+# then the security suite once more with the executor as an unprivileged user (deploy/k8s-nonroot).
 test: setup compose-ready browser-ready
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 	scripts/test-security-nonroot.sh -q

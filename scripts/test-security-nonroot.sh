@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The security suite with the executor running as an unprivileged user (uid 10001, as in
-# deploy/k8s), the way CI runs it next to the root and gVisor runs. Needs root to drop to that
-# user (setpriv) and Debian's python3.11 (the venv's interpreter may live in a closed home);
-# the venv's site-packages are added to it, so nothing is installed.
+# The security suite with the executor running as an unprivileged user (uid 10001, as
+# deploy/k8s-nonroot runs it), the way CI runs it next to the root and gVisor runs. Needs root
+# to drop to that user (setpriv) and Debian's python3.11 (the venv's interpreter may live in a
+# closed home); the venv's site-packages are added to it, so nothing is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from azr_proto.tasks import TaskType
 
 __all__ = [
+    "DEFAULT_ALLOWED_MODULES",
     "DEFAULT_FORBIDDEN_ATTRIBUTES",
     "DEFAULT_FORBIDDEN_MODULES",
     "DEFAULT_FORBIDDEN_NAMES",
@@ -88,13 +89,22 @@ class Reason(StrEnum):
 class Policy(BaseModel):
     """What a program, an input or an answer may not use: an AST check, done before any run.
 
+    - `allowed_modules` (default: pure-computation modules of the standard library,
+      `DEFAULT_ALLOWED_MODULES`): an import must name one of these exactly (a submodule is
+      listed on its own: `collections.abc`); `["*"]` allows every module that is not
+      forbidden. Why a list of what is allowed: the standard library is full of modules
+      that read files and clocks, evaluate strings or hand out frames (`traceback`, `doctest`,
+      `cProfile`, `codecs`...), and a list of what is forbidden kept missing one.
     - `forbidden_modules`: `import a.b.c` and `from a.b import c` are rejected when `a`, `a.b`,
       `a.b.c` (or `a.b.c` as a module path of `from a.b import c`) is listed. Listing `os` forbids
       every submodule of `os`, and reaching it through another module: the attribute `os` or
       `_os` of any object, `from m import os`. With any module listed, private modules
       (`_thread`) and star imports (except from a few pure modules) are forbidden too.
     - `forbidden_names`: identifiers that may not appear at all (`eval`, `open`, `__import__`).
-    - `forbidden_attributes`: attribute names that may not be accessed (`x.__globals__`).
+    - `forbidden_attributes`: attribute names that may not be accessed (`x.__globals__`), however
+      the access is written: `x.attr`, `from m import attr`, or a class pattern's keyword
+      (`case object(attr=v)`). With any attribute listed, a module may only be used through
+      its attributes (`math.sqrt`, never `m = math`), and never its private ones (`m._x`).
     - `forbidden_dotted`: dotted names, after resolving import aliases (`import os as o; o.path`
       is `os.path`); `sys.exit` forbids `sys.exit` and `sys.exit.x` but not `sys`.
 
@@ -104,6 +114,7 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    allowed_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_MODULES))
     forbidden_modules: list[str] = Field(default_factory=lambda: list(DEFAULT_FORBIDDEN_MODULES))
     forbidden_names: list[str] = Field(default_factory=lambda: list(DEFAULT_FORBIDDEN_NAMES))
     forbidden_attributes: list[str] = Field(
@@ -111,6 +122,19 @@ class Policy(BaseModel):
     )
     forbidden_dotted: list[str] = Field(default_factory=list)
 
+
+DEFAULT_ALLOWED_MODULES: tuple[str, ...] = (
+    # numbers
+    "math", "cmath", "numbers", "decimal", "fractions", "statistics",
+    # iteration, functions, containers
+    "itertools", "functools", "operator", "collections", "collections.abc", "heapq", "bisect",
+    "array", "copy", "graphlib", "queue",
+    # text and bytes
+    "string", "re", "textwrap", "unicodedata", "difflib", "json", "struct", "base64",
+    "binascii", "reprlib", "pprint",
+    # types and classes
+    "typing", "dataclasses", "enum", "abc", "keyword",
+)  # fmt: skip
 
 DEFAULT_FORBIDDEN_MODULES: tuple[str, ...] = (
     # the reference's banned list, each word a module (os.sys/os.path/sys.exit/os.environ are
@@ -129,6 +153,9 @@ DEFAULT_FORBIDDEN_MODULES: tuple[str, ...] = (
     "tarfile", "gzip", "bz2", "lzma", "sqlite3", "csv", "configparser", "__main__", "__future__",
     # read a clock or randomness inside their own functions, or resolve names to objects
     "email", "timeit", "sched", "pydoc", "unittest", "zoneinfo", "imaplib", "mailbox",
+    # hand out frames, run strings as code, or read files (each one validated a clock reading)
+    "traceback", "doctest", "profile", "cProfile", "pstats", "rlcompleter", "codecs",
+    "fileinput", "cgitb", "warnings", "contextlib", "copyreg",
 )  # fmt: skip
 
 DEFAULT_FORBIDDEN_NAMES: tuple[str, ...] = (
@@ -143,6 +170,12 @@ DEFAULT_FORBIDDEN_NAMES: tuple[str, ...] = (
     "id",
     # attribute access by string (operator's helpers)
     "attrgetter", "methodcaller",
+    # evaluate strings as code (typing's forward references, which singledispatch evaluates
+    # too) or look attributes up by string (string.Formatter's fields, functools' wrapper
+    # copiers: `update_wrapper(w, f, assigned=(name,))` hands `f.<name>` to `w.__setattr__`),
+    # inside allowed modules
+    "get_type_hints", "ForwardRef", "singledispatch", "singledispatchmethod", "Formatter",
+    "update_wrapper", "wraps",
 )  # fmt: skip
 
 DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
@@ -156,6 +189,10 @@ DEFAULT_FORBIDDEN_ATTRIBUTES: tuple[str, ...] = (
     # attribute access by string: a module's namespace, and helpers that resolve a name
     "__dict__", "__getattr__", "attrgetter", "methodcaller", "get_field", "resolve_name",
     "locate", "import_module",
+    # a module's namespace again (`m.__getstate__()`), code objects (an async generator's, a
+    # forward reference's compiled string) and what evaluates strings, as above
+    "__getstate__", "ag_code", "__forward_code__", "_evaluate", "get_type_hints", "ForwardRef",
+    "singledispatch", "singledispatchmethod", "Formatter", "update_wrapper", "wraps",
 )  # fmt: skip
 
 

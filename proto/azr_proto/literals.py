@@ -23,7 +23,11 @@ exists to close), so it is refused, not sandboxed.
 
 Bounds: containers nest at most `MAX_DEPTH` deep and a text has at most `MAX_CHARS` characters;
 the walk is iterative, and the parser's own `RecursionError`/`MemoryError` on deeply nested text
-become `LiteralError`, so no input makes a caller fail any other way.
+become `LiteralError`, so no input makes a caller fail any other way. A set, frozenset or dict
+whose keys share one hash more than `MAX_SHARED_HASH` times is refused: ints, floats, complex
+numbers and tuples of them collide at will (`k * (2**61 - 1)` all hash to 0), and each colliding
+key costs a probe of all the others, so 20,000 of them took 8.6 s to read (a 2 MB text,
+minutes); honest data never comes near the bound.
 
 Equality. Values read here are compared with one of two named rules, and nowhere else:
 - `same_value` (AZR): Python `==` (`1 == 1.0 == True`, `(1,) != [1]`, `nan != nan`);
@@ -39,6 +43,7 @@ from typing import Any
 __all__ = [
     "MAX_CHARS",
     "MAX_DEPTH",
+    "MAX_SHARED_HASH",
     "LiteralError",
     "parse_arguments",
     "parse_literal",
@@ -47,6 +52,7 @@ __all__ = [
 ]
 
 MAX_DEPTH = 128  # container nesting; the sandbox's output check refuses deeper than 100
+MAX_SHARED_HASH = 64  # keys of one set or dict with the same hash (see the docstring)
 MAX_CHARS = 1 << 21  # 2 Mi characters: the largest text any route accepts (1 MiB) fits
 
 _CONSTANTS = (type(None), bool, int, float, complex, str, bytes)
@@ -209,9 +215,9 @@ def _combine(node: ast.AST, values: list[Any]) -> Any:
         if kind is ast.List:
             return values
         if kind is ast.Set:
-            return set(values)
+            return set(_few_collisions(values))
         if kind is ast.Dict:
-            return dict(zip(values[::2], values[1::2], strict=True))
+            return dict(zip(_few_collisions(values[::2]), values[1::2], strict=True))
         if kind is ast.UnaryOp:
             (operand,) = values
             if type(operand) not in _NUMBERS:
@@ -248,11 +254,17 @@ def _call(node: ast.AST, values: list[Any]) -> Any:
         if n_args > 1:
             raise LiteralError("`dict()` takes at most one positional value")
         keys = [k.arg for k in node.keywords]  # type: ignore[attr-defined]
+        pairs = [tuple(p) for p in args[0]] if args and not isinstance(args[0], dict) else []
+        if any(len(p) != 2 for p in pairs):
+            raise LiteralError("`dict()` takes pairs")
+        _few_collisions([p[0] for p in pairs])
         return dict(*args, **dict(zip(keys, kwargs, strict=True)))
     if name in ("set", "frozenset"):
         if n_args > 1:
             raise LiteralError(f"`{name}()` takes at most one value")
         kind = set if name == "set" else frozenset
+        if args and not isinstance(args[0], set | frozenset | dict):
+            _few_collisions(list(args[0]))
         return kind(*args)
     if name == "float":
         if n_args != 1 or type(args[0]) is not str or len(args[0]) > 64:
@@ -261,6 +273,25 @@ def _call(node: ast.AST, values: list[Any]) -> Any:
     if n_args != 2 or any(type(a) not in (int, float) for a in args):  # complex
         raise LiteralError("`complex()` takes two real numbers")
     return complex(args[0], args[1])
+
+
+def _few_collisions(keys: list[Any]) -> list[Any]:
+    """`keys`, unless more than `MAX_SHARED_HASH` distinct ones share a hash (building the set
+    or dict would then cost the square of their number). Each key is compared with at most
+    `MAX_SHARED_HASH` others of its hash, so this is linear in the keys; the hashes themselves
+    key a dict of plain ints, which do not collide among themselves. An unhashable key is left
+    for the caller's own TypeError."""
+    seen: dict[int, list[Any]] = {}
+    for key in keys:
+        try:
+            same = seen.setdefault(hash(key), [])
+        except TypeError:
+            return keys
+        if not any(key == other for other in same):
+            same.append(key)
+            if len(same) > MAX_SHARED_HASH:
+                raise LiteralError(f"more than {MAX_SHARED_HASH} keys share one hash")
+    return keys
 
 
 def _what_call(func: ast.AST) -> str:

@@ -45,7 +45,7 @@ async def test_a_request_policy_replaces_the_default(executor_server):
     program = "import random\ndef f(a):\n    return a"
     req = ValidateRequest(
         proposals=[Proposal(task_type="deduction", program=program, inputs=["1"])],
-        options={"policy": Policy(forbidden_modules=["json"])},
+        options={"policy": Policy(allowed_modules=["*"], forbidden_modules=["json"])},
     )
     async with ExecutorClient(executor_server.url) as client:
         resp = await client.azr_validate(req)

@@ -81,6 +81,31 @@ def test_disk_and_inode_fills_are_contained_inside_gvisor(gvisor_server):
     assert (r.status, r.stdout) == (RunStatus.OK, "0\n"), r
 
 
+# What a run leaves for its zygote to clean up (old runsc's tmpfs has no inode cap) must never
+# make it a sandbox_error: the zygote's cleanup has a budget, past which it retires instead.
+LEFTOVERS = {
+    # a chain of directories as deep as 2.5 s allow (tens of thousands of levels)
+    "deep_tree": "import os, time\nt = time.time()\nwhile time.time() - t < 2.5:\n"
+    "    os.mkdir('d')\n    os.chdir('d')\n",
+    # the same, each level closed to its owner (the cleanup must reopen every one)
+    "deep_closed_tree": "import os, time\nt = time.time()\nwhile time.time() - t < 2.5:\n"
+    "    os.mkdir('d')\n    os.chdir('d')\n    os.chmod('.', 0o300)\n",
+    # processes that leave the run's group and hop from parent to child, at the wall limit
+    "hoppers": "import os, time\ntime.sleep(2.7)\nfor _ in range(4):\n    if os.fork() == 0:\n"
+    "        os.setsid()\n        while True:\n            try:\n                if os.fork():\n"
+    "                    os._exit(0)\n            except OSError:\n                pass\n"
+    "time.sleep(5)\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEFTOVERS))
+def test_what_a_run_leaves_never_makes_it_a_sandbox_error_inside_gvisor(gvisor_server, name):
+    r = gvisor_server.run(LEFTOVERS[name], wall_s=3.0, cpu_s=10)
+    assert r.status in (RunStatus.OK, RunStatus.TIMEOUT, RunStatus.RUNTIME_ERROR), r
+    r = gvisor_server.run("import os\nprint(len(os.listdir('.')))", wall_s=10.0, cpu_s=10)
+    assert (r.status, r.stdout) == (RunStatus.OK, "0\n"), r
+
+
 def test_forged_fault_frames_are_not_statuses_inside_gvisor(gvisor_server):
     code = (
         "import os\nfor fd in range(65):\n    for f in (b'S\\0x', b'\\x02x', b'E\\0MemoryError\\0\\0'):\n"
@@ -128,7 +153,10 @@ def test_the_judge_holds_inside_gvisor(gvisor_server):
     body = {"items": [{"task": task, "answers": ["1", "2", "3", "lambda: 1"]}]}
     verdicts = httpx.post(url + "/v1/azr/verify", json=body, timeout=300).json()["results"][0]
     assert [v["verdict"] for v in verdicts["verdicts"]] == ["correct"] * 3 + ["invalid"]
-    first_wins = "import string\ndef f(x):\n    if not hasattr(string, 'first'):\n        string.first = x\n    return string.first + x"
+    first_wins = (
+        "import string\ndef f(x):\n    try:\n        first = string.first\n"
+        "    except AttributeError:\n        first = string.first = x\n    return first + x"
+    )
     proposals = [{"task_type": "induction", "program": p, "inputs": ["3", "1", "2"], "message": "m"}
                  for p in (first_wins, "def f(x):\n    return x * 2")]  # fmt: skip
     results = httpx.post(url + "/v1/azr/validate", json={"proposals": proposals}, timeout=300)
@@ -140,3 +168,34 @@ def test_the_judge_holds_inside_gvisor(gvisor_server):
              {"kind": "assert", "test": "assert f(3) == 9\n"}]  # fmt: skip
     answer = httpx.post(url + "/v1/tests", json={"code": attack, "cases": cases}, timeout=300)
     assert answer.json()["passed"] == 0
+
+
+def test_an_answer_cannot_touch_later_answers_inside_gvisor(gvisor_server):
+    """Under gVisor the harness cannot be the units' subreaper (orphans go to the zygote, the
+    sandbox's init): what a unit left is still killed, and found through /proc, before the
+    next unit starts."""
+    import httpx
+
+    task = {"task_type": "induction", "program": "def f(x):\n    return x\n",
+            "inputs": ["1", "2", "3", "4"], "outputs": ["1", "2", "3", "4"], "message": "m"}  # fmt: skip
+    honest = "def f(x):\n    for _ in range(300_000):\n        pass\n    return x\n"
+    # an answer that leaves a daemon killing every process forked after it (the next answer's)
+    saboteur = (
+        "import os, time\nstarted = []\ndef f(x):\n    if started:\n        return x\n"
+        "    started.append(1)\n    ready, armed = os.pipe()\n    if os.fork() == 0:\n"
+        "        os.setsid()\n        if os.fork() == 0:\n            me = os.getpid()\n"
+        "            os.write(armed, b'1')\n            os.closerange(0, 4096)\n"
+        "            end = time.time() + 10\n            while time.time() < end:\n"
+        "                for pid in range(me + 1, me + 200):\n                    try:\n"
+        "                        os.kill(pid, 9)\n                    except OSError:\n"
+        "                        pass\n            os._exit(0)\n        os._exit(0)\n"
+        "    os.read(ready, 1)\n    return x\n"
+    )
+    NO_POLICY = {"allowed_modules": ["*"], "forbidden_modules": [], "forbidden_names": [],
+                 "forbidden_attributes": []}  # fmt: skip
+    # one zygote plus its spare: 2 jobs, each a saboteur and then an honest answer
+    items = [{"task": task, "answers": [saboteur]}] * 2 + [{"task": task, "answers": [honest]}] * 2
+    body = {"items": items, "options": {"policy": NO_POLICY, "timeout_s": 5}}
+    results = httpx.post(gvisor_server.url + "/v1/azr/verify", json=body, timeout=300).json()
+    verdicts = [r["verdicts"][0] for r in results["results"][2:]]
+    assert [v["verdict"] for v in verdicts] == ["correct"] * 2, verdicts

@@ -54,7 +54,8 @@ def small_ex():
     from azr_executor_fixtures import _serve
 
     settings = ExecutorSettings(
-        zygotes=1, spare_zygote=False, http_header_timeout_s=1.0, http_keepalive_s=1.0,
+        zygotes=1, spare_zygote=False, http_header_timeout_s=1.0, http_body_timeout_s=1.0,
+        http_keepalive_s=1.0,
         http_max_connections=6, max_inflight_output_mb=64, max_response_mb=1,
     )  # fmt: skip
     yield from _serve(settings)

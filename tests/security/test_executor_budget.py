@@ -52,3 +52,39 @@ async def test_a_response_is_held_to_its_budget_with_a_clear_output_limit(small_
     assert answer.results[0].status is RunStatus.OK
     cut = [r for r in answer.results if r.status is RunStatus.OUTPUT_LIMIT]
     assert cut and all(r.truncated and "output budget" in r.stderr for r in cut)
+
+
+def test_an_azr_validation_that_could_answer_gigabytes_is_refused_before_it_runs(small_ex, ex):
+    # 25 KB of request, 100,000-character outputs: 179 MB of response for 128 proposals.
+    program = "def f(x):\n    return 'a' * 99990 + str(x)\n"
+    proposals = [{"task_type": "induction", "program": program, "inputs": [str(i) for i in range(8)],
+                  "message": "m"} for _ in range(16)]  # fmt: skip
+    for options in ({"max_output_chars": 100_000}, {"max_output_chars": 10_000}):
+        body = {"proposals": proposals, "options": options}
+        r = httpx.post(small_ex.url + "/v1/azr/validate", json=body, timeout=60)
+        assert r.status_code == 413, (r.status_code, len(r.content))
+        assert "MAX_RESPONSE_MB" in r.json()["detail"]
+    # What fits is served (on the shared executor: `small_ex` has no second hash seed)
+    one = [dict(proposals[0], inputs=["1", "2"])]
+    r = httpx.post(ex.url + "/v1/azr/validate", timeout=60,
+                   json={"proposals": one, "options": {"max_output_chars": 100_000}})  # fmt: skip
+    assert r.status_code == 200 and r.json()["results"][0]["status"] == "valid", r.text[:300]
+
+
+def test_azr_verdict_messages_share_the_response_budget(small_ex):
+    # Each answer's message quotes the program's own exception (up to 1,000 characters); 2,048
+    # verdicts of them would answer over 2 MB, past the 1 MB budget of `small_ex`.
+    task = {"task_type": "induction", "program": "def f(x):\n    return x\n",
+            "inputs": ["1", "2", "3", "4"], "outputs": ["1", "2", "3", "4"], "message": "m"}  # fmt: skip
+    items = [{"task": task, "answers": [f"def f(x):\n    raise ValueError('{k}' * 2000)\n"] * 256}
+             for k in "abcdefgh"]  # fmt: skip
+    r = httpx.post(small_ex.url + "/v1/azr/verify", json={"items": items}, timeout=120)
+    assert r.status_code == 200, r.text[:300]
+    assert len(r.content) <= 1 << 20
+    verdicts = [v for result in r.json()["results"] for v in result["verdicts"]]
+    assert len(verdicts) == 2048 and {v["verdict"] for v in verdicts} == {"incorrect"}
+    assert all("ValueError" in v["message"] for v in verdicts)
+    # Past what even short messages could share: refused before any run.
+    items = [{"task": task, "answers": ["def f(x):\n    return x\n"] * 256}] * 10
+    r = httpx.post(small_ex.url + "/v1/azr/verify", json={"items": items}, timeout=120)
+    assert r.status_code == 413 and "MAX_RESPONSE_MB" in r.json()["detail"], r.text[:300]

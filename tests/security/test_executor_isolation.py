@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 
-from azr_executor.sandbox import Job, Limits
+from azr_executor.sandbox import Job, JobResult, Limits
 from azr_proto.statuses import RunStatus
 
 # Every path a run might try to write outside its working directory.
@@ -126,11 +127,29 @@ def test_cannot_signal_the_server(ex):
     assert r.stdout in ("PermissionError\n", "ProcessLookupError\n")
 
 
-def test_broadcast_kill_is_denied(ex):
-    r = ex.run(
-        "import os\ntry:\n    os.kill(-1, 9)\nexcept OSError as e:\n    print(type(e).__name__)\nprint('alive')\n"
+def test_broadcast_kill_reaches_only_the_runs_own_processes(ex):
+    # kill(-1) passes the filter where the kernel confines it to the run (a sandbox uid, or the
+    # zygote's PID namespace): the harness kills what a unit left with it. It must reach the
+    # caller's own children, and nothing of the zygotes, the server or a concurrent run.
+    limits = Limits(wall_s=10, cpu_s=10, memory_mb=256)
+    sleeper = Job(code="import time\ntime.sleep(1.5)\nprint('slept')", limits=limits)
+    broadcast = Job(
+        code="import os, time\nchild = os.fork()\nif child == 0:\n    time.sleep(30)\n"
+        "    os._exit(0)\ntime.sleep(0.3)\ntry:\n    os.kill(-1, 9)\nexcept OSError as e:\n"
+        "    print(type(e).__name__)\nprint(os.waitpid(child, 0)[1] & 0x7F, 'alive')\n",
+        limits=limits,
     )
-    assert r.stdout == "PermissionError\nalive\n"
+
+    async def both() -> list[JobResult]:
+        return list(await asyncio.gather(ex.pool.run(sleeper), ex.pool.run(broadcast)))
+
+    slept, r = ex.call(both())
+    if ex.pool.sweeps_units:
+        assert r.stdout == "9 alive\n", r
+    else:  # the weak mode: denied
+        assert r.stdout.startswith("PermissionError"), r
+    assert (slept.status, slept.stdout) == (RunStatus.OK, "slept\n"), slept
+    assert all(z.alive for z in ex.pool._zygotes if z is not None)
 
 
 def test_signalling_another_process_group_is_denied(ex):

@@ -124,6 +124,72 @@ CLOCK_DEPENDENT = [
 ]
 
 
+# Each read a clock (validated: two runs milliseconds apart agree, later ones do not), ran a
+# string as code, or read the harness's own frames (which answer a unit is, whether it is being
+# validated), with the default policy before it listed what is allowed (issue 22, class 9).
+POLICY_BYPASSES = [
+    # a class pattern's keyword reads an attribute: __builtins__, then __import__
+    "def f(x):\n    match f:\n        case object(__builtins__=b):\n            pass\n"
+    "    return b['__imp' + 'ort__']('ti' + 'me').time_ns() // 10**9 % 2 + x",
+    # `from m import a` is the attribute m.a
+    "from copy import __dict__ as d\ndef f(x):\n    b = d['__buil' + 'tins__']\n"
+    "    return b['__imp' + 'ort__']('ti' + 'me').time_ns() // 10**9 % 2 + x",
+    # a module's namespace through object.__getstate__ (new in 3.11)
+    "import copy\ndef f(x):\n    b = copy.__getstate__()['__buil' + 'tins__']\n"
+    "    return b['__imp' + 'ort__']('ti' + 'me').time_ns() // 10**9 % 2 + x",
+    # enum keeps the builtins module as `enum.bltns`: open, eval, exec
+    "import enum\ndef f(x):\n    with enum.bltns.open('/proc/uptime') as fh:\n"
+    "        return int(float(fh.read().split()[0])) % 2 + x",
+    # typing evaluates strings: a function's annotations, a forward reference
+    "import typing\ndef f(x):\n    def g(): pass\n"
+    "    g.__annotations__ = {'return': '__imp' + 'ort__(\"time\").time()'}\n"
+    "    return int(typing.get_type_hints(g)['return']) % 2 + x",
+    "import typing\ndef f(x):\n    ref = typing.List['__imp' + 'ort__(\"time\").time()'].__args__[0]\n"
+    "    return int(type(f)(ref.__forward_code__, {})()) % 2 + x",
+    # a private helper of an allowed module that execs a string
+    "import dataclasses\ndef f(x):\n    fn = dataclasses._create_fn('h', [], "
+    "['import time', 'return int(time.time()) % 2'], globals={})\n    return fn() + x",
+    "import dataclasses\nm = dataclasses\ndef f(x):\n    return m._create_fn('h', [], "
+    "['import time', 'return int(time.time()) % 2'], globals={})() + x",
+    # string.Formatter looks attributes up by string and hands the objects over
+    "import string\nclass F(string.Formatter):\n    def format_field(self, v, spec):\n"
+    "        self.got = v\n        return ''\ndef f(x):\n    g = F()\n"
+    "    g.format('{0.__glo' + 'bals__}', f)\n"
+    "    return len(g.got['__buil' + 'tins__'].__name__) + x",
+    # functools' wrapper copiers read any attribute named by a string, into our __setattr__
+    "import functools\nBOX = {}\nclass W:\n    def __setattr__(self, name, value):\n"
+    "        BOX[name] = value\ndef f(x):\n"
+    "    functools.update_wrapper(W(), f, assigned=('__buil' + 'tins__',), updated=())\n"
+    "    b = BOX['__buil' + 'tins__']\n"
+    "    return b['ev' + 'al']('__imp' + 'ort__(\"time\").time_ns()') // 10**9 % 2 + x",
+    "import functools\nBOX = {}\nclass W:\n    def __setattr__(self, name, value):\n"
+    "        BOX[name] = value\ndef f(x):\n    functools.wraps(f, ('__buil' + 'tins__',), ())(W())\n"
+    "    b = BOX['__buil' + 'tins__']\n"
+    "    return b['ev' + 'al']('__imp' + 'ort__(\"time\").time_ns()') // 10**9 % 2 + x",
+    # modules the old list did not name: files, strings run as code, frames
+    "import codecs\ndef f(x):\n    with codecs.open('/proc/uptime') as fh:\n"
+    "        return int(float(fh.read().split()[0])) % 2 + x",
+    "import cProfile\ndef f(x):\n    box = {}\n"
+    "    cProfile.runctx('import time; box[0] = int(time.time()) % 2', {'box': box}, {})\n"
+    "    return box[0] + x",
+    "import doctest\ndef f(x):\n    class C:\n        pass\n"
+    "    C.__doc__ = '>>> import time\\n>>> B.append(int(time.time()) % 2)\\n'\n"
+    "    g = {'B': []}\n    doctest.run_docstring_examples(C, g)\n    return g['B'][0] + x",
+    "import traceback\ndef f(x):\n    s = traceback.StackSummary.extract(traceback.walk_stack(None),"
+    " capture_locals=True)\n    return sum('unit' in (fr.locals or {}) for fr in s) + x",
+]
+
+
+def test_policy_bypasses_are_refused(ex):
+    body = {"proposals": [{"task_type": "deduction", "program": p, "inputs": ["1"]}
+                          for p in POLICY_BYPASSES]}  # fmt: skip
+    results = _post(ex, "/v1/azr/validate", body)["results"]
+    got = [(r["status"], r["reason"]) for r in results]
+    assert got == [("invalid", Reason.POLICY_VIOLATION)] * len(POLICY_BYPASSES), [
+        (i, r) for i, r in enumerate(results) if r["reason"] != Reason.POLICY_VIOLATION
+    ]
+
+
 def _validate_100_times(ex, programs: list[str]) -> list[list[dict]]:
     body = {
         "proposals": [{"task_type": "deduction", "program": p, "inputs": ["20"]} for p in programs]
@@ -155,6 +221,54 @@ def test_clock_dependent_programs_are_invalid_every_time(ex):
     rounds = _validate_100_times(ex, CLOCK_DEPENDENT)
     assert _valid_counts(rounds, CLOCK_DEPENDENT) == dict.fromkeys(CLOCK_DEPENDENT, 0)
     assert all(r["reason"] == Reason.POLICY_VIOLATION for rnd in rounds for r in rnd)
+
+
+# Answers graded in one sandbox job run one after another in forks of the harness. An answer
+# that reaches `os` (the policy is a filter, the sandbox the boundary: here no policy at all)
+# leaves a daemon that goes after the processes forked after it, i.e. the next answers' runs.
+_DAEMON = """
+import os, signal, time
+started = []
+def f(x):
+    if started:
+        return x
+    started.append(1)
+    ready, armed = os.pipe()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            me = os.getpid()
+            os.write(armed, b"1")
+            os.closerange(0, 4096)  # its unit's pipe too: the unit ends as soon as it returns
+            end = time.time() + 10
+            while time.time() < end:
+                for pid in range(me + 1, me + 2000):
+                    try:
+                        os.kill(pid, signal.SIGNAL)
+                    except OSError:
+                        pass
+            os._exit(0)
+        os._exit(0)
+    os.read(ready, 1)  # the daemon is armed before this answer's run ends
+    return x
+"""
+NO_POLICY = {"allowed_modules": ["*"], "forbidden_modules": [], "forbidden_names": [],
+             "forbidden_attributes": []}  # fmt: skip
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGSTOP", "SIGSEGV"])
+def test_an_answer_cannot_touch_the_runs_of_later_answers(ex, signal_name):
+    task = {"task_type": "induction", "program": IDENTITY, "inputs": ["1", "2", "3", "4"],
+            "outputs": ["1", "2", "3", "4"], "message": "identity"}  # fmt: skip
+    saboteur = _DAEMON.replace("SIGNAL", signal_name)
+    # Items are dealt round-robin into 2 x zygotes jobs: each job holds a saboteur, then an
+    # honest answer.
+    honest = "def f(x):\n    for _ in range(300_000):\n        pass\n    return x\n"  # ~10 ms
+    items = [{"task": task, "answers": [saboteur]}] * 4 + [{"task": task, "answers": [honest]}] * 4
+    options = {"policy": NO_POLICY, "timeout_s": 3}
+    results = _post(ex, "/v1/azr/verify", {"items": items, "options": options})["results"]
+    verdicts = [r["verdicts"][0] for r in results[4:]]
+    assert [v["verdict"] for v in verdicts] == [Verdict.CORRECT] * 4, verdicts
 
 
 @pytest.mark.parametrize(

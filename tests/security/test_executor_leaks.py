@@ -43,6 +43,22 @@ def test_host_sysv_shared_memory_is_out_of_reach(ex):
     assert r.stdout.splitlines()[-1] == "1", r.stdout  # only the header: a namespace of its own
 
 
+def test_a_run_cannot_take_the_hosts_pseudo_terminals(ex, isolated):
+    # kernel.pty.max is one pool for the whole machine: 32 processes x 60 descriptors held
+    # most of it for a run's wall time. A run gets no pseudo-terminal at all.
+    code = (
+        "import os, pty\ntry:\n    fd = os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY)\n"
+        "    print(os.isatty(fd))\nexcept OSError as e:\n    print(type(e).__name__)\n"
+        "try:\n    pty.openpty()\n    print('pty')\nexcept OSError as e:\n"
+        "    print(type(e).__name__)\nprint(os.path.exists('/dev/pts/ptmx'))\n"
+    )
+    r = ex.run(code)
+    assert r.status is RunStatus.OK, r
+    first, second, third = r.stdout.split()
+    assert first in ("False", "PermissionError", "FileNotFoundError", "OSError"), r.stdout
+    assert second != "pty" and third == "False", r.stdout
+
+
 def test_a_run_cannot_leave_its_cpu_or_change_priorities(ex):
     code = (
         "import os\nout = []\n"
@@ -72,6 +88,32 @@ def test_slow_headers_are_cut_off(small_ex):
     while time.monotonic() - t0 < 4:
         try:
             sock.sendall(b"X")  # one header byte at a time: slowloris
+            sock.settimeout(0.3)
+            if sock.recv(1024) == b"":
+                closed = True
+                break
+        except TimeoutError:
+            continue
+        except OSError:
+            closed = True
+            break
+    sock.close()
+    assert closed and time.monotonic() - t0 < 3.0
+
+
+@pytest.mark.parametrize("trickle", [False, True])
+def test_a_body_that_never_comes_is_cut_off(small_ex, trickle):
+    # Headers complete and a body announced: the request reaches the app, which then waits
+    # for the body. Without a body timeout 1,024 of these held every connection for ever.
+    sock = _open(small_ex.url)
+    sock.sendall(b"POST /v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{")  # fmt: skip
+    t0 = time.monotonic()
+    closed = False
+    while time.monotonic() - t0 < 5:
+        try:
+            if trickle:
+                sock.sendall(b" ")  # a byte of the body now and then
             sock.settimeout(0.3)
             if sock.recv(1024) == b"":
                 closed = True

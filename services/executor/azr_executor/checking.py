@@ -28,6 +28,7 @@ non-literal value a wrong answer, and every comparison happens here, between pla
 from __future__ import annotations
 
 import ast
+import asyncio
 import signal
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -79,7 +80,12 @@ async def run_tests(req: TestsRequest, pool: SandboxPool, limits: Limits) -> Tes
     Call and assert cases run in chunks, one harness job per chunk; cases a chunk did not reach
     (its job hit the wall or output bound that covers the chunk) run again in the next wave.
     """
-    plans = [_plan(req, index, case, limits) for index, case in enumerate(req.cases)]
+    # Reading cases (the literal grammar, the assert rewriting) and judging them cost CPU in
+    # proportion to the body (about 3 s a MiB of literal): done in a worker thread, so the
+    # event loop keeps serving other requests meanwhile (an 8 MB body held it for 26 s).
+    plans = await asyncio.to_thread(
+        lambda: [_plan(req, index, case, limits) for index, case in enumerate(req.cases)]
+    )
     results: list[CaseResult | None] = [None] * len(plans)
     chunk_size = EARLY_STOP_CHUNK if req.early_stop else CHUNK
     wave_cases = max(1, len(pool.hash_seeds)) * chunk_size
@@ -94,8 +100,7 @@ async def run_tests(req: TestsRequest, pool: SandboxPool, limits: Limits) -> Tes
         groups += [harnessed[k : k + max(1, size)] for k in range(0, len(harnessed), max(1, size))]
         jobs = [_chunk_job(req, plans, g, pool, limits) for g in groups]
         outcomes = await pool.run_many([job for job, _ in jobs])
-        for group, (_, nonce), outcome in zip(groups, jobs, outcomes, strict=True):
-            _fill(group, plans, nonce, outcome, results)
+        await asyncio.to_thread(_fill_all, groups, jobs, outcomes, plans, results)
         pending = [i for i in pending if results[i] is None]
         if req.early_stop:
             first_bad = _first_failure(results)
@@ -141,7 +146,7 @@ def _chunk_job(
         )
         for i in group
     ]
-    stdin, nonce, output_bytes = build_spec(units)
+    stdin, nonce, output_bytes = build_spec(units, sweep=pool.sweeps_units)
     # The job's bounds cover the whole chunk (each case may use its own limits in full), capped
     # by the service's maxima; a chunk cut short there runs its remaining cases again.
     job_limits = replace(
@@ -151,6 +156,17 @@ def _chunk_job(
     )
     job = Job(code=HARNESS_SOURCE, stdin=stdin, limits=job_limits, compiled=harness_compiled())
     return job, nonce
+
+
+def _fill_all(
+    groups: list[list[int]],
+    jobs: list[tuple[Job, str]],
+    outcomes: list[JobResult],
+    plans: list[_Plan],
+    results: list[CaseResult | None],
+) -> None:
+    for group, (_, nonce), outcome in zip(groups, jobs, outcomes, strict=True):
+        _fill(group, plans, nonce, outcome, results)
 
 
 def _fill(
@@ -398,12 +414,21 @@ def _case_verdict(index: int, plan: _Plan, unit: UnitOutcome, outcome: JobResult
         equal = typed_equal if isinstance(plan.call, bytes) else same_value
         if not equal(value, expected):
             return CaseResult(verdict="wrong_answer", actual=actual,
-                              detail=clean_text(f"check {check}: expected {expected!r:.200}"),
+                              detail=clean_text(f"check {check}: expected {_short(expected)}"),
                               **base)  # fmt: skip
     missing = [c for c in range(len(plan.expected)) if c not in seen]
     if missing:
         return CaseResult(verdict="error", detail=f"check {missing[0]} never ran", **base)
     return CaseResult(verdict="passed", actual=actual, detail=f"rewritten={plan.rewritten}", **base)
+
+
+def _short(value: Any) -> str:
+    """At most 200 characters of the repr of an expected value, for a detail. A value the
+    grammar reads may have no repr at all (an int over Python's 4,300-digit limit)."""
+    try:
+        return repr(value)[:200]
+    except ValueError:
+        return f"<a value whose repr is over Python's limits ({type(value).__name__})>"
 
 
 def _normalize(text: str) -> list[str]:

@@ -10,6 +10,7 @@ import uvicorn
 from azr_proto.settings import settings_help, settings_or_exit
 
 from azr_executor.app import create_app
+from azr_executor.hardening import detach_stdin
 from azr_executor.sandbox.identity import IsolationUnavailable, decide_mode
 from azr_executor.server import uvicorn_config
 from azr_executor.settings import ExecutorSettings
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     except IsolationUnavailable as exc:
         sys.stderr.write(f"azr-executor: refusing to serve: {exc}\n")
         raise SystemExit(2) from None
+    detach_stdin()  # no descriptor of the service that a run could reopen by its /proc path
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -5,7 +5,9 @@ and each unit's outcome read back from the job's report. `/v1/tests` (`checking.
 A *unit* is one program and the calls to run on it in one fresh fork of the harness; a call is
 either argument values read with the literal grammar (`encode_arguments`) or a test's source.
 How a unit ended (`UnitOutcome.end`) is what the harness's parent process observed, never what
-the unit's own process wrote; its `body` is that process's report, as data.
+the unit's own process wrote; its `body` is that process's report, as data, and only in the one
+shape the harness writes (`well_formed`): a program that writes its own report in any other
+shape gets a corrupt report (its own failure), never a response the service cannot build.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "encode_arguments",
     "harness_compiled",
     "read_outcomes",
+    "well_formed",
 ]
 
 # The harness file ends by defining `main`; the job calls it.
@@ -90,8 +93,13 @@ class UnitOutcome:
     corrupt: bool = False
 
 
-def build_spec(units: Sequence[UnitSpec]) -> tuple[bytes, str, int]:
-    """(the job's stdin, the report nonce, the stdout bytes an honest report needs)."""
+def build_spec(units: Sequence[UnitSpec], *, sweep: bool = False) -> tuple[bytes, str, int]:
+    """(the job's stdin, the report nonce, the stdout bytes an honest report needs).
+
+    `sweep`: the harness kills what each unit left before the next one starts, with `kill(-1)`;
+    only where that reaches the job's own processes alone (`SandboxPool.sweeps_units`), never
+    in a process of the service's own uid (a test running the harness locally, say).
+    """
     nonce = "@azr-" + secrets.token_hex(16) + "@"
     programs: dict[str, int] = {}
     tests: dict[str, int] = {}
@@ -117,6 +125,7 @@ def build_spec(units: Sequence[UnitSpec]) -> tuple[bytes, str, int]:
         )
     spec = {
         "nonce": nonce.encode(),
+        "sweep": sweep,
         "programs": list(programs),
         "tests": list(tests),
         "units": wire,
@@ -133,6 +142,9 @@ def read_outcomes(stdout: str, nonce: str, n_units: int) -> list[UnitOutcome | N
             out.append(None)
             continue
         header, body = found
+        corrupt = bool(header.get("corrupt"))
+        if body is not None and not well_formed(body):
+            body, corrupt = None, True
         out.append(
             UnitOutcome(
                 end=str(header.get("end")),
@@ -142,10 +154,55 @@ def read_outcomes(stdout: str, nonce: str, n_units: int) -> list[UnitOutcome | N
                 cpu_ms=_float(header.get("cpu_ms")),
                 rss_kb=_int(header.get("rss_kb")),
                 body=body,
-                corrupt=bool(header.get("corrupt")),
+                corrupt=corrupt,
             )
         )
     return out
+
+
+_RESULT_KEYS = frozenset({"repr", "error", "type", "message", "checks"})
+
+
+def well_formed(body: Any) -> bool:
+    """True when a unit's report has exactly the harness's shape (`inside/harness.py`):
+    `{"load": null | error, "passes": [[result | null, ...], ...]}`, where a result is
+    `{"repr": str}`, an error `{"error", "type", "message": str}`, or a test's `{"checks":
+    [[int, result], ...]}` (with the error keys when it raised). The unit's process is the
+    program's, so it may write anything: every reader downstream relies on this check."""
+    if type(body) is not dict or set(body) != {"load", "passes"}:
+        return False
+    load, passes = body["load"], body["passes"]
+    if load is not None and not (_result(load, checks=False) and "error" in load):
+        return False
+    if type(passes) is not list:
+        return False
+    return all(
+        type(results) is list and all(r is None or _result(r, checks=True) for r in results)
+        for results in passes
+    )
+
+
+def _result(value: Any, *, checks: bool) -> bool:
+    if type(value) is not dict or not value or not set(value) <= _RESULT_KEYS:
+        return False
+    if "repr" in value:
+        return set(value) == {"repr"} and type(value["repr"]) is str
+    if "error" in value and not all(
+        type(value.get(k)) is str for k in ("error", "type", "message")
+    ):
+        return False
+    if "checks" in value:
+        found = value["checks"]
+        return (
+            checks
+            and type(found) is list
+            and all(
+                type(c) is list and len(c) == 2 and type(c[0]) is int
+                and _result(c[1], checks=False)
+                for c in found
+            )
+        )  # fmt: skip
+    return "error" in value
 
 
 def clean_text(value: Any, limit: int = 2000) -> str:

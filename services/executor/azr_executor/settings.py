@@ -97,6 +97,7 @@ class ExecutorSettings(BaseSettings):
 
     # --- HTTP server. Why: slow or idle clients must not hold connections forever.
     http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=60.0, gt=0)  # a whole body, after its headers
     http_keepalive_s: float = Field(default=5.0, gt=0)
     http_max_connections: int = Field(default=1024, ge=1)  # over it: 503
 

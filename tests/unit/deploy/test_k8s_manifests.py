@@ -1,6 +1,7 @@
-"""deploy/k8s/: `kubectl kustomize` renders it, every object validates offline against the
-Kubernetes schemas, and it keeps the promises the README makes (gVisor, restricted Pod Security,
-no executor egress, HPA, the token Secret's format).
+"""deploy/k8s/ and its non-root variant deploy/k8s-nonroot/: `kubectl kustomize` renders them,
+every object validates offline against the Kubernetes schemas, and they keep the promises the
+docs make (gVisor, the executor as compose runs it, restricted Pod Security elsewhere, the
+admission policy, no executor egress, HPA, the token Secret's format).
 
 The schemas come with the `kubernetes-validate` package, so no cluster and no network are needed.
 `kubectl` is installed with apt when missing (a test that cannot get it fails); a small renderer
@@ -20,9 +21,18 @@ import pytest
 import yaml
 
 K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
+NONROOT = K8S.parent / "k8s-nonroot"
+# What compose.yaml adds back for the executor, and what the Deployment and the admission policy
+# must agree with.
+EXECUTOR_CAPS = ["SETUID", "SETGID", "KILL", "CHOWN", "DAC_OVERRIDE", "SYS_ADMIN"]
 # The oldest Kubernetes minor still commonly run, and the newest the package knows.
 VERSIONS = ["1.30.0", kubernetes_validate.latest_version()]
-CLUSTER_SCOPED = {"Namespace", "RuntimeClass"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "RuntimeClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+}
 WORKLOADS = {"Deployment", "StatefulSet"}
 
 Doc = dict[str, Any]
@@ -33,7 +43,8 @@ def load_kustomization() -> Doc:
 
 
 def render() -> list[Doc]:
-    """Apply the kustomization's namespace and labels to its resources, as kustomize does."""
+    """Apply the kustomization's labels to its resources, as kustomize does (each file names
+    its namespace)."""
     kust = load_kustomization()
     labels: dict[str, str] = {}
     for entry in kust.get("labels", []):
@@ -42,10 +53,7 @@ def render() -> list[Doc]:
     for name in kust["resources"]:
         for doc in yaml.safe_load_all((K8S / name).read_text()):
             doc = copy.deepcopy(doc)
-            meta = doc["metadata"]
-            if doc["kind"] not in CLUSTER_SCOPED:
-                meta["namespace"] = kust["namespace"]
-            meta.setdefault("labels", {}).update(labels)
+            doc["metadata"].setdefault("labels", {}).update(labels)
             docs.append(doc)
     return docs
 
@@ -74,12 +82,26 @@ def kubectl() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def docs() -> list[Doc]:
+def kustomize(path: Path) -> list[Doc]:
     out = subprocess.run(
-        [kubectl(), "kustomize", str(K8S)], capture_output=True, text=True, timeout=120, check=True
+        [kubectl(), "kustomize", str(path)], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     return [d for d in yaml.safe_load_all(out) if d]
+
+
+@pytest.fixture(scope="module")
+def docs() -> list[Doc]:
+    return kustomize(K8S)
+
+
+@pytest.fixture(scope="module")
+def nonroot_docs() -> list[Doc]:
+    return kustomize(NONROOT)
+
+
+def executor_pod(docs: list[Doc]) -> Doc:
+    pod: Doc = named(docs, "Deployment", "azr-executor")["spec"]["template"]["spec"]
+    return pod
 
 
 def test_kustomization_lists_exactly_the_manifest_files():
@@ -89,8 +111,8 @@ def test_kustomization_lists_exactly_the_manifest_files():
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_every_object_validates_against_the_kubernetes_schema(docs, version):
-    for doc in docs:
+def test_every_object_validates_against_the_kubernetes_schema(docs, nonroot_docs, version):
+    for doc in docs + nonroot_docs:
         kubernetes_validate.validate(doc, version, strict=True)
 
 
@@ -117,20 +139,77 @@ def test_the_token_secret_as_documented_is_what_the_executor_reads(docs):
     literal = readme.split("create secret generic azr-executor-tokens --from-literal=tokens='")[1]
     value = literal.split("'")[0]
     assert ExecutorSettings(tokens=value).tokens == ["team-a-token", "team-b-token"]
-    container = named(docs, "Deployment", "azr-executor")["spec"]["template"]["spec"]
-    env = {e["name"]: e for e in container["containers"][0]["env"]}
+    deployment = named(docs, "Deployment", "azr-executor")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["AZR_EXECUTOR_TOKENS"]["valueFrom"]["secretKeyRef"]["name"] == "azr-executor-tokens"
-    # runsc 2022-12 refuses mounts in user namespaces: the Deployment says it accepts that
-    assert env["AZR_EXECUTOR_ALLOW_WEAK_ISOLATION"]["value"] == "true"
+    # the Secret is created in the Deployment's namespace
+    namespace = deployment["metadata"]["namespace"]
+    assert f"kubectl -n {namespace} create secret generic azr-executor-tokens" in readme
 
 
-def test_namespace_enforces_the_restricted_pod_security_profile(docs):
-    labels = named(docs, "Namespace", "azr")["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+@pytest.mark.parametrize("variant", ["docs", "nonroot_docs"])
+def test_no_variant_accepts_the_weak_isolation_mode(variant, request):
+    # The executor refuses to serve where runs would share the service's uid and files; no
+    # shipped manifest tells it to accept that.
+    container = executor_pod(request.getfixturevalue(variant))["containers"][0]
+    assert "AZR_EXECUTOR_ALLOW_WEAK_ISOLATION" not in {e["name"] for e in container["env"]}
 
 
-@pytest.mark.parametrize("name", ["azr-executor", "azr-buffer", "azr-postgres"])
-def test_pods_meet_the_restricted_profile(docs, name):
+def test_only_the_executors_namespace_gives_up_the_restricted_profile(docs, nonroot_docs):
+    level = "pod-security.kubernetes.io/enforce"
+    assert named(docs, "Namespace", "azr")["metadata"]["labels"][level] == "restricted"
+    assert named(docs, "Namespace", "azr-executor")["metadata"]["labels"][level] == "privileged"
+    for name in ("azr", "azr-executor"):
+        assert named(nonroot_docs, "Namespace", name)["metadata"]["labels"][level] == "restricted"
+    for doc in docs:
+        if doc["kind"] not in CLUSTER_SCOPED:
+            executor = doc["metadata"]["name"] == "azr-executor"
+            assert doc["metadata"]["namespace"] == ("azr-executor" if executor else "azr"), doc
+
+
+def test_the_executor_runs_as_compose_runs_it(docs):
+    compose = yaml.safe_load((K8S.parents[1] / "compose.yaml").read_text())["services"]["executor"]
+    assert compose["user"] == "0:0" and compose["cap_add"] == EXECUTOR_CAPS
+    pod = executor_pod(docs)
+    assert pod["runtimeClassName"] == "gvisor"  # root with SYS_ADMIN, but gVisor's kernel's
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (0, 0)
+    assert pod["securityContext"]["runAsNonRoot"] is False
+    (container,) = pod["containers"]
+    sc = container["securityContext"]
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": EXECUTOR_CAPS}
+    assert sc["privileged"] is False and sc["readOnlyRootFilesystem"] is True
+    # The API server refuses allowPrivilegeEscalation: false next to "CAP_SYS_ADMIN" (not next
+    # to "SYS_ADMIN"), and no_new_privs is what compose sets too.
+    assert sc["allowPrivilegeEscalation"] is False
+    assert not [c for c in sc["capabilities"]["add"] if c.startswith("CAP_")]
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/run", "/tmp"} <= mounts  # the zygotes' work roots and uid locks; read-only root
+    assert not any(v.get("hostPath") for v in pod["volumes"])
+
+
+def test_the_admission_policy_keeps_the_executors_namespace_to_gvisor(docs):
+    policy = named(docs, "ValidatingAdmissionPolicy", "azr-executor-pods")
+    binding = named(docs, "ValidatingAdmissionPolicyBinding", "azr-executor-pods")
+    assert binding["spec"]["policyName"] == "azr-executor-pods"
+    assert binding["spec"]["validationActions"] == ["Deny"]
+    selector = binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+    assert selector == {"kubernetes.io/metadata.name": "azr-executor"}
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    (rule,) = policy["spec"]["matchConstraints"]["resourceRules"]
+    assert rule["resources"] == ["pods"] and set(rule["operations"]) == {"CREATE", "UPDATE"}
+    expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    assert "object.spec.runtimeClassName == 'gvisor'" in expressions
+    for needle in ("hostNetwork", "hostPID", "hostIPC", "hostPath", "privileged"):
+        assert needle in expressions
+    assert f"x in {EXECUTOR_CAPS!r}" in expressions.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    ("variant", "name"),
+    [("docs", "azr-buffer"), ("docs", "azr-postgres"), ("nonroot_docs", "azr-executor")],
+)
+def test_pods_meet_the_restricted_profile(variant, name, request):
+    docs = request.getfixturevalue(variant)
     (workload,) = [d for d in docs if d["kind"] in WORKLOADS and d["metadata"]["name"] == name]
     pod = workload["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True

@@ -16,10 +16,11 @@ LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 def test_the_readme_opens_with_two_commands_and_links_a_page_per_task():
     text = (REPO / "README.md").read_text()
+    assert text.split("\n\n", 1)[1].startswith("```bash\n")  # right under the title
     first_block = text.split("```bash\n", 1)[1].split("```", 1)[0]
     assert [line.split()[:2] for line in first_block.splitlines()] == [
         ["make", "run"],
-        ["make", "up"],
+        ["make", "test"],
     ]
     for page in (
         "train-on-one-gpu.md",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from azr_executor.inside.layout import apply_salt
 from azr_executor.inside.mounts import RunDir, remove_tree
@@ -27,6 +28,20 @@ def test_remove_tree_is_not_limited_by_recursion_depth(tmp_path):
     target.mkdir()
     _deep(str(target), 1200)  # deeper than Python's recursion limit (1000), and PATH_MAX
     assert remove_tree(str(target))
+    assert not target.exists()
+
+
+def test_remove_tree_stops_at_its_deadline(tmp_path):
+    # A run may leave more than any budget removes: past the deadline the answer is False (the
+    # zygote retires), never a wait as long as the tree is deep or wide.
+    target = tmp_path / "run"
+    target.mkdir()
+    _deep(str(target), 300)
+    for i in range(300):
+        (target / f"f{i}").touch()
+    assert not remove_tree(str(target), deadline=time.monotonic() - 1)
+    assert target.exists()
+    assert remove_tree(str(target), deadline=time.monotonic() + 60)
     assert not target.exists()
 
 

@@ -90,7 +90,7 @@ def test_program_checks_are_remembered_per_policy():
     assert isinstance(first, Problem) and first.reason is Reason.POLICY_VIOLATION
     assert check_program(program, "f", PolicyChecker(DEFAULT_POLICY)) is first  # remembered
     # another policy, or another entry name, is checked on its own
-    lenient = PolicyChecker(Policy(forbidden_modules=[], forbidden_names=[]))
+    lenient = PolicyChecker(Policy(allowed_modules=["*"], forbidden_modules=[], forbidden_names=[]))
     assert not isinstance(check_program(program, "f", lenient), Problem)
     missing = check_program(program, "g", lenient)
     assert isinstance(missing, Problem) and missing.reason is not Reason.POLICY_VIOLATION

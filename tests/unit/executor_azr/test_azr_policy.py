@@ -52,6 +52,20 @@ def test_default_policy_forbids_module(source):
         "(lambda: 0).__code__",
         "'{0.__globals__}'.format(f)",
         "x.gi_frame.f_back",
+        # attribute reads not written as `x.a`, and modules handed around as values
+        "match f:\n    case object(__globals__=g):\n        pass",
+        "from copy import __dict__",
+        "import copy\ncopy.__getstate__()",
+        "import enum\nenum.bltns.open('x')",
+        "from enum import bltns",
+        "import dataclasses\ndataclasses._create_fn",
+        "import dataclasses as d\nm = d\nm._create_fn",
+        "import typing\ntyping.List['x'].__args__[0].__forward_code__",
+        "from typing import *\nget_type_hints(f)",
+        "import functools\nfunctools.singledispatch",
+        "import string\nclass F(string.Formatter):\n    pass",
+        "import traceback",
+        "import codecs",
     ],
 )
 def test_default_policy_forbids_escape(source):
@@ -66,6 +80,17 @@ def test_default_policy_forbids_escape(source):
         "def parse_input(s):\n    return s\n\ndef f(x):\n    return parse_input(x)",
         "def f(x):\n    return type(x).__name__",
         "def f(s):\n    print(s)\n    return s",
+        # what LLM-written programs use: annotations, dataclasses, super(), ABCs, __main__
+        "from typing import List, Dict, Optional\nimport collections.abc\nimport math\n"
+        "def f(x: List[int]) -> Optional[int]:\n"
+        "    return math.floor(len(x)) if isinstance(x, collections.abc.Sized) else None",
+        "from dataclasses import dataclass, field\n@dataclass\nclass P:\n    x: int\n"
+        "    y: list = field(default_factory=list)\ndef f(x):\n    return P(x).x",
+        "class A:\n    def __init__(self):\n        self.queue = []\nclass B(A):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.name = type(self).__name__",
+        "import heapq, bisect, itertools, functools, re, string, statistics, fractions\n"
+        "def f(x):\n    return string.ascii_lowercase[x] + str(functools.reduce(max, [1, x]))",
+        "def f(x):\n    return x\nif __name__ == '__main__':\n    print(f(1))",
     ],
 )
 def test_default_policy_allows_ordinary_programs(source):
@@ -74,7 +99,10 @@ def test_default_policy_allows_ordinary_programs(source):
 
 def test_custom_policy_with_dotted_names():
     policy = Policy(
-        forbidden_modules=[], forbidden_names=[], forbidden_dotted=["os.path", "sys.exit"]
+        allowed_modules=["*"],
+        forbidden_modules=[],
+        forbidden_names=[],
+        forbidden_dotted=["os.path", "sys.exit"],
     )
     assert violation("import os\nos.getcwd()", policy) is None
     assert "os.path" in (violation("import os\nos.path.join('a')", policy) or "")
@@ -85,8 +113,9 @@ def test_custom_policy_with_dotted_names():
 
 
 def test_custom_policy_replaces_the_default():
-    assert violation("import random", Policy(forbidden_modules=["json"])) is None
-    assert violation("import json.decoder", Policy(forbidden_modules=["json"])) is not None
+    custom = Policy(allowed_modules=["*"], forbidden_modules=["json"])
+    assert violation("import random", custom) is None
+    assert violation("import json.decoder", custom) is not None
 
 
 @pytest.mark.parametrize(

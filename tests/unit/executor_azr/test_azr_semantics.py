@@ -233,14 +233,17 @@ ORDER_AND_COUNT = {
     "first_call_wins": ("seen = []\ndef f(x):\n    seen.append(x)\n    return seen[0] + x",
                         Reason.NONDETERMINISTIC),
     # the same two kept as attributes of an imported module, which a fresh exec does not reset
-    "module_counter": ("import string\ndef f(x):\n    string.n = (string.n if hasattr(string, 'n') "
-                       "else 0) + 1\n    return x + string.n", Reason.STATE_DEPENDENT),
-    "module_first_call_wins": ("import string\ndef f(x):\n    if not hasattr(string, 'first'):\n"
-                               "        string.first = x\n    return string.first + x",
-                               Reason.NONDETERMINISTIC),
+    # (a module is used only through its attributes: the policy refuses `hasattr(string, ...)`)
+    "module_counter": ("import string\ndef f(x):\n    try:\n        string.n += 1\n"
+                       "    except AttributeError:\n        string.n = 1\n    return x + string.n",
+                       Reason.STATE_DEPENDENT),
+    "module_first_call_wins": ("import string\ndef f(x):\n    try:\n        first = string.first\n"
+                               "    except AttributeError:\n        first = string.first = x\n"
+                               "    return first + x", Reason.NONDETERMINISTIC),
     # an input that sets what a later one reads (order: x == 3 must come first)
-    "one_input_sets_another": ("import string\ndef f(x):\n    if x == 3:\n        string.mark = 1\n"
-                               "    return x * (2 if hasattr(string, 'mark') else 1)",
+    "one_input_sets_another": ("import string\ndef f(x):\n    if x == 3:\n        string.mark = 2\n"
+                               "    try:\n        return x * string.mark\n"
+                               "    except AttributeError:\n        return x",
                                Reason.NONDETERMINISTIC),
     # a cache filled by the calls made before (lru_cache on a module-level function)
     "cache_counts": ("import functools\nhits = []\n@functools.lru_cache\ndef g(x):\n"

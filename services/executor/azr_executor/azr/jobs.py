@@ -82,6 +82,10 @@ class JobRunner(Protocol):
         """How many jobs can run at once (the number of zygotes)."""
         ...
 
+    # Optional: `sweeps_units = True` when a job's `kill(-1)` reaches only the job's own
+    # processes, so the harness kills what each unit left (`judging.build_spec`). A runner
+    # without it (a fake in tests, running the harness as the caller's uid) never sweeps.
+
     async def run(
         self,
         code: str,
@@ -202,7 +206,7 @@ async def _run_job(
         )
         for u in units
     ]
-    stdin, nonce, _ = build_spec(specs)
+    stdin, nonce, _ = build_spec(specs, sweep=bool(getattr(runner, "sweeps_units", False)))
     wall_s = min(MAX_JOB_WALL_S, options.timeout_s * len(units) + 5.0)
     for _attempt in range(2):  # one retry: a sandbox fault is ours, not the program's
         outcome = await runner.run(

@@ -26,6 +26,10 @@ class PoolRunner:
     def parallelism(self) -> int:
         return self._pool.settings.zygotes
 
+    @property
+    def sweeps_units(self) -> bool:
+        return self._pool.sweeps_units
+
     async def run(
         self,
         code: str,

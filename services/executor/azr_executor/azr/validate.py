@@ -56,14 +56,22 @@ async def validate_proposals(
     """Validate every proposal concurrently; one result per proposal, in order."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
     results: list[ValidationResult | None] = [None] * len(proposals)
-    # Each chunk checks its own proposals statically before its jobs: the first chunk's jobs
-    # then start while the other chunks are still being checked.
+    # Each chunk checks its own proposals statically before its jobs, once the chunk before it
+    # has handed its jobs over: the first chunk's jobs start while the others are checked.
+    chunks = chunked(list(enumerate(proposals)), runner.parallelism)
+    handed = [asyncio.Event() for _ in chunks]
     await asyncio.gather(
         *(
-            _validate_chunk(runner, chunk, options, checker, results, wait_a_turn=position > 0)
-            for position, chunk in enumerate(
-                chunked(list(enumerate(proposals)), runner.parallelism)
+            _validate_chunk(
+                runner,
+                chunk,
+                options,
+                checker,
+                results,
+                after=handed[k - 1] if k else None,
+                handed=handed[k],
             )
+            for k, chunk in enumerate(chunks)
         )
     )
     return [r or _invalid(Reason.MALFORMED_RESULT, "not validated") for r in results]
@@ -106,7 +114,8 @@ async def _validate_chunk(
     checker: PolicyChecker,
     results: list[ValidationResult | None],
     *,
-    wait_a_turn: bool = False,
+    after: asyncio.Event | None = None,
+    handed: asyncio.Event | None = None,
 ) -> None:
     """Static checks, then jobs A and B for the statically valid proposals of a chunk; fills
     `results` in place.
@@ -122,14 +131,30 @@ async def _validate_chunk(
     seed than its A (a runner that cannot choose seeds, a zygote replaced) runs again, avoiding
     A's seed.
     """
-    if wait_a_turn:  # not the first chunk
-        # The pair's runs are tasks, which start a loop turn after this chunk's checks: one
-        # turn here lets the first chunk's jobs reach the zygotes before the other chunks are
-        # checked (else every chunk was checked while the zygotes idled).
-        await asyncio.sleep(0)
+    if after is not None:  # not the first chunk: the one before has handed its jobs over
+        await after.wait()
+    try:
+        await _check_and_run(runner, chunk, options, checker, results, handed)
+    finally:
+        if handed is not None:
+            handed.set()
+
+
+async def _check_and_run(
+    runner: JobRunner,
+    chunk: list[tuple[int, Proposal]],
+    options: ExecutionOptions,
+    checker: PolicyChecker,
+    results: list[ValidationResult | None],
+    handed: asyncio.Event | None,
+) -> None:
     proposals = []
-    for index, proposal in chunk:
-        read = read_proposal(proposal, options, checker)
+    # Static checks read programs and inputs (CPU in proportion to the text): in a worker
+    # thread, so the event loop serves other requests meanwhile.
+    reads = await asyncio.to_thread(
+        lambda: [read_proposal(proposal, options, checker) for _, proposal in chunk]
+    )
+    for (index, proposal), read in zip(chunk, reads, strict=True):
         if isinstance(read, ValidationResult):
             results[index] = read
         else:
@@ -137,7 +162,7 @@ async def _validate_chunk(
     if not proposals:
         return
     pair = JobPair()
-    second, first = await asyncio.gather(
+    runs = asyncio.gather(
         run_units(
             runner,
             [_second_unit(p, calls, options) for _, p, calls in proposals],
@@ -151,17 +176,24 @@ async def _validate_chunk(
             member=pair.follower,
         ),
     )
+    if handed is not None:  # the runs start before the next chunk's checks (both next turn)
+        handed.set()
+    second, first = await runs
     again: dict[int | None, list[tuple[int, Proposal, list[bytes], list[str]]]] = {}
-    for (index, proposal, calls), report, later in zip(proposals, first, second, strict=True):
-        outputs, failed = _outputs(report, len(proposal.inputs), passes=2)
-        if failed is None:
-            failed = _state_dependence(outputs)
-        if failed is not None:
-            results[index] = failed
-        elif _same_seed(report.hash_seed, later) or _sandbox_failure(later):
-            again.setdefault(report.hash_seed, []).append((index, proposal, calls, outputs[0]))
-        else:
-            results[index] = _compare_processes(outputs[0], later, len(proposal.inputs))
+
+    def settle() -> None:  # comparing outputs reads them with the grammar: in a thread too
+        for (index, proposal, calls), report, later in zip(proposals, first, second, strict=True):
+            outputs, failed = _outputs(report, len(proposal.inputs), passes=2)
+            if failed is None:
+                failed = _state_dependence(outputs)
+            if failed is not None:
+                results[index] = failed
+            elif _same_seed(report.hash_seed, later) or _sandbox_failure(later):
+                again.setdefault(report.hash_seed, []).append((index, proposal, calls, outputs[0]))
+            else:
+                results[index] = _compare_processes(outputs[0], later, len(proposal.inputs))
+
+    await asyncio.to_thread(settle)
     for seed, group in again.items():  # job B again, avoiding the hash seed job A ran with
         units = [_second_unit(p, calls, options) for _, p, calls, _ in group]
         reports = await run_units(runner, units, options, avoid_hash_seed=seed)

@@ -62,24 +62,32 @@ async def verify_items(
 ) -> list[list[AnswerVerdict]]:
     """Grade every answer of every item; raises `BadTask` before any run if a task is unusable."""
     checker = PolicyChecker(options.policy or DEFAULT_POLICY)
-    facts = [_check_task(item.task, options, checker, index) for index, item in enumerate(items)]
+    # Reading tasks, answers and outputs (the grammar, the policy) costs CPU in proportion to
+    # the text: in worker threads, so the event loop serves other requests meanwhile.
+    facts = await asyncio.to_thread(
+        lambda: [_check_task(item.task, options, checker, i) for i, item in enumerate(items)]
+    )
     keys: list[list[Hashable]] = [[None] * len(item.answers) for item in items]
     graded: list[dict[Hashable, AnswerVerdict]] = [{} for _ in items]
-    seen: list[set[Hashable]] = [set() for _ in items]  # keys screened, in any group
+    owners: list[dict[Hashable, int]] = [{} for _ in items]  # key -> the answer that runs it
     retry: list[tuple[int, Hashable, str]] = []  # abduction answers whose shared unit failed
 
     async def grade(group: list[tuple[int, int | None]]) -> None:
         # Screened group by group: the first group's job starts while the others are screened.
         abductions: list[tuple[int, list[tuple[Hashable, str]]]] = []  # (item, runnable answers)
         inductions: list[tuple[int, Hashable, str]] = []  # (item, key, answer program)
-        for i, k in group:
-            which = range(len(items[i].answers)) if k is None else (k,)
-            queued = _screen(items[i], which, facts[i], options, checker, keys[i], graded[i],
-                             seen[i])  # fmt: skip
-            if items[i].task.task_type is TaskType.ABDUCTION and queued:
-                abductions.append((i, queued))
-            else:
-                inductions += [(i, key, answer) for key, answer in queued]
+
+        def screen() -> None:
+            for i, k in group:
+                which = range(len(items[i].answers)) if k is None else (k,)
+                queued = _screen(items[i], which, facts[i], options, checker, keys[i],
+                                 graded[i], owners[i])  # fmt: skip
+                if items[i].task.task_type is TaskType.ABDUCTION and queued:
+                    abductions.append((i, queued))
+                else:
+                    inductions.extend((i, key, answer) for key, answer in queued)
+
+        await asyncio.to_thread(screen)
         # Abduction: one fork of the loaded program per answer (`forked`); the answers' keys are
         # their encoded calls (`_parse_answer`).
         units = [Unit(items[i].task.program, [key for key, _ in answers],  # type: ignore[misc]
@@ -92,14 +100,18 @@ async def verify_items(
             reports = await run_chunked(runner, units, options)
         else:
             reports = await run_units(runner, units, options)
-        for (i, answers), report in zip(abductions, reports, strict=False):
-            if _failed_whole(report) and len(answers) > 1:
-                retry.extend((i, key, a) for key, a in answers)
-                continue
-            for k, (key, _) in enumerate(answers):
-                graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0], items[i].task)
-        for (i, key, _), report in zip(inductions, reports[len(abductions) :], strict=True):
-            graded[i][key] = _judge_induction(items[i].task, facts[i].golds, report, options)
+
+        def judge() -> None:
+            for (i, answers), report in zip(abductions, reports, strict=False):
+                if _failed_whole(report) and len(answers) > 1:
+                    retry.extend((i, key, a) for key, a in answers)
+                    continue
+                for k, (key, _) in enumerate(answers):
+                    graded[i][key] = _judge(_call(report, 0, k), facts[i].golds[0], items[i].task)
+            for (i, key, _), report in zip(inductions, reports[len(abductions) :], strict=True):
+                graded[i][key] = _judge_induction(items[i].task, facts[i].golds, report, options)
+
+        await asyncio.to_thread(judge)
 
     await asyncio.gather(*(grade(group) for group in _groups(items, runner.parallelism)))
     alone = await run_chunked(
@@ -139,20 +151,20 @@ def _screen(
     checker: PolicyChecker,
     keys: list[Hashable],
     graded: dict[Hashable, AnswerVerdict],
-    seen: set[Hashable],
+    owners: dict[Hashable, int],
 ) -> list[tuple[Hashable, str]]:
     """Key the item's `answers` (indices; into `keys`) and grade those that need no run (into
     `graded`); the (key, answer) pairs left to run. One representative per distinct answer
-    (same syntax tree, same behaviour) over all the item's groups (`seen`), each answer parsed
-    once for its key and its checks."""
+    (same syntax tree, same behaviour), each answer parsed once for its key and its checks:
+    the first answer to claim its key in `owners`, over all the item's groups (screened in
+    worker threads at once: `setdefault` claims in one step)."""
     queued: list[tuple[Hashable, str]] = []
     for index in answers:
         answer = item.answers[index]
         key, tree = _parse_answer(item.task.task_type, answer)
         keys[index] = key
-        if key in seen:
+        if owners.setdefault(key, index) != index:
             continue
-        seen.add(key)
         verdict = _static_verdict(item.task, facts, answer, tree, options, checker)
         if verdict is not None:
             graded[key] = verdict

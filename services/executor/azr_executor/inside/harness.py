@@ -3,7 +3,7 @@ forks of itself, calls them, and reports what happened. Standard library only; t
 this file's text as the job's code (`HARNESS_SOURCE`) and reads the report with `read_report`.
 
 Protocol. stdin holds one `marshal` spec (plain data only: no code object ever travels in it):
-    {"nonce": bytes, "programs": [source], "tests": [source],
+    {"nonce": bytes, "sweep": bool, "programs": [source], "tests": [source],
      "units": [{"program": int, "module": str, "entry": str, "calls": [call],
                 "mode": "shared" | "fresh" | "forked", "reverse": bool, "passes": int,
                 "stop_on_error": bool, "timeout_s": float, "max_chars": int, "report_cap": int}]}
@@ -37,9 +37,16 @@ not run (an earlier one failed with `stop_on_error`).
 
 Guarantees:
 - the unit process holds no descriptor but /dev/null on fds 0-2 and its own report file: the
-  report stream, the sandbox's fault channel and every other unit's file are closed in it, so a
-  program can corrupt only its own body, and a body cannot forge a header or another unit's
-  line (the parent writes the nonce, index and header, and refuses a body with a newline);
+  job's stdin (every unit's spec), the report stream, the sandbox's fault channel and every
+  other unit's report file are closed in it, so a program can corrupt only its own body, and
+  a body cannot forge a header or another unit's line (the parent writes the nonce, index and
+  header, and refuses a body with a newline);
+- with `sweep` (the server sets it where a run's `kill(-1)` reaches only the run's own
+  processes: a sandbox uid, or the zygote's PID namespace), nothing a unit started outlives
+  it: this parent is their subreaper and kills them all with `kill(-1)` before the next unit
+  starts, so no unit can signal, slow, starve or (under gVisor, where a process may reopen
+  another's files through /proc) write into a later unit of the job. When that fails, the
+  parent stops: the units not reported yet run again elsewhere;
 - how a unit ended (timeout, signal, report over its cap), its wall and CPU time come from this
   parent's observation (its deadline, `wait4`), never from the unit's own bytes;
 - an output is accepted only when it is plain data of exact builtin types (None, bool, int,
@@ -54,8 +61,10 @@ Does not guarantee:
   returning it) and can claim that a test ran to its end. A test's verdict rests on lifted
   `assert <expr> == <literal>` checks whose expected values never enter the sandbox; any other
   assert passes if the program's process says so (see `checking.py`);
-- against a program that escapes the policy and the sandbox's confinement (signals this parent,
-  for example): then the parent's reports may stop, which fails the job, never passes it.
+- against a unit that signals or stops this parent (its uid is the units'): then the parent's
+  reports stop, which fails the job, never passes it (the server runs the units not reported
+  again, each alone);
+- without `sweep` (the weak mode), a unit's leftover processes may live on beside later units.
 """
 
 from __future__ import annotations
@@ -84,7 +93,8 @@ _SHORT_INT = 10**15  # an int whose repr has at most 16 characters
 MAX_DEPTH = 100  # output nesting; the grammar (azr_proto.literals) reads up to 128
 _MAX_MESSAGE = 500
 _MAX_FD = 65536
-_PR_SET_PDEATHSIG = 1
+_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
+_SWEEP_S = 1.0  # what a unit left must be gone by then, or the job stops
 
 
 # Everything the unit process calls after its program loads, bound here before any program runs:
@@ -288,6 +298,7 @@ def _call_forked(
 
 
 _prctl: list[Any] = []
+_subreaper: list[bool] = []  # whether this process became its units' subreaper
 
 
 def _die_with_parent() -> None:
@@ -435,6 +446,76 @@ def _write_all(fd: int, data: bytes) -> None:
             view = view[_write(fd, view) :]
 
 
+def sweep() -> bool:
+    """Kill and reap whatever the last unit left, before the next one starts; True when nothing
+    is left alive. `kill(-1)` from here reaches every process of the job but this one (see the
+    module docstring for when the server asks for it): one kernel walk, which a process that
+    forks or hops from parent to child cannot slip through. Orphans come back to this process
+    (its subreaper); where they cannot (gVisor refuses the subreaper to all but its init),
+    /proc, which is not hidden there, shows what is still alive."""
+    if _subreaper and _subreaper[0] and not _has_children():
+        # Every process a unit started is this one's descendant, and comes back to it when
+        # its parent dies: no child at all, nothing left (the common case, without the
+        # kill(-1) that walks the host's whole process table).
+        return True
+    deadline = time.monotonic() + _SWEEP_S
+    while True:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            return True  # no other process at all
+        except PermissionError:
+            return False  # asked to sweep where the sandbox forbids it
+        while True:  # reap every exited child
+            try:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not pid:
+                break
+        if not _others_alive():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+
+
+def _has_children() -> bool:
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
+def _others_alive() -> bool:
+    try:
+        if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            return True  # a child that has not exited yet
+    except ChildProcessError:
+        pass
+    me, uid = os.getpid(), os.getuid()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return False
+    for name in names:
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/status", "rb") as fh:
+                fields = dict(
+                    line.split(b":", 1) for line in fh.read().splitlines() if b":" in line
+                )
+        except OSError:
+            continue
+        state = fields.get(b"State", b"").split()
+        uids = fields.get(b"Uid", b"").split()
+        if uids[:1] == [str(uid).encode()] and state[:1] not in ([b"Z"], [b"X"]):
+            return True
+    return False
+
+
 def _compile(source: str, name: str) -> Any:
     try:
         return compile(source, name, "exec")
@@ -491,6 +572,9 @@ def main() -> None:
     report line per unit as it finishes (a job killed midway keeps what is done)."""
     spec = marshal.loads(sys.stdin.buffer.read())
     nonce = spec.pop("nonce")
+    # Defense in depth: never as the host's root (uid 0 outside the zygote's PID namespace,
+    # whose pid 1 is our parent), where `kill(-1)` would reach the whole machine.
+    sweeping = bool(spec.pop("sweep", False)) and (os.getuid() != 0 or os.getppid() == 1)
     report_fd = os.dup(1)
     try:
         quiet = os.open(os.devnull, os.O_RDWR)
@@ -499,7 +583,10 @@ def main() -> None:
         os.dup2(quiet, 2)
         os.close(quiet)
     except OSError:  # no /dev/null in this sandbox: the pipe and nonce still guard the report
-        pass
+        empty, closed = os.pipe()  # stdin: an end of file that nothing can write to
+        os.close(closed)
+        os.dup2(empty, 0)
+        os.close(empty)
     sys.stdout = sys.stderr = _Sink()
     sys.stdin = io.StringIO("")
     try:
@@ -507,6 +594,8 @@ def main() -> None:
 
         _prctl.append(ctypes.CDLL(None)["prctl"])
         _die_with_parent()  # already so for this process (the zygote set it): warms the call
+        if sweeping:  # what a unit leaves comes back here, to be killed by `sweep`
+            _subreaper.append(_prctl[0](_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (ImportError, OSError, AttributeError):  # no libc: call processes may outlive units
         pass
     # Everything is compiled and warmed before the first fork: after a fork, every page this
@@ -518,10 +607,14 @@ def main() -> None:
     # Objects that exist now are never scanned by the collector again, so the forks do not
     # write to (and copy) this process's pages when they collect.
     gc.freeze()
-    _UNBLOCKED.update(_sigmask(signal.SIG_BLOCK, _SIGCHLD_SET))  # taken by `_await_exit`
+    # SIGCHLD is taken with `sigtimedwait` by `_run_unit_forked` (a unit's own end, or one of
+    # its leftovers' when this is their subreaper: they are told apart with `wait4`).
+    _UNBLOCKED.update(_sigmask(signal.SIG_BLOCK, _SIGCHLD_SET))
     for index, unit in enumerate(spec["units"]):
         line = _run_unit_forked(unit, programs[unit["program"]], tests)
         _write_all(report_fd, b"%s%d:%s\n" % (nonce, index, line))
+        if sweeping and not sweep():
+            os._exit(3)  # something of this unit lives on: the later units run elsewhere
     os._exit(0)  # skip atexit hooks and finalizers
 
 

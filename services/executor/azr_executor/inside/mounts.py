@@ -7,7 +7,8 @@ on):
   (SysV objects and POSIX queues of the host are out of reach; seccomp denies those calls too);
 - `/tmp`, `/var/tmp`, `/dev/shm`, `/run/lock`, `/dev/mqueue` are empty read-only tmpfs mounts,
   so no file can be left there for a later run to find; `/sys/fs/cgroup` is masked the same way
-  once the zygote holds its cgroup descriptors;
+  once the zygote holds its cgroup descriptors; `/dev/ptmx` and `/dev/pts` are masked too (the
+  host's pseudo-terminals are one pool for the whole machine);
 - `/proc` is mounted with `hidepid=2`: a run sees only the processes of its own uid;
 - a closed home holding the interpreter (pyenv under /root) is masked, only the interpreter's
   prefix is bind-mounted back read-only;
@@ -35,6 +36,7 @@ import errno
 import os
 import stat
 import sys
+import time
 
 from azr_executor.inside.seccomp import libc
 
@@ -79,6 +81,14 @@ def private_mounts(cfg: dict[str, Any]) -> list[str]:
     for shared in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue"):
         if os.path.isdir(shared) and not os.path.islink(shared):
             _empty_read_only(shared, root)
+    # Pseudo-terminals are a host-wide pool (kernel.pty.max): a run could hold thousands of
+    # them for its wall time. Runs get none (their stdio are pipes).
+    for pty in ("/dev/ptmx", "/dev/pts"):
+        try:
+            if os.path.exists(pty) and not os.path.islink(pty):
+                mask(pty)
+        except OSError as exc:  # gVisor: its pseudo-terminals are the sandbox's own anyway
+            warnings.append(f"{pty} left as is: {exc}")
     os.makedirs(root, mode=0o711, exist_ok=True)
     size, inodes = f"size={cfg['scratch_mb']}m", f"nr_inodes={cfg['scratch_inodes']}"
     for opts in (f"{size},{inodes},mode=0711", f"{size},mode=0711", "mode=0711"):
@@ -241,37 +251,42 @@ class RunDir:
         if self.uid is not None:
             os.chown(self.path, self.uid, self.uid)
 
-    def clean(self) -> bool:
-        """After a run (its processes are gone): True when the next run may start."""
+    def clean(self, deadline: float | None = None) -> bool:
+        """After a run (its processes are gone): True when the next run may start; False when
+        the directory could not be emptied, or not before `deadline` (`time.monotonic()`)."""
         if self.mounted:
-            return self._empty()
+            return self._empty(deadline)
         try:
             os.rmdir(self.path)  # the common case: the run left nothing behind
             return True
         except OSError:
             pass
-        return remove_tree(self.path)
+        return remove_tree(self.path, deadline)
 
-    def _empty(self) -> bool:
+    def _empty(self, deadline: float | None = None) -> bool:
         try:
             names = os.listdir(self.path)
         except PermissionError:
             os.chmod(self.path, 0o700)
             names = os.listdir(self.path)
-        return all(remove_tree(os.path.join(self.path, name)) for name in names)
+        return all(remove_tree(os.path.join(self.path, name), deadline) for name in names)
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def remove_tree(path: str) -> bool:
-    """Remove `path` and everything under it; True when it is gone.
+def remove_tree(path: str, deadline: float | None = None) -> bool:
+    """Remove `path` and everything under it; True when it is gone, False when it could not
+    be removed or `deadline` (`time.monotonic()`) passed first (a run can leave more than any
+    budget removes: a tree hundreds of thousands of levels deep, where tmpfs has no inode
+    bound, as under old gVisor; its zygote then retires).
 
     Iterative (no recursion limit: a run may leave a tree millions of levels deep), one open
     directory at a time (no descriptor limit), never following a symlink; a directory whose
     mode forbids listing or removing (chmod 000, by a non-root run) is given 0700 first. Only
     called when every process of the run is dead, so nothing moves under it.
     """
+    late = _late_check(deadline)
     parent, _, name = os.path.abspath(path).rpartition("/")
     try:
         top = os.open(parent or "/", _DIR_FLAGS)
@@ -284,7 +299,9 @@ def remove_tree(path: str) -> bool:
             return not os.path.lexists(path)
         fd = _open_dir(top, name)
         while True:
-            child = _next_subdir(fd)
+            child = _next_subdir(fd, late)
+            if late():
+                return False
             if child is not None:
                 stack.append(child)
                 sub = _open_dir(fd, child)
@@ -327,8 +344,25 @@ def _open_dir(parent_fd: int, name: str) -> int:
         return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
 
 
-def _next_subdir(fd: int) -> str | None:
-    """Unlink every non-directory in `fd`; return one subdirectory's name, or None."""
+def _late_check(deadline: float | None) -> Any:
+    """A function telling whether `deadline` has passed (the clock is read every 64 calls: a
+    read per removed entry would cost more than the removal on tmpfs); once True, always True."""
+    if deadline is None:
+        return lambda: False
+    state = [0, False]  # calls, passed
+
+    def late() -> bool:
+        state[0] += 1
+        if not state[1] and not state[0] & 63:
+            state[1] = time.monotonic() > deadline
+        return bool(state[1])
+
+    return late
+
+
+def _next_subdir(fd: int, late: Any) -> str | None:
+    """Unlink every non-directory in `fd`; return one subdirectory's name, or None (also when
+    `late()` says the time is up: the caller checks it again)."""
     mode = os.fstat(fd).st_mode
     if mode & 0o700 != 0o700:
         os.fchmod(fd, 0o700)
@@ -341,4 +375,6 @@ def _next_subdir(fd: int) -> str | None:
                     return entry.name
                 os.unlink(entry.name, dir_fd=fd)
                 removed = True
+                if late():
+                    return None
     return None

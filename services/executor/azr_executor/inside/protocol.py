@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the zygote does not import typing
     from typing import Any
 
 __all__ = [
+    "AFTER_RUN_BUDGET_S",
     "CONFINED",
     "FAULT",
     "FLAG_COMPILED",
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_STREAM_BYTES",
     "NONCE_BYTES",
     "RESULT_HEAD",
+    "STUCK_GRACE_S",
     "ProtocolError",
     "decode_report",
     "encode_frame",
@@ -57,6 +59,14 @@ MAX_HEADER_BYTES = 256 << 10  # exception message (2,000 chars) and traceback (8
 MAX_STREAM_BYTES = 64 << 20  # no output cap may exceed this (settings refuse more)
 MARKER_MAX_BYTES = 64  # the "...[N bytes truncated]..." marker between head and tail
 NONCE_BYTES = 8
+
+# After a run, the zygote's own work (the first process's death, the sweep of what the run left,
+# the removal of its directory) never takes longer than this: past it the zygote sends the run's
+# result with `retire` and exits. What a run leaves (a deep tree, many files, processes that
+# hop) only ever costs its zygote, never its status. The server calls a zygote stuck only
+# `STUCK_GRACE_S` past a run's wall limit, which this budget fits in with a margin.
+AFTER_RUN_BUDGET_S = 2.5
+STUCK_GRACE_S = AFTER_RUN_BUDGET_S + 2.5
 
 # `code` is the server's own program as a marshalled code object of the zygote's own bytecode
 # version (`hello["magic"]`). Submitted code never takes this path: the API only sends source.

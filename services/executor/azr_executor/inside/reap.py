@@ -2,8 +2,10 @@
 
 The zygote is a child subreaper (where the kernel allows it), so processes that left the run's
 process group come back to it as children. `Sweeper.sweep` kills what is left: through the
-run's cgroup when there is one (`cgroup.RunGroup.kill_all`), else the zygote's descendants level
-by level, else (no subreaper: gVisor) every process of the sandbox uid found in /proc. The
+run's cgroup when there is one (`cgroup.RunGroup.kill_all`), else, when the zygote is pid 1 of
+its own PID namespace (gVisor's sandbox, the user-namespace mode), with one `kill(-1)`, else the
+zygote's descendants level by level, else (no subreaper) every process of the sandbox uid
+found in /proc. The
 killer is always the zygote itself (root when there is a sandbox uid): it never drops to the
 sandbox uid, so no process of a run can signal, stop or outlive it.
 
@@ -115,18 +117,23 @@ class Sweeper:
         self.uid = uid
         self.subreaper = subreaper
         self.me = os.getpid()
+        # pid 1 of its own PID namespace (gVisor's sandbox, or the user-namespace mode): every
+        # other process in it is the run's, and every orphan comes back to the zygote.
+        self.init = self.me == 1
 
     def sweep(self, wait_s: float = SWEEP_WAIT_S) -> bool:
         """Kill and reap everything the run left; False when something outlived `wait_s`."""
         reap_zombies()
+        deadline = time.monotonic() + wait_s
         if self.group is not None:
             clean = True
             # With a subreaper, every live process of the run is a descendant of the zygote:
             # no child left means an empty group, without reading it (the common case).
             if (has_children() or not self.subreaper) and self.group.occupied():
                 clean = self.group.kill_all(reap_zombies, wait_s)
-            return self._drain(time.monotonic() + wait_s) and clean
-        deadline = time.monotonic() + wait_s
+            return self._drain(deadline) and clean
+        if self.init:
+            return self._kill_namespace(deadline)
         if not self.subreaper and self.uid is not None:
             while pids := uid_processes(self.uid):
                 _kill_all(pids)
@@ -135,6 +142,22 @@ class Sweeper:
                     return False
                 time.sleep(0.001)
         return self._drain(deadline)
+
+    def _kill_namespace(self, deadline: float) -> bool:
+        """As the init of the namespace: `kill(-1)` reaches every other process in it at once
+        (one kernel walk: a process that forks or hops from parent to child cannot slip
+        between two kills, as it can between reading /proc and killing)."""
+        while True:
+            try:  # noqa: SIM105 (no contextlib in the zygote)
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            reap_zombies()
+            if not has_children():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
 
     def _drain(self, deadline: float) -> bool:
         """Kill the zygote's children level by level until none is left (subreaper)."""

@@ -16,11 +16,12 @@ Guarantees (once `PreparedFilter.install` returned):
   that move or reprioritise a process (`sched_setaffinity`, `sched_setscheduler`,
   `sched_setparam`, `sched_setattr`, `setpriority`, `ioprio_set`), so a run cannot leave its
   pinned CPU or renice its zygote for later runs (under gVisor, whose uid checks differ, too);
-- signals: `kill(0)`, `kill(-own_pgid)` and `kill(own_pid)` pass; `kill(-1)` and any other
-  negative pid are denied; a positive pid passes when the child dropped to its sandbox uid, where
-  the kernel confines it to the run's own processes, or when it lives in its zygote's PID
-  namespace (user-namespace mode), where every pid but 1 (the zygote, denied) is the run's own;
-  otherwise only its own threads.
+- signals: `kill(0)`, `kill(-own_pgid)` and `kill(own_pid)` pass; any other negative pid is
+  denied; a positive pid and `kill(-1)` pass when the child dropped to its sandbox uid, where
+  the kernel confines them to the run's own processes, or when it lives in its zygote's PID
+  namespace (user-namespace mode), where every pid but 1 (the zygote: denied, and spared by
+  `kill(-1)`) is the run's own; otherwise only its own threads. (The harness kills what one
+  unit left before the next starts with `kill(-1)`.)
 
 Does not guarantee:
 - anything on a CPU other than x86_64: `check_architecture` refuses to run there, unless the
@@ -122,9 +123,13 @@ def seccomp_program(
         (_BPF_JEQ, "allow", 0, 0),
         (_BPF_JEQ, "allow", 0, (-own_pid) & 0xFFFFFFFF),
         (_BPF_JEQ, "allow", 0, own_pid),
+        (_BPF_JEQ, "broadcast", 0, 0xFFFFFFFF),
         (_BPF_JSET, "deny", 0, 0x80000000),
         *not_init,
         (_BPF_RET, 0, 0, positive),
+        # kill(-1): every process the kernel lets this one signal, which after a uid drop (or
+        # in the zygote's PID namespace, where pid 1 is spared) is the run's own, no other.
+        ("broadcast", _BPF_RET, 0, 0, positive),
         # tkill(tid)/tgkill(tgid, ...): the kernel's uid check confines them after a uid drop.
         ("tkill", _BPF_LD_W_ABS, 0, 0, _OFF_ARG0),
         (_BPF_JEQ, "allow", 0, own_pid),

@@ -16,7 +16,10 @@ Guarantees:
   never over `protocol.max_frame_bytes(cap)`;
 - a fault while cleaning up after a run (a process that does not die, a directory that cannot
   be removed) never ends the zygote in the middle of a frame: the result says `retire`, the
-  zygote exits after writing it, and the server re-dispatches the jobs queued behind it.
+  zygote exits after writing it, and the server re-dispatches the jobs queued behind it;
+- cleaning up after a run takes at most `protocol.AFTER_RUN_BUDGET_S` (past it: `retire`), so
+  what a run leaves for its zygote never makes the server call the zygote stuck, and never
+  makes the run a `sandbox_error`.
 
 Does not guarantee: anything about the zygote's own failure modes beyond being replaced (a
 zygote that dies or stalls past a run's wall limit is killed by the server; that run ends as
@@ -62,7 +65,6 @@ BOOTSTRAP = (
 )
 _PR_SET_CHILD_SUBREAPER, _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 36, 1, 4
 _REPORT_CAP = 1 << 16
-_DEATH_WAIT_S = 5.0  # a SIGKILLed child that is not gone after this is a kernel-side stall
 
 
 class Capture:
@@ -116,6 +118,7 @@ class Zygote:
         self.join_fds = group.join_fds if group is not None else ()
         self.sweeper = Sweeper(group, self.uid, subreaper)
         self.retire = False
+        self.after_run_deadline = 0.0  # set when a run's child is killed (`_supervise`)
 
     def serve(self) -> None:
         while not self.retire:
@@ -171,8 +174,10 @@ class Zygote:
         finally:
             for fd in reads:
                 os.close(fd)
-            clean = self.sweeper.sweep()
-            clean = self.rundir.clean() and clean
+            # Whatever the run left, cleaning up after it fits in one budget (see protocol.py).
+            deadline = self.after_run_deadline
+            clean = self.sweeper.sweep(max(0.0, deadline - time.monotonic()))
+            clean = self.rundir.clean(deadline) and clean
         if self.group is not None and self.group.new_oom_kills():
             result["oom_killed"] = True
         classify(result, cpu_s)
@@ -238,7 +243,9 @@ class Zygote:
         # (its leader, still a zombie when it exited by itself) exists, so this never hits
         # another group and never fails with ESRCH.
         _killpg(pid)
-        waited = wait_exit(pid, pidfd, _DEATH_WAIT_S)
+        self.after_run_deadline = time.monotonic() + protocol.AFTER_RUN_BUDGET_S
+        # A SIGKILLed child not gone within the whole budget is a kernel-side stall.
+        waited = wait_exit(pid, pidfd, protocol.AFTER_RUN_BUDGET_S)
         if pidfd >= 0:
             os.close(pidfd)
         t_end = time.monotonic()

@@ -49,9 +49,9 @@ class _SandboxFusionRoute(APIRoute):
             try:
                 return await handler(request)
             except RequestValidationError as exc:
-                return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+                return JSONResponse({"detail": _encodable(exc.errors())}, status_code=422)
             except ValidationError as exc:  # a file name the azr run refuses
-                body = {"detail": jsonable_encoder(exc.errors(include_url=False))}
+                body = {"detail": _encodable(exc.errors(include_url=False))}
                 return JSONResponse(body, status_code=422)
             except Overloaded as exc:
                 request.app.state.metrics.reject(current_tenant.get(), exc.reason)
@@ -61,6 +61,22 @@ class _SandboxFusionRoute(APIRoute):
                 return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
         return guarded
+
+
+def _encodable(errors: Any) -> Any:
+    """FastAPI's list of problems, made encodable: each problem quotes the request's own text
+    (`input`), which may hold a lone surrogate (a legal JSON escape with no UTF-8 form)."""
+    value = jsonable_encoder(errors)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, inner in list(pairs):
+            if isinstance(inner, str) and not inner.isascii():
+                item[key] = inner.encode("utf-8", "backslashreplace").decode("utf-8")
+            elif isinstance(inner, dict | list):
+                stack.append(inner)
+    return value
 
 
 router = APIRouter(tags=["sandbox-fusion"], route_class=_SandboxFusionRoute)

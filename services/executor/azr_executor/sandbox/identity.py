@@ -9,8 +9,10 @@
   just one uid): what keeps them from the service is the PID namespace, the masks, and the
   service and zygotes being non-dumpable. Measured cost per run: one `capset` in the child.
 - `userns-nomounts`: user and PID namespaces work but mounts inside them do not (gVisor's runsc
-  2022-12, where the Deployment runs): runs see only their own processes and have no
-  capabilities, but share the service's files (its /tmp, other runs' directories).
+  2022-12 as a non-root pod): runs cannot signal outside their PID namespace and have no
+  capabilities, but keep the pod's /proc and files with the service's uid (measured there: the
+  service's environment and pipes, another run's output and directory); deploy/k8s runs the
+  service as root inside gVisor for that reason.
 - `weak`: no user namespace either; the runs share the service's uid, mounts and processes
   (seccomp, rlimits, the non-dumpable service and the scrubbed environment still apply).
 The last two are weaker: the service refuses to start in them unless

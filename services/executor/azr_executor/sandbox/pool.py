@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -21,6 +22,7 @@ from azr_proto.asgi import ANONYMOUS, current_tenant
 from azr_proto.statuses import RunStatus
 
 from azr_executor.errors import Overloaded, RequestTooLarge
+from azr_executor.inside import protocol
 from azr_executor.inside.reap import children_of
 from azr_executor.inside.seccomp import prctl
 from azr_executor.sandbox.cgroups import GVISOR_OVERHEAD_MB, PoolGroups
@@ -35,8 +37,11 @@ __all__ = ["SandboxPool"]
 
 logger = logging.getLogger(__name__)
 
-_STUCK_GRACE_S = 5.0  # a zygote silent this long past a run's wall limit is killed and replaced
+# A zygote silent this long past a run's wall limit is killed and replaced; it is the zygote's
+# bounded work after a run plus a margin (`inside/protocol.py`).
+_STUCK_GRACE_S = protocol.STUCK_GRACE_S
 _UID_SPAN = 4096  # sandbox uids are claimed in [sandbox_uid_base, sandbox_uid_base + span)
+_UID_LOCKS = Path("/run/azr-executor-uids")
 _PR_SET_CHILD_SUBREAPER = 36
 # Whether a pool made this process a child subreaper (process-wide, and never undone).
 _subreaper = [False]
@@ -114,6 +119,8 @@ class SandboxPool:
         else:
             why = "AZR_EXECUTOR_CGROUPS=false"
         _log_enforcement(self.settings, self.mode, self._groups, why)
+        if os.geteuid() == 0:
+            _close_to_others(_UID_LOCKS.parent, self._root)
         if os.geteuid() == 0 and self.settings.sandbox == "process":
             # Runs orphaned by a zygote that died come back to the service, which reaps them
             # (`_reap_orphans`), instead of to an init that may never reap them. (In gVisor mode
@@ -192,7 +199,7 @@ class SandboxPool:
         """
         if index in self._uids:
             return self._uids[index]
-        lock_dir = Path("/run/azr-executor-uids")
+        lock_dir = _UID_LOCKS
         lock_dir.mkdir(mode=0o700, exist_ok=True)
         taken = set(self._uids.values())
         base = self.settings.sandbox_uid_base
@@ -526,23 +533,25 @@ class SandboxPool:
             self._reap_orphans()
 
     def _reap_orphans(self) -> None:
-        """Reap zombies left to the service (a subreaper) by processes that died as orphans: runs
-        of a dead zygote, or another runtime's helpers (runsc) when a gVisor pool shares the
-        process. The zygotes themselves are asyncio's to wait for, so they are skipped; any other
-        child of this process is waited for by whoever started it, which never leaves a zombie
-        for more than an instant, and `wait` on a zombie only frees its process-table entry."""
-        if not _subreaper[0]:
+        """Reap zombies left to the service (a subreaper, or init: PID 1 of a container, as in a
+        Kubernetes pod, where gVisor sends every orphan) by processes that died as orphans: runs
+        of a dead zygote, processes a run left behind, or another runtime's helpers (runsc) when
+        a gVisor pool shares the process. The zygotes themselves are asyncio's to wait for, so
+        they are skipped; any other child of this process is waited for by whoever started it,
+        which never leaves a zombie for more than an instant, and `wait` on a zombie only frees
+        its process-table entry."""
+        if not (_subreaper[0] or os.getpid() == 1):
             return
         ours = {z.proc.pid for z in self._zygotes if z is not None}
-        for pid in children_of(os.getpid()):
+        for pid in _children():
             if pid in ours:
                 continue
             try:
                 with open(f"/proc/{pid}/stat", "rb") as fh:
-                    stat = fh.read()
+                    line = fh.read()
             except OSError:
                 continue
-            if stat[stat.rfind(b")") + 2 :][:1] == b"Z":
+            if line[line.rfind(b")") + 2 :][:1] == b"Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
 
@@ -556,6 +565,14 @@ class SandboxPool:
                 stats["uid"] = zyg.config.uid
                 out.append(stats)
         return out
+
+    @property
+    def sweeps_units(self) -> bool:
+        """True when a run's `kill(-1)` reaches only the run's own processes (a sandbox uid of
+        its zygote's, or the zygote's PID namespace): the harness then kills what each unit
+        left before the next one starts (`inside/harness.py`). Never in the weak mode, where
+        it would reach the service."""
+        return self.mode != "weak"
 
     def sandbox_uids(self) -> list[int]:
         """The uids runs execute as (empty when the service is not root)."""
@@ -610,3 +627,39 @@ def status_counts(results: Sequence[JobResult]) -> dict[RunStatus, int]:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     return counts
+
+
+def _close_to_others(*paths: Path) -> None:
+    """As root: where the pool keeps its state, no run may write (it could leave files there
+    for later runs, under gVisor even where each zygote masks the shared directories, as mounts
+    are not private to a zygote there). A Kubernetes memory emptyDir, as the Deployment mounts
+    on /run, is mode 1777: made 0755."""
+    for path in paths:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o022:
+            os.chmod(path, mode & ~0o1022)
+            logger.info("%s was writable by others (mode %o): now %o", path, mode, mode & ~0o1022)
+
+
+_CHILDREN_LISTED = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def _children() -> list[int]:
+    """This process's children: from /proc/<pid>/task/*/children, or, where there is no such
+    file (runsc 2022-12), from the parent pid of every process."""
+    me = os.getpid()
+    if _CHILDREN_LISTED:
+        return children_of(me)
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                ppid = fh.read().rsplit(b")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if int(ppid) == me:
+            found.append(int(name))
+    return found
