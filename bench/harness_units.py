@@ -98,13 +98,13 @@ print(json.dumps(rounds))
 """
 
 
-def trivial_jobs(units: int, jobs: int) -> list[bytes]:
+def trivial_jobs(units: int, jobs: int, sweep: bool) -> list[bytes]:
     specs = [
         UnitSpec(f"def f(x):\n    return x\n\n_k = {k}\n", [encode_arguments((k,), {})],
                  timeout_s=10.0, max_chars=1000)
         for k in range(units)
     ]  # fmt: skip
-    return [build_spec(specs)[0]] * jobs
+    return [build_spec(specs, sweep=sweep)[0]] * jobs
 
 
 async def step_jobs() -> list[bytes]:
@@ -128,6 +128,11 @@ async def step_jobs() -> list[bytes]:
         forget_remembered()
         await azr_step.step(runner, props)
     return recorded
+
+
+async def _pool_sweeps() -> bool:
+    async with SandboxPool.start(ExecutorSettings(zygotes=1)) as pool:
+        return pool.sweeps_units
 
 
 def n_units(stdin: bytes) -> int:
@@ -162,6 +167,8 @@ async def through_pool(sources: dict[str, str], jobs: list[bytes], repeat: int) 
 
 def replay(files: dict[str, str], jobs: list[bytes], repeat: int, cpu: int) -> None:
     units = sum(n_units(s) for s in jobs)
+    # Never a sweep here: outside a sandbox its `kill(-1)` would reach this user's processes.
+    jobs = [marshal.dumps(marshal.loads(stdin) | {"sweep": False}) for stdin in jobs]
     with tempfile.TemporaryDirectory() as tmp:
         jobs_file = Path(tmp, "jobs")
         jobs_file.write_bytes(marshal.dumps(jobs))
@@ -204,7 +211,10 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=1, help="the CPU the replay is pinned to")
     parser.add_argument("--harness", nargs="*", default=[], help="other harness files, in turn")
     args = parser.parse_args()
-    jobs = asyncio.run(step_jobs()) if args.step else trivial_jobs(args.units, args.jobs)
+    if args.step:
+        jobs = asyncio.run(step_jobs())
+    else:  # a sweep between units where the pool would ask for one (`sweeps_units`)
+        jobs = trivial_jobs(args.units, args.jobs, asyncio.run(_pool_sweeps()))
     files = {"current": current.__file__} | {
         f"{Path(f).resolve()}": str(Path(f).resolve()) for f in args.harness
     }
