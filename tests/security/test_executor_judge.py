@@ -299,3 +299,25 @@ def test_azr_options_above_the_service_maxima_are_refused(ex, path, options):
         ex.settings.max_wall_timeout_s = saved
     assert resp.status_code == 422, resp.text[:300]
     assert f"options.{next(iter(options))}" in resp.json()["detail"]
+
+
+def test_a_unit_cannot_read_the_other_units_of_its_job(ex):
+    # The job's spec (every unit's program and arguments) arrives on the harness's stdin; a unit
+    # that rewinds or reopens its stdin must find nothing there, however it asks.
+    probes = [
+        "import os\nos.lseek(0, 0, 0)\nDATA = os.read(0, 1 << 20)",
+        "import os\nDATA = os.pread(0, 1 << 20, 0)",
+        "DATA = open('/proc/self/fd/0', 'rb').read()",
+        "import sys\nsys.stdin.buffer.seek(0)\nDATA = sys.stdin.buffer.read()",
+    ]
+    for probe in probes:
+        program = (
+            "try:\n" + "".join(f"    {line}\n" for line in probe.splitlines())
+            + "except Exception:\n    DATA = b''\n"
+            "def f(x):\n    return b'SECRET-7f3a' in DATA\n"
+        )  # fmt: skip
+        cases = [{"kind": "call", "args": "0", "expected": "False"},
+                 {"kind": "call", "args": "'SECRET-7f3a'", "expected": "False"}]  # fmt: skip
+        resp = httpx.post(ex.url + "/v1/tests", json={"code": program, "cases": cases}, timeout=60)
+        assert resp.status_code == 200, resp.text[:300]
+        assert resp.json()["passed"] == 2, (probe, resp.json())

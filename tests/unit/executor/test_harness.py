@@ -167,7 +167,7 @@ def test_how_a_unit_ended_is_observed_not_reported():
     programs = [
         "import os\ndef f(x):\n    os._exit(3)",
         "import os, signal\ndef f(x):\n    os.kill(os.getpid(), signal.SIGSEGV)",
-        # its pipe is the only fd it holds above 2
+        # its report file is the only fd it holds above 2
         "import os\ndef f(x):\n    for fd in range(3, 64):\n        try:\n"
         "            os.write(fd, b'{' * 100000)\n        except OSError:\n            pass\n"
         "    return x",
@@ -201,7 +201,7 @@ def test_a_program_cannot_reach_the_report_stream():
     )
     assert good is not None and good.body["passes"][0][0]["repr"] == "5"
     assert out.count(nonce) == 2 and "@azr-x@" not in out
-    # its only open fds were /dev/null (0-2) and its own pipe, which it corrupted
+    # its only open fds were /dev/null (0-2) and its own report file, which it corrupted
     assert bad is not None and bad.corrupt and bad.body is None
 
 

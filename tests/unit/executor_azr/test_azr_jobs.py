@@ -300,3 +300,23 @@ def test_literal_values_are_remembered_and_non_literals_still_refused():
             with pytest.raises(LiteralError):
                 literal_value(text)
     assert not same_output("foo()", "foo( )") and same_output("1", "1.0")
+
+
+async def test_the_answers_of_one_induction_task_are_spread_over_jobs(runner):
+    # A costly task's answers all in one job would make that job alone set the phase's wall
+    # time while the other zygote idles (issue 20): they are dealt one by one.
+    task = Task(task_type="induction", program="def f(x):\n    return x + 1\n",
+                inputs=["1", "2"], outputs=["2", "3"])  # fmt: skip
+    answers = [f"def f(x):\n    return x + {1 if k < 4 else 2}\nK = {k}\n" for k in range(8)]
+    units_per_job: list[int] = []
+    run = runner.run
+
+    async def recording(code, stdin, **kwargs):
+        units_per_job.append(len(spec_of(stdin)["units"]))
+        return await run(code, stdin, **kwargs)
+
+    runner.run = recording
+    (verdicts,) = await verify_items(runner, [VerifyItem(task=task, answers=answers)],
+                                     VerifyOptions())  # fmt: skip
+    assert len(units_per_job) >= 2 * runner.parallelism and max(units_per_job) <= 2
+    assert [v.verdict for v in verdicts] == [Verdict.CORRECT] * 4 + [Verdict.INCORRECT] * 4

@@ -67,18 +67,21 @@ async def verify_items(
     facts = await asyncio.to_thread(
         lambda: [_check_task(item.task, options, checker, i) for i, item in enumerate(items)]
     )
-    keys: list[list[Hashable]] = [[] for _ in items]
+    keys: list[list[Hashable]] = [[None] * len(item.answers) for item in items]
     graded: list[dict[Hashable, AnswerVerdict]] = [{} for _ in items]
+    owners: list[dict[Hashable, int]] = [{} for _ in items]  # key -> the answer that runs it
     retry: list[tuple[int, Hashable, str]] = []  # abduction answers whose shared unit failed
 
-    async def grade(group: list[int]) -> None:
+    async def grade(group: list[tuple[int, int | None]]) -> None:
         # Screened group by group: the first group's job starts while the others are screened.
         abductions: list[tuple[int, list[tuple[Hashable, str]]]] = []  # (item, runnable answers)
         inductions: list[tuple[int, Hashable, str]] = []  # (item, key, answer program)
 
         def screen() -> None:
-            for i in group:
-                queued = _screen(items[i], facts[i], options, checker, keys[i], graded[i])
+            for i, k in group:
+                which = range(len(items[i].answers)) if k is None else (k,)
+                queued = _screen(items[i], which, facts[i], options, checker, keys[i],
+                                 graded[i], owners[i])  # fmt: skip
                 if items[i].task.task_type is TaskType.ABDUCTION and queued:
                     abductions.append((i, queued))
                 else:
@@ -121,38 +124,47 @@ async def verify_items(
     return [[graded[i][key] for key in keys[i]] for i in range(len(items))]
 
 
-def _groups(items: Sequence[VerifyItem], parallelism: int) -> list[list[int]]:
-    """Item indices dealt round-robin into groups of about `MAX_UNITS_PER_JOB` runnable units
-    (counted before de-duplication: one per abduction task, one per induction answer), and at
-    least `2 * parallelism` groups, as `chunked` cuts units."""
-    units = sum(
-        1 if item.task.task_type is TaskType.ABDUCTION else len(item.answers)
-        for item in items
-        if item.task.task_type is not TaskType.DEDUCTION
-    )
+def _groups(items: Sequence[VerifyItem], parallelism: int) -> list[list[tuple[int, int | None]]]:
+    """The work dealt round-robin into groups of about `MAX_UNITS_PER_JOB` runnable units
+    (counted before de-duplication), and at least `2 * parallelism` groups, as `chunked` cuts
+    units. A piece of work is `(item, None)`: every answer of an item (one unit for an
+    abduction task, whose program is loaded once for all its answers; none for deduction); or
+    `(item, k)`: answer `k` of an induction task (its own unit). So the answers of one costly
+    induction task are spread over several jobs, not all in one job that alone sets the
+    phase's wall time."""
+    work: list[tuple[int, int | None]] = []
+    for i, item in enumerate(items):
+        if item.task.task_type is TaskType.INDUCTION:
+            work += [(i, k) for k in range(len(item.answers))]
+        else:
+            work.append((i, None))
+    units = sum(1 for i, _ in work if items[i].task.task_type is not TaskType.DEDUCTION)
     n_groups = max(2 * parallelism, math.ceil(units / MAX_UNITS_PER_JOB))
-    return chunked(range(len(items)), parallelism, n_chunks=n_groups)
+    return chunked(work, parallelism, n_chunks=n_groups)
 
 
 def _screen(
     item: VerifyItem,
+    answers: Sequence[int],
     facts: _TaskFacts,
     options: ExecutionOptions,
     checker: PolicyChecker,
     keys: list[Hashable],
     graded: dict[Hashable, AnswerVerdict],
+    owners: dict[Hashable, int],
 ) -> list[tuple[Hashable, str]]:
-    """Key every answer of an item (into `keys`) and grade those that need no run (into
+    """Key the item's `answers` (indices; into `keys`) and grade those that need no run (into
     `graded`); the (key, answer) pairs left to run. One representative per distinct answer
-    (same syntax tree, same behaviour), each answer parsed once for its key and its checks."""
+    (same syntax tree, same behaviour), each answer parsed once for its key and its checks:
+    the first answer to claim its key in `owners`, over all the item's groups (screened in
+    worker threads at once: `setdefault` claims in one step)."""
     queued: list[tuple[Hashable, str]] = []
-    seen: set[Hashable] = set()
-    for answer in item.answers:
+    for index in answers:
+        answer = item.answers[index]
         key, tree = _parse_answer(item.task.task_type, answer)
-        keys.append(key)
-        if key in seen:
+        keys[index] = key
+        if owners.setdefault(key, index) != index:
             continue
-        seen.add(key)
         verdict = _static_verdict(item.task, facts, answer, tree, options, checker)
         if verdict is not None:
             graded[key] = verdict

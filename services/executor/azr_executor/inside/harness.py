@@ -36,19 +36,19 @@ where a result is {"repr": str}, {"error": kind, "type": str, "message": str}, o
 not run (an earlier one failed with `stop_on_error`).
 
 Guarantees:
-- the unit process holds no descriptor but /dev/null on fds 0-2 and its own result pipe: the
+- the unit process holds no descriptor but /dev/null on fds 0-2 and its own report file: the
   job's stdin (every unit's spec), the report stream, the sandbox's fault channel and every
-  other unit's pipe are closed in it, so a program can corrupt only its own body, and a body
-  cannot forge a header or another unit's line (the parent writes the nonce, index and header,
-  and refuses a body with a newline);
+  other unit's report file are closed in it, so a program can corrupt only its own body, and
+  a body cannot forge a header or another unit's line (the parent writes the nonce, index and
+  header, and refuses a body with a newline);
 - with `sweep` (the server sets it where a run's `kill(-1)` reaches only the run's own
   processes: a sandbox uid, or the zygote's PID namespace), nothing a unit started outlives
   it: this parent is their subreaper and kills them all with `kill(-1)` before the next unit
   starts, so no unit can signal, slow, starve or (under gVisor, where a process may reopen
-  another's pipes through /proc) write into a later unit of the job. When that fails, the
+  another's files through /proc) write into a later unit of the job. When that fails, the
   parent stops: the units not reported yet run again elsewhere;
 - how a unit ended (timeout, signal, report over its cap), its wall and CPU time come from this
-  parent's observation (`select` deadline, `wait4`), never from the unit's own bytes;
+  parent's observation (its deadline, `wait4`), never from the unit's own bytes;
 - an output is accepted only when it is plain data of exact builtin types (None, bool, int,
   float, complex, str, bytes, list, tuple, dict, set, frozenset), at most `max_chars` long as a
   repr, and that repr reads back to an equal value: true for those types except non-finite
@@ -76,7 +76,6 @@ import json
 import marshal
 import math
 import os
-import select
 import signal
 import sys
 import time
@@ -90,6 +89,7 @@ if TYPE_CHECKING:
 
 _ATOMS: tuple[type, ...] = (type(None), bool, int, float, complex, str, bytes)
 _COLLECTIONS: tuple[type, ...] = (list, tuple, set, frozenset)
+_SHORT_INT = 10**15  # an int whose repr has at most 16 characters
 MAX_DEPTH = 100  # output nesting; the grammar (azr_proto.literals) reads up to 128
 _MAX_MESSAGE = 500
 _MAX_FD = 65536
@@ -109,8 +109,17 @@ _dumps, _loads, _mloads, _isfinite, _join = (
     math.isfinite,
     b"".join,
 )
-_pipe, _fork, _close, _exit, _write, _read = os.pipe, os.fork, os.close, os._exit, os.write, os.read
+_fork, _close, _exit, _write = os.fork, os.close, os._exit, os.write
 _waitpid, _wtermsig, _wifsignaled = os.waitpid, os.WTERMSIG, os.WIFSIGNALED
+_memfd, _closerange, _wait4, _monotonic = os.memfd_create, os.closerange, os.wait4, time.monotonic
+# The C functions: `signal.pthread_sigmask` turns masks into enum sets (~20 copied pages a unit).
+_signal = sys.modules["_signal"]  # what `signal` wraps (always loaded with it)
+_sigmask, _sigwait = _signal.pthread_sigmask, _signal.sigtimedwait
+_lseek, _pread, _wexitstatus = os.lseek, os.pread, os.WEXITSTATUS
+_MFD_CLOEXEC, _WNOHANG, _SEEK_END = os.MFD_CLOEXEC, os.WNOHANG, os.SEEK_END
+_SIGXFSZ, _SIG_SETMASK = signal.SIGXFSZ, signal.SIG_SETMASK
+_SIGCHLD_SET = {signal.SIGCHLD}
+_UNBLOCKED: set[int] = set()  # the signal mask the unit processes get: main() sets it
 
 
 def _json_writer() -> Any:
@@ -207,6 +216,17 @@ def _check_plain(value: object, max_chars: int) -> tuple[Result | None, str]:
 
 def describe(value: object, max_chars: int) -> Result:
     """The result record of one value: its repr, or why it is not acceptable."""
+    kind = _type(value)
+    if (
+        value is None
+        or kind is bool
+        or (kind is int and -_SHORT_INT < value < _SHORT_INT)  # type: ignore[operator]
+        or (kind is str and _len(value) * 10 + 2 <= max_chars)  # type: ignore[arg-type]
+    ) and max_chars >= 16:
+        # The common outputs, checked without the general walk (whose code and objects each
+        # fork would touch, and copy): a repr that fits, and reads back equal (a str's repr is
+        # at most 10 characters per character, plus quotes).
+        return {"repr": _repr(value)}
     problem, not_literal = _check_plain(value, max_chars)
     if problem is not None:
         return problem
@@ -253,21 +273,21 @@ def _call(
 def _call_forked(
     entry: Any, call: Any, namespace: dict[str, Any], code: list[Any], max_chars: int
 ) -> Result:
-    """One call in a fork of this (loaded) process; its result read from a pipe."""
-    read_fd, write_fd = _pipe()
+    """One call in a fork of this (loaded) process; its result read from a file of its own once
+    the call's process has ended (no deadline here: the unit's own ends it)."""
+    result_fd = _memfd("call-result", _MFD_CLOEXEC)
     pid = _fork()
     if pid == 0:  # the call's process: dies with the unit process, reports, leaves
-        _close(read_fd)
         _die_with_parent()
         try:
             data = _dumps(_call(entry, call, namespace, code, max_chars)).encode()
         except BaseException:
             data = b'{"error": "crashed", "type": "", "message": "could not report"}'
-        _write_all(write_fd, data)
+        _write_all(result_fd, data)
         _exit(0)
-    _close(write_fd)
-    data = _read_all(read_fd)
     _, status = _waitpid(pid, 0)
+    data = os.pread(result_fd, os.fstat(result_fd).st_size, 0)
+    _close(result_fd)
     try:
         result: Result = _loads(data)
     except ValueError:
@@ -345,65 +365,85 @@ def _load(unit: dict[str, Any], program: Any) -> tuple[Any, dict[str, Any]]:
     return entry, namespace
 
 
-def _run_unit_forked(unit: dict[str, Any], program: Any, code: list[Any], null_in: int) -> bytes:
+def _run_unit_forked(unit: dict[str, Any], program: Any, code: list[Any]) -> bytes:
     """Run one unit in a fork of this pristine process under its wall deadline; the report
-    line's header and body (without nonce and index)."""
-    read_fd, write_fd = _pipe()
-    t0 = time.monotonic()
+    line's header and body, tab-separated (without nonce and index)."""
+    # The unit's report goes into a file of its own, read once the unit process is gone: this
+    # parent then wakes once per unit (its exit), not for the report's bytes, the pipe's end
+    # of file and a polling sleep (~0.2 ms of idle CPU a unit, with the unit on this core).
+    # After each fork every page this process writes is copied (or faults): this loop does
+    # as little as it can.
+    report_fd = _memfd("unit-report", _MFD_CLOEXEC)
+    t0 = _monotonic()
     pid = _fork()
     if pid == 0:  # the unit process: load the program, run its calls, die
-        # Keep only stdio (pointing at /dev/null) and this unit's pipe: the program can reach
-        # neither the job's spec, nor the report stream, nor the sandbox's own result channel.
-        if null_in >= 0:
-            os.dup2(null_in, 0)
-        else:
-            os.close(0)
-        os.closerange(3, write_fd)
-        os.closerange(write_fd + 1, _MAX_FD)
-        try:
-            data = _dumps(run_unit(unit, program, code)).encode()
-        except BaseException:
-            data = (
-                b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
-            )
-        _write_all(write_fd, data)
-        _exit(0)
-    _close(write_fd)
-    deadline = t0 + float(unit["timeout_s"])
-    cap = _int(unit["report_cap"])
-    chunks: list[bytes] = []
-    size, end = 0, ""
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([read_fd], [], [], left)[0]:
-            end = "timeout"
+        _unit_process(unit, program, code, report_fd)
+    deadline = t0 + unit["timeout_s"]
+    while True:  # wait for the unit's end, never past its deadline (then it is killed)
+        done, status, rusage = _wait4(pid, _WNOHANG)
+        if done:
+            end = b""
             break
-        chunk = os.read(read_fd, 1 << 16)
-        if not chunk:
+        left = deadline - _monotonic()
+        if left <= 0:
+            end, status, rusage = b"timeout", *_kill(pid)
             break
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > cap:
-            end = "over_cap"
-            break
-    _close(read_fd)
-    status, rusage = _reap(pid, deadline, kill=bool(end))
-    wall_ms = (time.monotonic() - t0) * 1000.0
-    code_, sig = 0, 0
-    if not end:
-        if _wifsignaled(status):
-            end, sig = "signal", _wtermsig(status)
-        else:
-            end, code_ = "exit", os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    cpu_ms = (rusage.ru_utime + rusage.ru_stime) * 1000.0 if rusage is not None else 0.0
-    rss_kb = rusage.ru_maxrss if rusage is not None else 0
-    body = _join(chunks) if end == "exit" else b""
-    # Not parsed here (see the module docstring); a body with a newline could forge a line.
-    if not (body[:1] == b"{" and body[-1:] == b"}" and b"\n" not in body):
-        body = b""
-    header = b'{"end": "%s", "code": %d, "signal": %d, "wall_ms": %.3f, "cpu_ms": %.3f, "rss_kb": %d, "bytes": %d}' % (
-        end.encode(), code_, sig, wall_ms, cpu_ms, rss_kb, size)  # fmt: skip
-    return header + b"\t" + body
+        _sigwait(_SIGCHLD_SET, left)  # a child ended or stopped, or the time is up
+    size = _lseek(report_fd, 0, _SEEK_END)
+    body = b""
+    code_ = sig = 0
+    if end:
+        pass
+    elif size > unit["report_cap"] or (_wifsignaled(status) and _wtermsig(status) == _SIGXFSZ):
+        end = b"over_cap"  # SIGXFSZ: its report filled a file to the job's file-size limit
+    elif _wifsignaled(status):
+        end, sig = b"signal", _wtermsig(status)
+    else:
+        end, code_ = b"exit", _wexitstatus(status)
+        body = _pread(report_fd, size, 0)
+        # Not parsed here (see the module docstring); a body with a newline could forge a line.
+        if not (body[:1] == b"{" and body[-1:] == b"}" and b"\n" not in body):
+            body = b""
+    _close(report_fd)
+    if rusage is None:
+        cpu_ms, rss_kb = 0.0, 0
+    else:
+        cpu_ms, rss_kb = (rusage.ru_utime + rusage.ru_stime) * 1000.0, rusage.ru_maxrss
+    return b'{"end": "%s", "code": %d, "signal": %d, "wall_ms": %.3f, "cpu_ms": %.3f, "rss_kb": %d, "bytes": %d}\t%s' % (
+        end, code_, sig, (_monotonic() - t0) * 1000.0, cpu_ms, rss_kb, size, body)  # fmt: skip
+
+
+def _unit_process(unit: dict[str, Any], program: Any, code: list[Any], report_fd: int) -> None:
+    """The unit process: keep only stdio (pointing at /dev/null) and this unit's report file,
+    so that the program can reach neither the report stream nor the sandbox's own result
+    channel; run the unit; write the report; exit. Never returns."""
+    _closerange(3, report_fd)
+    _closerange(report_fd + 1, _MAX_FD)
+    _sigmask(_SIG_SETMASK, _UNBLOCKED)  # the program runs with the usual mask
+    try:
+        data = _dumps(run_unit(unit, program, code)).encode()
+    except BaseException:
+        data = b'{"load": {"error": "crashed", "type": "", "message": "no report"}, "passes": []}'
+    _write_all(report_fd, data)
+    _exit(0)
+
+
+def _kill(pid: int) -> tuple[int, Any]:
+    """SIGKILL the unit process and reap it: (status, rusage or None)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:  # not allowed without a uid drop: it dies with the job
+        return 0, None
+    _, status, rusage = _wait4(pid, 0)
+    return status, rusage
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    written = _write(fd, data)  # all of it, but for a pipe's or a signal's short writes
+    if written < _len(data):
+        view = _memoryview(data)[written:]
+        while view:
+            view = view[_write(fd, view) :]
 
 
 def sweep() -> bool:
@@ -476,41 +516,6 @@ def _others_alive() -> bool:
     return False
 
 
-def _reap(pid: int, deadline: float, *, kill: bool) -> tuple[int, Any]:
-    """Wait for the unit process (killed first when `kill`), never past its deadline: one that
-    closed its pipe and kept running is killed there. (status, rusage or None)."""
-    if not kill:
-        delay = 0.0002
-        while True:
-            done, status, rusage = os.wait4(pid, os.WNOHANG)
-            if done:
-                return status, rusage
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:  # not allowed without a uid drop: it dies with the job
-        return 0, None
-    _, status, rusage = os.wait4(pid, 0)
-    return status, rusage
-
-
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := _read(fd, 1 << 16):
-        chunks.append(chunk)
-    _close(fd)
-    return _join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = _memoryview(data)
-    while view:
-        view = view[_write(fd, view) :]
-
-
 def _compile(source: str, name: str) -> Any:
     try:
         return compile(source, name, "exec")
@@ -571,15 +576,17 @@ def main() -> None:
     # whose pid 1 is our parent), where `kill(-1)` would reach the whole machine.
     sweeping = bool(spec.pop("sweep", False)) and (os.getuid() != 0 or os.getppid() == 1)
     report_fd = os.dup(1)
-    null_in = -1
     try:
-        quiet = os.open(os.devnull, os.O_WRONLY)
+        quiet = os.open(os.devnull, os.O_RDWR)
+        os.dup2(quiet, 0)  # the spec (every unit's programs and inputs) is read: no unit sees it
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
         os.close(quiet)
-        null_in = os.open(os.devnull, os.O_RDONLY)
     except OSError:  # no /dev/null in this sandbox: the pipe and nonce still guard the report
-        pass
+        empty, closed = os.pipe()  # stdin: an end of file that nothing can write to
+        os.close(closed)
+        os.dup2(empty, 0)
+        os.close(empty)
     sys.stdout = sys.stderr = _Sink()
     sys.stdin = io.StringIO("")
     try:
@@ -600,8 +607,11 @@ def main() -> None:
     # Objects that exist now are never scanned by the collector again, so the forks do not
     # write to (and copy) this process's pages when they collect.
     gc.freeze()
+    # SIGCHLD is taken with `sigtimedwait` by `_run_unit_forked` (a unit's own end, or one of
+    # its leftovers' when this is their subreaper: they are told apart with `wait4`).
+    _UNBLOCKED.update(_sigmask(signal.SIG_BLOCK, _SIGCHLD_SET))
     for index, unit in enumerate(spec["units"]):
-        line = _run_unit_forked(unit, programs[unit["program"]], tests, null_in)
+        line = _run_unit_forked(unit, programs[unit["program"]], tests)
         _write_all(report_fd, b"%s%d:%s\n" % (nonce, index, line))
         if sweeping and not sweep():
             os._exit(3)  # something of this unit lives on: the later units run elsewhere
