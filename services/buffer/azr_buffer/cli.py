@@ -4,9 +4,9 @@ database schema up to date (the service also does it at startup unless told not 
 from __future__ import annotations
 
 import argparse
-import logging
 
 import uvicorn
+from azr_proto.logs import configure_logging
 from azr_proto.settings import settings_help, settings_or_exit
 
 from azr_buffer.app import create_app
@@ -43,9 +43,7 @@ def main(argv: list[str] | None = None) -> None:
         if v is not None
     }
     settings = settings_or_exit(BufferSettings, "azr-buffer", **overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     if args.command == "migrate":
         migrate(settings.database_url)
         return

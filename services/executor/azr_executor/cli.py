@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 import uvicorn
+from azr_proto.logs import configure_logging
 from azr_proto.settings import settings_help, settings_or_exit
 
 from azr_executor.app import create_app
@@ -40,7 +40,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"azr-executor: refusing to serve: {exc}\n")
         raise SystemExit(2) from None
     detach_stdin()  # no descriptor of the service that a run could reopen by its /proc path
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level)
     uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
