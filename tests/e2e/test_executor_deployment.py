@@ -31,6 +31,7 @@ import httpx
 import pytest
 import yaml
 from docker.models.containers import Container
+from secret_hunt import hunt_program
 from tests_e2e_support import ROOT
 
 IMAGE = os.environ.get("AZR_E2E_EXECUTOR_IMAGE", "azr-executor:local")
@@ -165,52 +166,8 @@ def deployed() -> Iterator[Deployed]:
         container.remove(force=True)
 
 
-HUNT = """
-import os, time
-needles = [n.encode() for n in {needles!r}]
-found = []
-def read(path, n):
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        return os.read(fd, n)
-    except BlockingIOError:
-        return b''
-    finally:
-        os.close(fd)
-def look(path):
-    try:
-        data = read(path, 1 << 20)
-    except OSError:
-        return
-    if any(n in data for n in needles):
-        found.append(path)
-for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
-    for name in ('environ', 'cmdline', 'maps', 'mem', 'auxv'):
-        look(f'/proc/{{pid}}/{{name}}')
-    try:
-        for fd in os.listdir(f'/proc/{{pid}}/fd'):
-            look(f'/proc/{{pid}}/fd/{{fd}}')
-    except OSError:
-        pass
-if any(n.decode() in repr(dict(os.environ)) for n in needles):
-    found.append('environ')
-end = time.monotonic() + 12
-for top in sorted(os.listdir('/')):
-    if '/' + top in ('/proc', '/sys', '/dev', '/usr', '/lib', '/lib64', '/bin', '/sbin'):
-        continue
-    for dirpath, dirs, names in os.walk('/' + top):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                look(path)
-        if time.monotonic() > end:
-            break
-print(found)
-"""
-
-
 def test_a_run_finds_no_token_of_the_service(deployed):
-    r = deployed.run(HUNT.format(needles=[deployed.token, deployed.other_token]))
+    r = deployed.run(hunt_program([deployed.token, deployed.other_token]))
     assert r["status"] == "ok", r
     assert r["stdout"] == "[]\n", r["stdout"][-2000:]
 
@@ -218,7 +175,7 @@ def test_a_run_finds_no_token_of_the_service(deployed):
 def test_a_run_reads_nothing_of_the_services_environment(deployed):
     # Not only the tokens: any variable of the pod (here one no setting reads, so nothing
     # scrubs it) stays out of reach, in /proc and in every file.
-    r = deployed.run(HUNT.format(needles=[deployed.canary]))
+    r = deployed.run(hunt_program([deployed.canary]))
     assert r["status"] == "ok", r
     assert r["stdout"] == "[]\n", r["stdout"][-2000:]
 

@@ -6,27 +6,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import socket
 import tempfile
 from pathlib import Path
 
 from docker.models.containers import Container
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-_PICKED: set[int] = set()
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the kernel picks it), never one picked before."""
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _PICKED:
-            _PICKED.add(port)
-            return port
 
 
 def env_port(name: str) -> int:

@@ -12,12 +12,13 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from ports import free_port
 
 __all__ = ["PostgresServer", "fresh_database_url", "shared_server"]
 
@@ -101,12 +102,6 @@ def _run_as(user: str, cmd: list[str], check: bool = True) -> subprocess.Complet
     return proc
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(fsync: bool = False) -> PostgresServer:
     """Install if needed, initdb and start a new cluster (fsync off unless asked: see below)."""
     bindir = _install()
@@ -131,7 +126,7 @@ def start_server(fsync: bool = False) -> PostgresServer:
             "--no-sync",
         ],
     )
-    port = _free_port()
+    port = free_port()
     # fsync off: the tests kill the *service*, never the PostgreSQL server or the machine, so
     # durability against power loss is not what they check; it makes CREATE DATABASE fast.
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300" + (

@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from azr_proto.buffer_client import BufferClient
 from azr_proto.buffer_export import ExportedTask, ExportEnd
 from azr_proto.errors import ProtoError
 from azr_proto.tasks import TaskType
+from ports import free_port
 from postgres import fresh_database_url
 
 pytestmark = pytest.mark.slow
@@ -30,18 +30,12 @@ pytestmark = pytest.mark.slow
 CLI = Path(sys.executable).with_name("azr-buffer")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Service:
     """One `azr-buffer serve` process."""
 
     def __init__(self, db_url: str, log: Path) -> None:
         self.db_url = db_url
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "AZR_BUFFER_LOG_LEVEL": "warning"}
         self.log = log.open("ab")

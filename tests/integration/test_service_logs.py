@@ -4,25 +4,19 @@ never the token. The service is started as an operator starts it, by its CLI."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ports import free_port
 
 
 def test_each_request_line_names_its_tenant_and_never_the_token(tmp_path: Path) -> None:
     token = "tok-" + os.urandom(8).hex()
     (tmp_path / "tokens").write_text(f"{token} team-a\n")
-    port = _free_port()
+    port = free_port()
     env = dict(
         os.environ,
         AZR_EXECUTOR_TOKEN_FILE=str(tmp_path / "tokens"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,17 +20,12 @@ import pytest
 import torch
 from azr_trainer.advantages import group_index, trr_advantages
 from azr_trainer.services import local_services
+from ports import free_port
 from trainer_support import tiny_model_dir
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).with_name("trainer_ddp_script.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_two_ranks_share_buffer_and_global_advantages(tmp_path, tmp_path_factory):
@@ -49,7 +43,7 @@ def test_two_ranks_share_buffer_and_global_advantages(tmp_path, tmp_path_factory
             "OMP_NUM_THREADS": "1",
         }
         torchrun = Path(sys.executable).with_name("torchrun")
-        port = str(_free_port())
+        port = str(free_port())
         proc = subprocess.run(
             [str(torchrun), "--nproc_per_node", "2", "--master_port", port, str(SCRIPT), str(out)],
             env=env,

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).with_name("trainer_ranks_script.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +27,7 @@ def ranks(tmp_path_factory) -> list[dict]:
     out = tmp_path_factory.mktemp("ranks")
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", str(_free_port())]
+    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port())]
     try:
         proc = subprocess.run(
             [*cmd, str(SCRIPT), str(out)], env=env, capture_output=True, text=True, timeout=240
